@@ -1,0 +1,7 @@
+"""p2c-research: a research workbench for ITU Partner2Connect (P2C).
+
+Three analyses per country -- landscape (360 diagnostic), benchmarking
+regressions and pledge gap maps -- built on one tidy indicator panel.
+"""
+
+__version__ = "0.1.0"

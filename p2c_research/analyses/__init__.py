@@ -1,0 +1,1 @@
+"""Pure analyses: DataFrames in, DataFrames out; no files, no plotting."""

@@ -1,0 +1,1 @@
+"""Figures and maps: render results into matplotlib figures; no statistics here."""

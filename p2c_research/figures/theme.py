@@ -1,0 +1,40 @@
+"""The house theme: one look for every chart, and a source line on each.
+
+Every figure names its data source and year, so a chart copied into a slide
+still says where it came from.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+from matplotlib.figure import Figure
+
+PILLAR_COLORS: dict[str, str] = {
+    "ACCESS": "#1f77b4",
+    "ADOPTION": "#2ca02c",
+    "VALUE_CREATION": "#ff7f0e",
+    "CONTEXT": "#7f7f7f",
+}
+COUNTRY_COLOR = "#d62728"
+PEER_COLOR = "#4d4d4d"
+MISSING_COLOR = "#d9d9d9"
+
+
+def apply_theme() -> None:
+    """Set the seaborn/matplotlib defaults used by every figure."""
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.95)
+    plt.rcParams.update({
+        "figure.dpi": 100,
+        "axes.titleweight": "bold",
+        "axes.titlesize": 12,
+        "figure.titleweight": "bold",
+        "savefig.bbox": "tight",
+    })
+
+
+def add_source(fig: Figure, text: str) -> Figure:
+    """Write ``text`` (source and year) under the figure, left-aligned, small."""
+    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555",
+             transform=fig.transFigure)
+    return fig

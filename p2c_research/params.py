@@ -1,0 +1,389 @@
+"""Per-country parameters: ``params/defaults.yaml`` merged with ``params/<ISO3>.yaml``.
+
+The country file overrides the defaults key by key (lists are replaced, not
+appended). The merged result is validated with pydantic. Errors are written for
+the analyst who edits the YAML: they name the file, the key path and the fix
+(the closest valid key for a typo, the expected type or range for a bad value).
+Nothing is written anywhere before parameters validate.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from p2c_research import countries
+from p2c_research.catalog import SCORED_PILLARS, load_catalog
+from p2c_research.config import params_dir
+from p2c_research.errors import ParamsError, UnknownCountryError
+
+DEFAULTS_NAME = "defaults.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class YearWindow(_Strict):
+    """Years searched for each indicator's latest value (inclusive)."""
+
+    start: int = Field(ge=1990, le=2100)
+    end: int = Field(ge=1990, le=2100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> YearWindow:
+        if self.start > self.end:
+            raise ValueError(f"start ({self.start}) must not be after end ({self.end})")
+        return self
+
+
+class ExplicitPeers(_Strict):
+    """A named peer list, e.g. ITU Arab States peers for Mauritania."""
+
+    label: str = Field(min_length=1)
+    members: list[str] = Field(min_length=1)
+
+    @field_validator("members")
+    @classmethod
+    def _codes(cls, members: list[str]) -> list[str]:
+        return [countries.validate_iso3(m) for m in members]
+
+
+class PeerGroups(_Strict):
+    """Which peer groups the analyses compare the country with."""
+
+    income_group: bool = True
+    region: bool = True
+    un_groups: bool = Field(True, description="LDC / LLDC / SIDS groups the country belongs to")
+    explicit: list[ExplicitPeers] = Field(default_factory=list)
+
+
+class Priority(_Strict):
+    """A strategic priority of the national digital strategy."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str = Field(min_length=1)
+    pillars: list[Literal["ACCESS", "ADOPTION", "VALUE_CREATION"]] = Field(min_length=1)
+    sub_pillars: list[str] = Field(default_factory=list)
+    weight: float = Field(1.0, gt=0, le=10)
+    keywords: list[str] = Field(default_factory=list)
+    description: str = ""
+
+    @field_validator("sub_pillars")
+    @classmethod
+    def _known_sub_pillars(cls, subs: list[str]) -> list[str]:
+        known = {i.sub_pillar for i in load_catalog().scored}
+        bad = [s for s in subs if s not in known]
+        if bad:
+            raise ValueError(f"unknown sub-pillar(s) {bad}; expected one of {sorted(known)}")
+        return subs
+
+
+class Priorities(_Strict):
+    provisional: bool = False
+    source: str = Field(min_length=1)
+    items: list[Priority] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Priorities:
+        ids = [p.id for p in self.items]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate priority ids {dupes}")
+        return self
+
+
+class NationalTarget(_Strict):
+    indicator: str
+    value: float
+    year: int = Field(ge=2000, le=2100)
+    source: str = Field(min_length=1)
+    provisional: bool = False
+
+    @field_validator("indicator")
+    @classmethod
+    def _known_indicator(cls, ind: str) -> str:
+        cat = load_catalog()
+        if ind not in cat:
+            close = difflib.get_close_matches(ind, cat.ids, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"unknown indicator '{ind}'{hint} (see docs/indicators.md)")
+        return ind
+
+
+class DataOptions(_Strict):
+    choice: Literal["auto", "sample", "processed"] = "auto"
+
+
+class AnalysisOptions(_Strict):
+    coverage_threshold: float = Field(0.5, ge=0, le=1)
+    peer_min_n: int = Field(15, ge=3, le=200)
+    prediction_interval: float = Field(0.90, gt=0.5, lt=1)
+    frontier_quantile: float = Field(0.90, gt=0.5, lt=1)
+    allocation_rule: Literal["equal", "population", "need"] = "population"
+
+
+class OutputOptions(_Strict):
+    figure_dpi: int = Field(110, ge=50, le=600)
+    notebooks: list[Literal["landscape", "benchmarking", "pledge_gap_map"]] = Field(
+        default_factory=lambda: ["landscape", "benchmarking", "pledge_gap_map"], min_length=1
+    )
+    html: bool = True
+
+
+class CountryParams(_Strict):
+    """The validated, merged parameters of one country analysis."""
+
+    country: str
+    reference_year: int = Field(ge=2000, le=2100)
+    year_window: YearWindow
+    peer_groups: PeerGroups = Field(default_factory=PeerGroups)
+    strategic_priorities: Priorities
+    national_targets: list[NationalTarget] = Field(default_factory=list)
+    data: DataOptions = Field(default_factory=DataOptions)
+    analysis: AnalysisOptions = Field(default_factory=AnalysisOptions)
+    output: OutputOptions = Field(default_factory=OutputOptions)
+
+    @field_validator("country")
+    @classmethod
+    def _iso3(cls, code: str) -> str:
+        return countries.validate_iso3(code)
+
+    @model_validator(mode="after")
+    def _window_covers_reference(self) -> CountryParams:
+        if not self.year_window.start <= self.reference_year <= self.year_window.end + 1:
+            raise ValueError(
+                f"reference_year {self.reference_year} lies outside year_window "
+                f"{self.year_window.start}-{self.year_window.end}"
+            )
+        return self
+
+    def fingerprint(self) -> str:
+        """A short hash of the resolved params (used by ``--resume``)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def country_name(self) -> str:
+        return countries.iso3_to_name(self.country)
+
+
+# --------------------------------------------------------------------------- loading
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ParamsError(f"{path}: file not found") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ParamsError(
+            f"{path}: not valid YAML{where}: {problem}. Fix the indentation or quoting "
+            "there (values with ':' or '#' need quotes)."
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: the top level must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``: dicts recursively, everything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``Model``, ``list[Model]``, ``Model | None``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_keys(data: Any, model: type[BaseModel], path: str, path_file: Path) -> None:
+    """Raise on the first key that the model does not know, with the closest valid key."""
+    if not isinstance(data, dict):
+        return
+    fields = model.model_fields
+    for key, value in data.items():
+        key_path = f"{path}.{key}" if path else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            valid = ", ".join(fields)
+            raise ParamsError(
+                f"{path_file}: unknown key '{key_path}'{hint} (valid keys here: {valid})"
+            )
+        sub = _model_of(fields[key].annotation)
+        if sub is None:
+            continue
+        if isinstance(value, list):
+            for k, item in enumerate(value):
+                _unknown_keys(item, sub, f"{key_path}[{k}]", path_file)
+        else:
+            _unknown_keys(value, sub, key_path, path_file)
+
+
+def _has_path(data: Any, loc: tuple[Any, ...]) -> bool:
+    for part in loc:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
+        if in_dict or in_list:
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def default_params_path(directory: Path | None = None) -> Path:
+    return (directory or params_dir()) / DEFAULTS_NAME
+
+
+def country_params_path(iso3: str, directory: Path | None = None) -> Path:
+    """Path of a country's YAML; the code is validated first, so no path traversal."""
+    code = countries.validate_iso3(iso3)
+    return (directory or params_dir()) / f"{code}.yaml"
+
+
+def load_params(
+    iso3: str,
+    params_file: Path | str | None = None,
+    *,
+    directory: Path | None = None,
+) -> CountryParams:
+    """Load, merge and validate the parameters of one country.
+
+    Args:
+        iso3: the country code; validated against the economy list first.
+        params_file: a YAML to use instead of ``params/<ISO3>.yaml``.
+        directory: the params folder (default: the project's ``params/``).
+
+    A country without its own YAML runs on the defaults, whose generic
+    priorities (one per pillar) are marked provisional.
+    """
+    code = countries.validate_iso3(iso3)
+    if params_file is not None:
+        country_path: Path | None = Path(params_file)
+        if not country_path.exists():
+            raise ParamsError(f"{country_path}: params file not found")
+    else:
+        candidate = country_params_path(code, directory)
+        country_path = candidate if candidate.exists() else None
+    return _merge_validate(code, default_params_path(directory), country_path)
+
+
+def _merge_validate(code: str, defaults_path: Path, country_path: Path | None) -> CountryParams:
+    defaults = _read_yaml(defaults_path)
+    _unknown_keys(defaults, CountryParams, "", defaults_path)
+    override = _read_yaml(country_path) if country_path else {}
+    if country_path:
+        _unknown_keys(override, CountryParams, "", country_path)
+        declared = override.get("country")
+        if declared is not None and str(declared).strip().upper() != code:
+            raise ParamsError(
+                f"{country_path}: key 'country' is '{declared}' but the run is for {code}; "
+                "use the file of that country or fix the key"
+            )
+    merged = deep_merge(defaults, override)
+    merged["country"] = code
+    try:
+        return CountryParams.model_validate(merged)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            origin = country_path if country_path and _has_path(override, loc) else defaults_path
+            msg = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            got_txt = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+            lines.append(f"{origin}: key '{_format_loc(loc)}': {msg}{got_txt}")
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(lines)) from exc
+
+
+def shipped_param_files(directory: Path | None = None) -> list[Path]:
+    """Every country YAML in the params folder (not the defaults)."""
+    folder = directory or params_dir()
+    return sorted(p for p in folder.glob("*.yaml") if p.name != DEFAULTS_NAME)
+
+
+def check_all(directory: Path | None = None) -> list[tuple[str, str]]:
+    """Validate every YAML in the params folder; returns (file, error) for failures."""
+    folder = directory or params_dir()
+    failures: list[tuple[str, str]] = []
+    try:
+        # The defaults alone must make a valid run (countries without a YAML use them).
+        _merge_validate("KHM", default_params_path(folder), None)
+    except ParamsError as exc:
+        failures.append((str(default_params_path(folder)), str(exc)))
+    for path in shipped_param_files(folder):
+        try:
+            load_params(path.stem, params_file=path, directory=folder)
+        except (ParamsError, UnknownCountryError) as exc:
+            failures.append((str(path), str(exc)))
+    return failures
+
+
+def resolve_peer_sets(params: CountryParams) -> dict[str, list[str]]:
+    """The peer sets of a country, each labelled for reports, the country excluded.
+
+    Labels name the classification, so a report says which peer set it used
+    (World Bank regions differ from ITU-D regions).
+    """
+    ref = countries.load_countries().set_index("iso3")
+    row = ref.loc[params.country]
+    sets: dict[str, list[str]] = {}
+    pg = params.peer_groups
+    if pg.income_group and isinstance(row["income_group"], str) and row["income_group"]:
+        sets[f"{row['income_group']} (World Bank)"] = countries.group_members(row["income_group"])
+    if pg.region and isinstance(row["wb_region"], str) and row["wb_region"]:
+        sets[f"{row['wb_region']} (World Bank region)"] = countries.group_members(row["wb_region"])
+    if pg.un_groups:
+        for flag, group in (("ldc", "LDC"), ("lldc", "LLDC"), ("sids", "SIDS")):
+            if bool(row[flag]):
+                sets[f"{group} (UN)"] = countries.group_members(group)
+    for peers in pg.explicit:
+        sets[peers.label] = list(peers.members)
+    return {
+        label: sorted(m for m in members if m != params.country)
+        for label, members in sets.items()
+    }
+
+
+def generic_priority_pillars() -> tuple[str, ...]:
+    return SCORED_PILLARS

@@ -1,0 +1,1 @@
+"""Pledge data: the schema, the synthetic generator and the validation rules."""

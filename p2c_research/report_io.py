@@ -1,0 +1,81 @@
+"""Where a country's outputs go, and the plain statements at the top of every report.
+
+Output names are deterministic (``OUT/<ISO3>/tables/<name>.csv``,
+``OUT/<ISO3>/figures/<name>.png``) so reruns overwrite, diffs mean something
+and ``--resume`` knows what is done. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from p2c_research import countries
+from p2c_research.store import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from p2c_research.datasets import DataSelection
+    from p2c_research.params import CountryParams
+
+SYNTHETIC_PLEDGES_NOTICE = (
+    "**The pledges in this report are SYNTHETIC.** No pledge-level P2C dataset is public; "
+    "they come from a seeded generator calibrated to the published P2C totals (Dec 2023), "
+    "so country-level pledge figures are illustrative, not real commitments."
+)
+
+
+def country_output_dir(out_dir: Path | str, iso3: str) -> Path:
+    """``OUT/<ISO3>``; the code is validated first, so no path traversal."""
+    code = countries.validate_iso3(iso3)
+    path = Path(out_dir) / code
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_table(frame: pd.DataFrame, out_dir: Path | str, iso3: str, name: str) -> Path:
+    """Write ``OUT/<ISO3>/tables/<name>.csv`` atomically."""
+    path = country_output_dir(out_dir, iso3) / "tables" / f"{name}.csv"
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def save_figure(fig: Figure, out_dir: Path | str, iso3: str, name: str, dpi: int = 110) -> Path:
+    """Write ``OUT/<ISO3>/figures/<name>.png`` atomically."""
+    path = country_output_dir(out_dir, iso3) / "figures" / f"{name}.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    return path
+
+
+def report_header(params: CountryParams, selection: DataSelection, title: str,
+                  *, shows_pledges: bool = False) -> str:
+    """Markdown for the first cell of a report: what it is, which data, which caveats.
+
+    Synthetic pledges and provisional priorities are stated in the first lines,
+    before any number, so no reader can miss them.
+    """
+    name = html.escape(params.country_name)
+    lines = [f"# {html.escape(title)}: {name} ({params.country})", ""]
+    if shows_pledges and selection.pledges_synthetic:
+        lines += [f"> {SYNTHETIC_PLEDGES_NOTICE}", ""]
+    lines += [f"> {html.escape(selection.describe())}", ""]
+    pr = params.strategic_priorities
+    if pr.provisional:
+        lines += [
+            "> **Strategic priorities are PROVISIONAL** for this country: "
+            f"{html.escape(pr.source.strip())}",
+            "",
+        ]
+    else:
+        lines += [f"Strategic priorities: {html.escape(pr.source.strip())}", ""]
+    lines += [
+        f"Reference year {params.reference_year}; latest values within "
+        f"{params.year_window.start}-{params.year_window.end}.",
+    ]
+    return "\n".join(lines)

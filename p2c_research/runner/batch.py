@@ -1,0 +1,169 @@
+"""Batch runs: many countries in parallel on a Dask cluster, with a summary, index and manifest.
+
+By default a LocalCluster of processes (one per core, one thread each:
+kernels and papermill's working directory are per process). With
+``scheduler`` it connects to a running ``dask scheduler``. Each country task
+returns status records instead of raising, so one failure never sinks the
+batch; the batch exits non-zero when anything failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from p2c_research import countries
+from p2c_research.config import outputs_dir
+from p2c_research.datasets import load_panel, select_data
+from p2c_research.errors import P2CError
+from p2c_research.runner.execute import NotebookStatus, run_country
+from p2c_research.runner.notebooks import available_notebooks
+
+log = logging.getLogger(__name__)
+
+
+def all_countries_with_data(data: str = "auto") -> list[str]:
+    """Every economy with at least one scored indicator value in the chosen panel."""
+    from p2c_research.catalog import load_catalog
+
+    panel = load_panel(select_data(data))  # type: ignore[arg-type]
+    scored = {i.id for i in load_catalog().scored}
+    codes = panel.loc[panel["indicator"].isin(scored), "iso3"].unique()
+    return sorted(str(c) for c in codes)
+
+
+def _country_task(country: str, out_dir: str, params_file: str, data: str, resume: bool,
+                  root: str | None) -> list[dict]:
+    """What a Dask worker runs for one country (plain dicts cross the wire)."""
+    if root:
+        os.environ.setdefault("P2C_ROOT", root)
+    return [s.to_dict() for s in run_country(country, out_dir, params_file=params_file,
+                                             data=data, resume=resume)]
+
+
+def _invalid_country_status(code: str, error: str, notebooks: list[str]) -> list[dict]:
+    return [NotebookStatus(country=str(code)[:12], notebook=n, status="failed",
+                           error=error).to_dict() for n in notebooks]
+
+
+def run_batch(
+    codes: list[str],
+    *,
+    out_dir: str | Path | None = None,
+    data: str = "auto",
+    params_file: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    local: bool = False,
+    progress: bool = True,
+) -> int:
+    """Run the reports of ``codes``; write ``OUT/index.html`` and ``OUT/manifest.json``.
+
+    Returns the exit code: 0 when every notebook of every country succeeded
+    (or was skipped as complete), 1 otherwise.
+    """
+    from p2c_research.runner.index import write_index
+    from p2c_research.runner.manifest import write_manifest
+    from p2c_research.runner.shared import precompute_shared
+
+    out = Path(out_dir or outputs_dir()).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    notebooks = available_notebooks()
+    if not notebooks:
+        raise P2CError("no report notebooks found under notebooks/; nothing to run")
+    selection = select_data(data)  # type: ignore[arg-type]
+
+    # Validate every code before any path is built from it (no path traversal).
+    valid: list[str] = []
+    results: list[dict] = []
+    for raw in dict.fromkeys(codes):
+        try:
+            valid.append(countries.validate_iso3(raw))
+        except P2CError as exc:
+            results += _invalid_country_status(raw, str(exc), notebooks)
+
+    started = time.perf_counter()
+    timings = precompute_shared(selection) if valid else {}
+    if timings:
+        print("shared work (once per batch): "
+              + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), file=sys.stderr)
+
+    pf = str(Path(params_file).resolve()) if params_file else ""
+    if local or (len(valid) <= 1 and not scheduler):
+        for code in _progress(valid, progress):
+            results += _country_task(code, str(out), pf, selection.choice, resume, None)
+    else:
+        results += _run_dask(valid, out, pf, selection.choice, resume, workers, scheduler,
+                             progress)
+    elapsed = time.perf_counter() - started
+
+    write_manifest(out, results, selection)
+    write_index(out)
+    _print_summary(results, elapsed)
+    return 0 if all(r["status"] in ("ok", "skipped") for r in results) else 1
+
+
+def _progress(items, enabled: bool, total: int | None = None):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc="countries", unit="country", file=sys.stderr)
+
+
+def _run_dask(codes: list[str], out: Path, params_file: str, data: str, resume: bool,
+              workers: int | None, scheduler: str | None, progress: bool) -> list[dict]:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    root = os.environ.get("P2C_ROOT")
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+        cluster = None
+    else:
+        n = workers or os.cpu_count() or 2
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    results: list[dict] = []
+    try:
+        futures = {
+            client.submit(_country_task, code, str(out), params_file, data, resume, root,
+                          key=f"country-{code}-{time.time_ns()}", pure=False): code
+            for code in codes
+        }
+        bar = _progress(None, progress, total=len(futures)) if progress else None
+        for fut in as_completed(futures):
+            code = futures[fut]
+            try:
+                results += fut.result()
+            except Exception as exc:  # a worker died: record, carry on
+                results += _invalid_country_status(code, f"worker failed: {exc!r}",
+                                                   available_notebooks())
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(code)
+        if bar is not None:
+            bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results
+
+
+def _print_summary(results: list[dict], elapsed: float) -> None:
+    by_country: dict[str, list[dict]] = {}
+    for r in results:
+        by_country.setdefault(r["country"], []).append(r)
+    ok = sum(1 for rs in by_country.values() if all(r["status"] in ("ok", "skipped") for r in rs))
+    print(f"\n{'country':<8} {'notebook':<16} {'status':<8} {'sec':>6}  error")
+    for code in sorted(by_country):
+        for r in by_country[code]:
+            err = (r.get("error") or "").replace("\n", " ")[:90]
+            print(f"{code:<8} {r['notebook']:<16} {r['status']:<8} {r.get('seconds', 0):>6.1f}  {err}")
+    print(f"\n{ok}/{len(by_country)} countries complete in {elapsed:.1f}s; "
+          f"{len(by_country) - ok} with failures")

@@ -1,0 +1,202 @@
+"""Run one country's notebooks: papermill, then HTML, each written atomically.
+
+A country run never raises: it returns a status record per notebook, so a
+batch can carry on past a failure and list it at the end. A failed notebook
+keeps its partial executed copy (``<nb>.failed.ipynb``) and the error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from p2c_research import countries
+from p2c_research.errors import P2CError
+from p2c_research.runner.notebooks import (
+    NOTEBOOKS,
+    available_notebooks,
+    notebook_path,
+    to_html,
+    validate_parameters,
+)
+from p2c_research.store import atomic_write_text
+
+KERNEL_NAME = "python3"
+
+
+@dataclass
+class NotebookStatus:
+    """What happened to one notebook of one country (one row of the batch summary)."""
+
+    country: str
+    notebook: str
+    status: str  # ok | failed | skipped
+    started: str = ""
+    ended: str = ""
+    seconds: float = 0.0
+    error: str = ""
+    html: str = ""
+    ipynb: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    params_fingerprint: str = ""
+    data_fingerprint: str = ""
+    data_choice: str = ""
+    peak_rss_mb: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _done_marker(country_dir: Path, notebook: str) -> Path:
+    return country_dir / f".{Path(NOTEBOOKS[notebook]).stem}.done.json"
+
+
+def is_complete(country_dir: Path, notebook: str, params_fp: str, data_fp: str) -> bool:
+    """True when the notebook's report exists for the same params and data (for --resume)."""
+    marker = _done_marker(country_dir, notebook)
+    stem = Path(NOTEBOOKS[notebook]).stem
+    if not (marker.exists() and (country_dir / f"{stem}.html").exists()
+            and (country_dir / f"{stem}.ipynb").exists()):
+        return False
+    try:
+        info = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return info.get("params_fingerprint") == params_fp and info.get("data_fingerprint") == data_fp
+
+
+def _peak_rss_children_mb() -> float:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    except (ImportError, OSError):
+        return 0.0
+
+
+def execute_one(
+    country: str,
+    notebook: str,
+    out_dir: Path,
+    *,
+    params_file: str = "",
+    data: str = "auto",
+    kernel: str = KERNEL_NAME,
+) -> NotebookStatus:
+    """Execute one notebook for one (validated) country; never raises."""
+    import papermill
+
+    stem = Path(NOTEBOOKS[notebook]).stem
+    country_dir = out_dir / country
+    country_dir.mkdir(parents=True, exist_ok=True)
+    status = NotebookStatus(country=country, notebook=notebook, status="failed", started=_now())
+    t0 = time.perf_counter()
+    running = country_dir / f".{stem}.running.ipynb"
+    parameters = {"country": country, "params_file": params_file, "data": data,
+                  "out_dir": str(out_dir)}
+    try:
+        src = notebook_path(notebook)
+        validate_parameters(src, parameters)
+        papermill.execute_notebook(
+            str(src), str(running), parameters=parameters, kernel_name=kernel,
+            cwd=str(src.parent), progress_bar=False, log_output=False,
+        )
+        html = to_html(running)
+        atomic_write_text(country_dir / f"{stem}.html", html)
+        os.replace(running, country_dir / f"{stem}.ipynb")
+        with contextlib.suppress(FileNotFoundError):
+            (country_dir / f"{stem}.failed.ipynb").unlink()
+        status.status = "ok"
+        status.html = f"{country}/{stem}.html"
+        status.ipynb = f"{country}/{stem}.ipynb"
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            with contextlib.suppress(FileNotFoundError):
+                running.unlink()
+            raise
+        if running.exists():
+            os.replace(running, country_dir / f"{stem}.failed.ipynb")
+            status.ipynb = f"{country}/{stem}.failed.ipynb"
+        status.error = _describe(exc)
+    status.ended = _now()
+    status.seconds = round(time.perf_counter() - t0, 2)
+    status.peak_rss_mb = round(_peak_rss_children_mb(), 1)
+    return status
+
+
+def _describe(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None)
+    if ename:  # papermill.PapermillExecutionError: the error inside the notebook
+        return f"{ename}: {getattr(exc, 'evalue', '')}".strip()
+    if isinstance(exc, P2CError):
+        return str(exc)
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def run_country(
+    country: str,
+    out_dir: str | Path,
+    *,
+    params_file: str = "",
+    data: str = "auto",
+    resume: bool = False,
+    notebooks: list[str] | None = None,
+) -> list[NotebookStatus]:
+    """Run every report notebook of one country; returns one status per notebook.
+
+    Params are validated before anything is written. With ``resume``, notebooks
+    whose report exists for the same params and data fingerprints are skipped.
+    """
+    from p2c_research.datasets import select_data
+    from p2c_research.params import load_params
+
+    out_dir = Path(out_dir).resolve()
+    names = notebooks or available_notebooks()
+    try:
+        code = countries.validate_iso3(country)
+        params = load_params(code, params_file or None)
+        selection = select_data(data if data != "auto" else params.data.choice)  # type: ignore[arg-type]
+    except P2CError as exc:
+        now = _now()
+        safe = country if countries.is_economy(str(country).strip().upper()) else str(country)[:12]
+        return [NotebookStatus(country=safe, notebook=n, status="failed", started=now, ended=now,
+                               error=str(exc)) for n in names]
+    names = [n for n in names if n in params.output.notebooks]
+    params_fp, data_fp = params.fingerprint(), selection.fingerprint()
+    country_dir = out_dir / code
+    results = []
+    for name in names:
+        common = {"params": params.model_dump(mode="json"), "params_fingerprint": params_fp,
+                  "data_fingerprint": data_fp, "data_choice": selection.choice}
+        if resume and is_complete(country_dir, name, params_fp, data_fp):
+            stem = Path(NOTEBOOKS[name]).stem
+            info = json.loads(_done_marker(country_dir, name).read_text())
+            st = NotebookStatus(country=code, notebook=name, status="skipped",
+                                started=info.get("started", ""), ended=info.get("ended", ""),
+                                html=f"{code}/{stem}.html", ipynb=f"{code}/{stem}.ipynb", **common)
+            results.append(st)
+            continue
+        st = execute_one(code, name, out_dir, params_file=params_file or "",
+                         data=selection.choice)
+        for key, value in common.items():
+            setattr(st, key, value)
+        if st.status != "ok":
+            with contextlib.suppress(FileNotFoundError):
+                _done_marker(country_dir, name).unlink()
+        else:
+            atomic_write_text(_done_marker(country_dir, name), json.dumps(
+                {"params_fingerprint": params_fp, "data_fingerprint": data_fp,
+                 "started": st.started, "ended": st.ended}) + "\n")
+        results.append(st)
+    return results

@@ -1,0 +1,137 @@
+"""``OUT/index.html``: the reviewers' landing page, readable offline.
+
+One row per country: pillar scores, a small wheel, flags (under-performance
+from benchmarking, under-pledged from the gap analysis), links to the three
+reports, and the failures. Links and images are relative, so the folder can
+be zipped, moved and opened from disk.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from p2c_research import countries
+from p2c_research.runner.manifest import read_manifest
+from p2c_research.runner.notebooks import NOTEBOOKS, REPORT_TITLES
+from p2c_research.store import atomic_write_text
+
+PILLARS = ("ACCESS", "ADOPTION", "VALUE_CREATION")
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222}
+h1{margin-bottom:.2rem} .note{color:#555;max-width:70rem}
+table{border-collapse:collapse;margin-top:1rem} th,td{border-bottom:1px solid #ddd;
+padding:.4rem .6rem;text-align:left;vertical-align:middle} th{background:#f4f4f4}
+td.num{text-align:right;font-variant-numeric:tabular-nums} .fail{color:#b00020;font-weight:600}
+.flag{display:inline-block;background:#fde2e1;color:#8a1c14;border-radius:3px;padding:0 .3rem;
+margin:.1rem;font-size:.85em} .ok{color:#1b5e20} img.wheel{width:110px;height:auto}
+.insufficient{color:#888;font-style:italic}
+"""
+
+
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return None
+
+
+def _pillar_cells(country_dir: Path) -> list[str]:
+    table = _read_csv(country_dir / "tables" / "pillar_scores.csv")
+    cells = []
+    for pillar in PILLARS:
+        if table is None or "pillar" not in table:
+            cells.append('<td class="num insufficient">n/a</td>')
+            continue
+        row = table[table["pillar"] == pillar]
+        score = row["score"].iloc[0] if len(row) else float("nan")
+        if pd.isna(score):
+            cells.append('<td class="num insufficient">insufficient data</td>')
+        else:
+            cov = row["coverage"].iloc[0] if "coverage" in row else float("nan")
+            cov_txt = f"<br><small>coverage {cov:.0%}</small>" if pd.notna(cov) else ""
+            cells.append(f'<td class="num">{score:.0f}{cov_txt}</td>')
+    return cells
+
+
+def _flags(country_dir: Path) -> list[str]:
+    flags = []
+    bench = _read_csv(country_dir / "tables" / "benchmark.csv")
+    if bench is not None and {"model", "classification"} <= set(bench.columns):
+        base = bench[bench["model"] == "ols_lngdp"]
+        n_under = int((base["classification"] == "under").sum())
+        if n_under:
+            flags.append(f"under-performs on {n_under} indicator(s)")
+    gaps = _read_csv(country_dir / "tables" / "pledge_gaps.csv")
+    if gaps is not None and "flag" in gaps:
+        thin = gaps["flag"].astype(str).str.contains("thin|under-pledged|high need", case=False)
+        if thin.any():
+            flags.append(f"under-pledged on {int(thin.sum())} priority(ies)")
+    return flags
+
+
+def write_index(out: Path) -> Path:
+    """Write ``OUT/index.html`` from the manifest and the country tables."""
+    manifest = read_manifest(out)
+    entries = manifest.get("outputs", [])
+    by_country: dict[str, dict[str, dict]] = {}
+    for e in entries:
+        by_country.setdefault(e.get("country", "?"), {})[e.get("notebook", "?")] = e
+    rows = []
+    failures = []
+    for code in sorted(by_country):
+        nbs = by_country[code]
+        is_econ = countries.is_economy(code)
+        name = countries.iso3_to_name(code) if is_econ else "unknown code"
+        country_dir = out / code if is_econ else None
+        links = []
+        for nb_name in NOTEBOOKS:
+            e = nbs.get(nb_name)
+            title = html.escape(REPORT_TITLES[nb_name])
+            if e and e.get("status") in ("ok", "skipped") and e.get("html"):
+                links.append(f'<a href="{html.escape(e["html"])}">{title}</a>')
+            elif e:
+                failures.append((code, nb_name, e.get("error", "")))
+                partial = e.get("ipynb")
+                extra = f' (<a href="{html.escape(partial)}">partial notebook</a>)' if partial else ""
+                links.append(f'<span class="fail">{title}: failed</span>{extra}')
+        wheel = ""
+        if country_dir is not None and (country_dir / "figures" / "wheel.png").exists():
+            wheel = (f'<img class="wheel" alt="Digital Transformation Wheel of {html.escape(name)}"'
+                     f' src="{code}/figures/wheel.png">')
+        pillar_cells = _pillar_cells(country_dir) if country_dir is not None else \
+            ['<td class="num insufficient">n/a</td>'] * 3
+        flag_html = "".join(f'<span class="flag">{html.escape(f)}</span>'
+                            for f in (_flags(country_dir) if country_dir is not None else []))
+        rows.append(
+            f"<tr><td><strong>{html.escape(code)}</strong><br>{html.escape(name)}</td>"
+            f"<td>{wheel}</td>{''.join(pillar_cells)}<td>{flag_html}</td>"
+            f"<td>{'<br>'.join(links)}</td></tr>"
+        )
+    data = manifest.get("data", {})
+    fail_html = ""
+    if failures:
+        items = "".join(f"<li><strong>{html.escape(c)}</strong> {html.escape(n)}: "
+                        f"{html.escape(err[:300])}</li>" for c, n, err in failures)
+        fail_html = f'<h2 class="fail">Failures ({len(failures)})</h2><ul>{items}</ul>'
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>p2c-research reports</title>
+<style>{CSS}</style></head><body>
+<h1>p2c-research: country reports</h1>
+<p class="note">{html.escape(data.get("description", ""))}</p>
+<p class="note">Generated {html.escape(manifest.get("generated_at", ""))} from commit
+{html.escape(manifest.get("git_commit", "unknown"))}. Pillar scores are 0-100 against the
+catalog goalposts (see each landscape report); "insufficient data" means indicator coverage is
+below the threshold. Full provenance: <a href="manifest.json">manifest.json</a>.</p>
+{fail_html}
+<table><thead><tr><th>Country</th><th>Wheel</th><th>Access</th><th>Adoption</th>
+<th>Value creation</th><th>Flags</th><th>Reports</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+</body></html>
+"""
+    path = out / "index.html"
+    atomic_write_text(path, page)
+    return path

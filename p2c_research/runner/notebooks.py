@@ -1,0 +1,66 @@
+"""The analysis notebooks, their parameters, and turning executed notebooks into HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from p2c_research.config import RESOURCES_DIR, notebooks_dir
+from p2c_research.errors import P2CError
+
+# Report order; the key is the name used in params.output.notebooks.
+NOTEBOOKS: dict[str, str] = {
+    "landscape": "01_landscape.ipynb",
+    "benchmarking": "02_benchmarking.ipynb",
+    "pledge_gap_map": "03_pledge_gap_map.ipynb",
+}
+REPORT_TITLES: dict[str, str] = {
+    "landscape": "Landscape (360 diagnostic)",
+    "benchmarking": "Benchmarking regressions",
+    "pledge_gap_map": "Pledge gap maps",
+}
+
+
+def notebook_path(name: str) -> Path:
+    return notebooks_dir() / NOTEBOOKS[name]
+
+
+def available_notebooks() -> list[str]:
+    """The report notebooks that exist in this checkout, in report order."""
+    return [name for name in NOTEBOOKS if notebook_path(name).exists()]
+
+
+def validate_parameters(path: Path, parameters: dict[str, Any]) -> None:
+    """Check ``parameters`` against the notebook's ``parameters`` cell.
+
+    papermill only warns about unknown parameters; a typo would then run the
+    notebook silently on its defaults, so here it is an error.
+    """
+    import papermill
+
+    declared = papermill.inspect_notebook(str(path))
+    if not declared:
+        raise P2CError(f"{path}: no cell tagged 'parameters'; tag the first code cell "
+                       "'parameters' so papermill can inject values")
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise P2CError(f"{path}: unknown parameter(s) {unknown}; the notebook declares "
+                       f"{sorted(declared)}")
+
+
+def to_html(executed: Path) -> str:
+    """Self-contained HTML with the code hidden and images embedded (nbconvert)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(RESOURCES_DIR / "nbconvert")], template_name="p2c_report"
+    )
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.embed_images = True
+    nb = nbformat.read(str(executed), as_version=4)
+    nb.metadata.pop("widgets", None)  # widget state needs a CDN manager; reports are static
+    body, _ = exporter.from_notebook_node(nb)
+    return body

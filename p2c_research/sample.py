@@ -1,0 +1,147 @@
+"""Build the embedded sample in ``data/sample/`` from real World Bank and Natural Earth files.
+
+The sample is what a fresh clone runs on, offline. It is built by this code
+from files the user points at (``invoke data.sample --source DIR``), never
+copied by hand, so it can be rebuilt and checked:
+
+* ``panel.parquet``: every economy, 2000 to the latest year, for every catalog
+  indicator that the WDI files carry (World Bank WDI, CC BY 4.0);
+* ``naturalearth_110m_admin0.geojson``: Natural Earth 1:110m admin-0
+  countries (public domain), reduced to the columns the maps use;
+* ``pledges.parquet``: a SYNTHETIC pledge set from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from p2c_research import countries
+from p2c_research.catalog import load_catalog, wdi_codes_needed, wdi_to_panel
+from p2c_research.config import sample_dir
+from p2c_research.errors import DataError
+from p2c_research.sources.wdi_files import read_wdi_path
+from p2c_research.store import (
+    Provenance,
+    atomic_write_text,
+    sha256_file,
+    write_panel,
+    write_provenance,
+)
+
+log = logging.getLogger(__name__)
+
+FIRST_YEAR = 2000
+WDI_LICENCE = "CC BY 4.0 (World Bank World Development Indicators)"
+WDI_ATTRIBUTION = "Source: World Bank, World Development Indicators (CC BY 4.0)."
+NE_LICENCE = "Public domain (Natural Earth)"
+NE_COLUMNS = ["ADMIN", "NAME", "ISO_A3", "ISO_A3_EH", "ADM0_A3", "WB_A3", "CONTINENT",
+              "REGION_UN", "SUBREGION", "POP_EST"]
+# Natural Earth codes that differ from the World Bank's ISO3 for the same economy.
+NE_CODE_FIXES = {"KOS": "XKX", "SDS": "SSD", "PSX": "PSE", "SAH": "ESH"}
+
+
+def build_sample_panel(source: Path, out_dir: Path) -> Path:
+    """Read every WDI file under ``source`` and write the sample panel."""
+    catalog = load_catalog()
+    read = read_wdi_path(source, codes=wdi_codes_needed(catalog))
+    if read.rows.empty:
+        raise DataError(
+            f"{source}: no World Bank WDI file found (long `Country Name,Country Code,Year,Value` "
+            "or bulk `API_*.csv`); point --source at a folder holding them"
+        )
+    raw = read.rows[read.rows["year"] >= FIRST_YEAR]
+    panel = wdi_to_panel(raw, source="wdi_file", catalog=catalog)
+    inputs = [{"file": str(f.relative_to(source) if f.is_relative_to(source) else f.name),
+               "sha256": sha256_file(f)} for f in read.files]
+    prov = Provenance(
+        source="World Bank World Development Indicators (files)",
+        url_or_file=str(Path(source).name),
+        licence=WDI_LICENCE,
+        notes=(f"{WDI_ATTRIBUTION} Economies only (aggregates dropped: {len(read.aggregates)}), "
+               f"years {FIRST_YEAR}-{int(raw['year'].max())}. Built by p2c_research.sample."),
+        parameters={"first_year": FIRST_YEAR, "codes": sorted(raw["code"].unique())},
+        inputs=inputs,
+    )
+    return write_panel(panel, out_dir / "panel.parquet", prov)
+
+
+def _find_naturalearth(source: Path) -> Path | None:
+    for pattern in ("ne_110m_admin_0_countries*.geojson", "ne_110m_admin_0_countries*.shp",
+                    "ne_110m_admin_0_countries*.zip"):
+        found = sorted(source.rglob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+def ne_iso3(frame: pd.DataFrame) -> pd.Series:
+    """Resolve each Natural Earth feature to a World Bank ISO3 code.
+
+    ``ISO_A3`` is ``-99`` for France, Norway and others, so ``ISO_A3_EH`` is
+    tried first, then ``ADM0_A3`` with the known Natural Earth-only codes fixed.
+    """
+    out = []
+    for _, row in frame.iterrows():
+        code = None
+        for col in ("ISO_A3_EH", "ISO_A3", "ADM0_A3", "WB_A3"):
+            value = str(row.get(col, "") or "").strip().upper()
+            value = NE_CODE_FIXES.get(value, value)
+            if value and value != "-99" and countries.is_economy(value):
+                code = value
+                break
+        out.append(code)
+    return pd.Series(out, index=frame.index, dtype="object")
+
+
+def build_sample_geometries(source: Path, out_dir: Path) -> Path | None:
+    """Vendor the Natural Earth 110m admin-0 countries, keyed by ISO3."""
+    import geopandas as gpd
+
+    path = _find_naturalearth(source)
+    if path is None:
+        log.warning("%s: no Natural Earth 110m admin-0 file found; maps will be skipped", source)
+        return None
+    world = gpd.read_file(path)
+    keep = [c for c in NE_COLUMNS if c in world.columns]
+    world = world[[*keep, "geometry"]].copy()
+    world["iso3"] = ne_iso3(world)
+    world = world.to_crs("EPSG:4326")
+    out = out_dir / "naturalearth_110m_admin0.geojson"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    world.to_file(tmp, driver="GeoJSON", COORDINATE_PRECISION=4)
+    tmp.replace(out)
+    version = "not recorded in the source file (Natural Earth v5-style schema)"
+    prov = Provenance(
+        source="Natural Earth 1:110m Cultural Vectors, Admin 0 - Countries",
+        url_or_file=path.name,
+        licence=NE_LICENCE,
+        notes=(f"Natural Earth release: {version}. {len(world)} features; "
+               f"{world['iso3'].notna().sum()} resolved to World Bank ISO3 codes. "
+               "Made with Natural Earth. Free vector and raster map data @ naturalearthdata.com."),
+        inputs=[{"file": path.name, "sha256": sha256_file(path)}],
+    )
+    write_provenance(out, prov)
+    return out
+
+
+def build_sample(source: Path | str, out_dir: Path | None = None) -> dict[str, Path]:
+    """Build the whole embedded sample from the real files under ``source``."""
+    from p2c_research.pledges.synthetic import build_sample_pledges
+
+    source = Path(source).resolve()
+    if not source.is_dir():
+        raise DataError(f"{source}: not a folder; pass --source DIR holding WDI and Natural Earth files")
+    out_dir = Path(out_dir or sample_dir())
+    built: dict[str, Path] = {"panel": build_sample_panel(source, out_dir)}
+    geo = build_sample_geometries(source, out_dir)
+    if geo is not None:
+        built["geometries"] = geo
+    built["pledges"] = build_sample_pledges(out_dir)
+    manifest = {name: {"file": p.name, "sha256": sha256_file(p)} for name, p in built.items()}
+    atomic_write_text(out_dir / "MANIFEST.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return built

@@ -1,0 +1,187 @@
+"""The front door of p2c-research: `invoke --list` shows every task.
+
+Tasks are thin: each parses its options and calls one package function, so the
+same work is reachable from Python and from the command line. User errors
+(unknown country, bad YAML, broken files) print one clear message and exit 2,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+from invoke import Collection, Exit, task
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _user_errors(fn):
+    """Turn a P2CError into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from p2c_research.errors import P2CError
+
+        try:
+            return fn(*args, **kwargs)
+        except P2CError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise Exit(code=2) from None
+
+    return wrapper
+
+
+def _split(codes: str) -> list[str]:
+    return [c.strip() for c in codes.split(",") if c.strip()]
+
+
+# --------------------------------------------------------------------------- reports
+@task(help={
+    "country": "ISO3 code of the country, e.g. KHM",
+    "params": "a params YAML to use instead of params/<ISO3>.yaml",
+    "data": "sample | processed | auto (default: processed if built, else sample)",
+    "out": "output folder (default: outputs/)",
+})
+@_user_errors
+def run(c, country, params="", data="auto", out=""):
+    """Run the three analysis notebooks for one country and write its HTML reports."""
+    from p2c_research.runner.batch import run_batch
+
+    code = run_batch([country], out_dir=out or None, data=data, params_file=params or None,
+                     workers=1, local=True)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={
+    "countries": "comma-separated ISO3 codes, e.g. KHM,MDG,DOM,MRT",
+    "all": "every economy in the panel with data",
+    "workers": "worker processes (default: number of cores)",
+    "scheduler": "address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786",
+    "out": "output folder (default: outputs/)",
+    "resume": "skip countries whose reports are complete for the same params and data",
+    "data": "sample | processed | auto",
+})
+@_user_errors
+def batch(c, countries="", all=False, workers=0, scheduler="", out="", resume=False,
+          data="auto"):
+    """Run the reports for many countries in parallel (Dask), then write index.html and manifest.json."""
+    from p2c_research.runner.batch import all_countries_with_data, run_batch
+
+    if all and countries:
+        raise Exit("use either --countries or --all, not both", code=2)
+    codes = all_countries_with_data(data) if all else _split(countries)
+    if not codes:
+        raise Exit("no countries: pass --countries A,B or --all", code=2)
+    code = run_batch(codes, out_dir=out or None, data=data, workers=workers or None,
+                     scheduler=scheduler or None, resume=resume)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"port": "port for JupyterLab (default 8888)", "no_browser": "do not open a browser"})
+def lab(c, port=8888, no_browser=False):
+    """Start JupyterLab on 127.0.0.1 with the notebooks folder open."""
+    flags = " --no-browser" if no_browser else ""
+    c.run(f"{sys.executable} -m jupyter lab --ip=127.0.0.1 --port={port}"
+          f" --notebook-dir={ROOT / 'notebooks'}{flags}", pty=False)
+
+
+@task(help={"k": "only tests matching this expression", "fast": "skip smoke and browser tests"})
+def test(c, k="", fast=False):
+    """Run the test suite (unit, integration on ../shared/real when present, notebook smoke, browser)."""
+    args = ["-q"]
+    if k:
+        args += ["-k", repr(k)]
+    if fast:
+        args += ["-m", "'not smoke and not browser'"]
+    c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=False)
+
+
+# --------------------------------------------------------------------------- data
+@task(help={"source": "folder with World Bank WDI CSVs and Natural Earth 110m admin-0",
+            "out": "output folder (default: data/sample)"})
+@_user_errors
+def sample(c, source, out=""):
+    """Build the embedded sample (WDI panel, Natural Earth, synthetic pledges) from real files."""
+    from p2c_research.sample import build_sample
+
+    built = build_sample(Path(source), Path(out) if out else None)
+    for name, path in built.items():
+        print(f"{name}: {path}")
+
+
+@task(help={
+    "source": "worldbank | sdg | itu | wdi-csv | naturalearth | pledges",
+    "base_url": "API base URL (tests and mirrors)",
+    "path": "input file or folder (wdi-csv, itu exports, pledges)",
+    "mapping": "column-mapping YAML for a pledge file in another layout",
+    "strict": "pledges: fail on any bad row instead of keeping the valid rows",
+    "refresh": "ignore the raw cache and fetch again",
+    "start": "first year (default: params/defaults.yaml window)",
+    "end": "last year",
+    "countries": "comma-separated ISO3 codes to restrict per-country sources",
+    "ttl": "hours a cached response stays fresh (default 24)",
+})
+@_user_errors
+def fetch(c, source, base_url="", path="", mapping="", strict=False, refresh=False,
+          start=0, end=0, countries="", ttl=24.0):
+    """Fetch one real source into data/raw/<source>/ (cached, with provenance)."""
+    from p2c_research.sources.fetch import fetch_source
+
+    report = fetch_source(
+        source, base_url=base_url or None, refresh=refresh, path=path or None,
+        mapping=mapping or None, strict=strict, start=start or None, end=end or None,
+        countries=_split(countries) or None, ttl_hours=float(ttl),
+    )
+    print(report.summary())
+
+
+@task
+@_user_errors
+def build(c):
+    """Combine the raw cache into data/processed/panel.parquet (documented source precedence)."""
+    from p2c_research.build import build_processed
+
+    print(build_processed().summary())
+
+
+@task(help={"old": "older panel parquet", "new": "newer panel parquet"})
+@_user_errors
+def diff(c, old, new):
+    """Report the values that changed, appeared or vanished between two panel files."""
+    from p2c_research.build import diff_panels, format_diff
+
+    print(format_diff(diff_panels(Path(old), Path(new))))
+
+
+# --------------------------------------------------------------------------- params, docs
+@task(name="check", help={"folder": "params folder (default: params/)"})
+def params_check(c, folder=""):
+    """Validate params/defaults.yaml and every params/<ISO3>.yaml."""
+    from p2c_research.params import check_all, shipped_param_files
+
+    directory = Path(folder) if folder else None
+    failures = check_all(directory)
+    for path, error in failures:
+        print(f"FAIL {path}\n  {error}", file=sys.stderr)
+    n = len(shipped_param_files(directory)) + 1
+    if failures:
+        raise Exit(f"{len(failures)} of {n} params file(s) invalid", code=2)
+    print(f"ok: {n} params file(s) valid")
+
+
+@task(name="indicators")
+def docs_indicators(c):
+    """Generate docs/indicators.md from the packaged indicator catalog."""
+    from p2c_research.docs import write_indicator_docs
+
+    print(write_indicator_docs())
+
+
+data_ns = Collection("data", sample, fetch, build, diff)
+params_ns = Collection("params", params_check)
+docs_ns = Collection("docs", docs_indicators)
+ns = Collection(run, batch, lab, test, data_ns, params_ns, docs_ns)

@@ -1,0 +1,29 @@
+"""Shared test fixtures: where the real-data snapshot is, and a private cache per session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REAL_DIR = PROJECT_ROOT.parent / "shared" / "real"
+
+# Keep test runs from reading or writing the developer's cache, and plot headless.
+os.environ.setdefault("P2C_CACHE", tempfile.mkdtemp(prefix="p2c-test-cache-"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Path:
+    """The real-data snapshot in ../shared/real; tests using it skip cleanly when absent."""
+    if not REAL_DIR.is_dir():
+        pytest.skip(f"real-data snapshot not found at {REAL_DIR}")
+    return REAL_DIR
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
