@@ -198,3 +198,30 @@ def test_batch_on_a_real_dask_scheduler_and_worker(stub_root, tmp_path):
                     p.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+def test_warm_kernel_clears_variables_between_notebooks(stub_root, tmp_path):
+    from p2c_research.runner.execute import execute_one
+    from p2c_research.runner.warm_kernel import shutdown_warm_kernels
+
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell(
+        "assert 'leaked' not in globals(), 'a variable leaked from the previous notebook'\n"
+        "leaked = country\nimport os\nprint('kernel pid', os.getpid())")
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    out = tmp_path / "out"
+    try:
+        first = execute_one("KHM", "landscape", out, warm=True)
+        second = execute_one("TUV", "landscape", out, warm=True)
+    finally:
+        shutdown_warm_kernels()
+    assert first.status == "ok", first.error
+    assert second.status == "ok", second.error
+    pids = []
+    for code in ("KHM", "TUV"):
+        executed = nbformat.read(out / code / "01_landscape.ipynb", as_version=4)
+        assert not any("p2c-warm-reset" in c.metadata.get("tags", []) for c in executed.cells)
+        text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                       for o in c.get("outputs", []))
+        pids.append(text.split("kernel pid", 1)[1].split()[0])
+    assert pids[0] == pids[1], "the second notebook did not reuse the warm kernel"

@@ -36,12 +36,18 @@ def all_countries_with_data(data: str = "auto") -> list[str]:
 
 
 def _country_task(country: str, out_dir: str, params_file: str, data: str, resume: bool,
-                  root: str | None) -> list[dict]:
+                  root: str | None, warm: bool = True) -> list[dict]:
     """What a Dask worker runs for one country (plain dicts cross the wire)."""
     if root:
         os.environ.setdefault("P2C_ROOT", root)
     return [s.to_dict() for s in run_country(country, out_dir, params_file=params_file,
-                                             data=data, resume=resume)]
+                                             data=data, resume=resume, warm=warm)]
+
+
+def _shutdown_kernels() -> None:
+    from p2c_research.runner.warm_kernel import shutdown_warm_kernels
+
+    shutdown_warm_kernels()
 
 
 def _invalid_country_status(code: str, error: str, notebooks: list[str]) -> list[dict]:
@@ -94,8 +100,11 @@ def run_batch(
 
     pf = str(Path(params_file).resolve()) if params_file else ""
     if local or (len(valid) <= 1 and not scheduler):
-        for code in _progress(valid, progress):
-            results += _country_task(code, str(out), pf, selection.choice, resume, None)
+        try:
+            for code in _progress(valid, progress):
+                results += _country_task(code, str(out), pf, selection.choice, resume, None)
+        finally:
+            _shutdown_kernels()
     else:
         results += _run_dask(valid, out, pf, selection.choice, resume, workers, scheduler,
                              progress)
@@ -149,6 +158,10 @@ def _run_dask(codes: list[str], out: Path, params_file: str, data: str, resume: 
         if bar is not None:
             bar.close()
     finally:
+        try:
+            client.run(_shutdown_kernels)
+        except Exception as exc:  # workers may already be gone
+            log.debug("could not stop warm kernels: %s", exc)
         client.close()
         if cluster is not None:
             cluster.close()

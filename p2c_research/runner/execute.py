@@ -93,8 +93,14 @@ def execute_one(
     params_file: str = "",
     data: str = "auto",
     kernel: str = KERNEL_NAME,
+    warm: bool = False,
 ) -> NotebookStatus:
-    """Execute one notebook for one (validated) country; never raises."""
+    """Execute one notebook for one (validated) country; never raises.
+
+    With ``warm`` the notebook runs in this thread's warm kernel (see
+    :mod:`p2c_research.runner.warm_kernel`) instead of a fresh one.
+    """
+    import nbformat
     import papermill
 
     stem = Path(NOTEBOOKS[notebook]).stem
@@ -108,10 +114,21 @@ def execute_one(
     try:
         src = notebook_path(notebook)
         validate_parameters(src, parameters)
-        papermill.execute_notebook(
-            str(src), str(running), parameters=parameters, kernel_name=kernel,
-            cwd=str(src.parent), progress_bar=False, log_output=False,
-        )
+        if warm:
+            from p2c_research.runner import warm_kernel
+
+            papermill.execute_notebook(
+                warm_kernel.with_reset_cell(nbformat.read(str(src), as_version=4)), str(running),
+                parameters=parameters, kernel_name=kernel, engine_name=warm_kernel.ENGINE_NAME,
+                progress_bar=False, log_output=False,
+            )
+            executed = warm_kernel.strip_reset_cell(nbformat.read(str(running), as_version=4))
+            nbformat.write(executed, str(running))
+        else:
+            papermill.execute_notebook(
+                str(src), str(running), parameters=parameters, kernel_name=kernel,
+                cwd=str(src.parent), progress_bar=False, log_output=False,
+            )
         html = to_html(running)
         atomic_write_text(country_dir / f"{stem}.html", html)
         os.replace(running, country_dir / f"{stem}.ipynb")
@@ -126,6 +143,12 @@ def execute_one(
                 running.unlink()
             raise
         if running.exists():
+            if warm:
+                from p2c_research.runner import warm_kernel
+
+                with contextlib.suppress(Exception):
+                    nbformat.write(warm_kernel.strip_reset_cell(
+                        nbformat.read(str(running), as_version=4)), str(running))
             os.replace(running, country_dir / f"{stem}.failed.ipynb")
             status.ipynb = f"{country}/{stem}.failed.ipynb"
         status.error = _describe(exc)
@@ -152,6 +175,7 @@ def run_country(
     data: str = "auto",
     resume: bool = False,
     notebooks: list[str] | None = None,
+    warm: bool = False,
 ) -> list[NotebookStatus]:
     """Run every report notebook of one country; returns one status per notebook.
 
@@ -188,7 +212,7 @@ def run_country(
             results.append(st)
             continue
         st = execute_one(code, name, out_dir, params_file=params_file or "",
-                         data=selection.choice)
+                         data=selection.choice, warm=warm)
         for key, value in common.items():
             setattr(st, key, value)
         if st.status != "ok":
