@@ -120,14 +120,17 @@ def sample(c, source, out=""):
     "mapping": "column-mapping YAML for a pledge file in another layout",
     "strict": "pledges: fail on any bad row instead of keeping the valid rows",
     "refresh": "ignore the raw cache and fetch again",
-    "start": "first year (default: params/defaults.yaml window)",
-    "end": "last year",
+    "start": "first year (default 2000, so trends have history)",
+    "end": "last year (default: the current year)",
+    "codes": "comma-separated publisher codes to fetch instead of every catalog code",
+    "timeout": "seconds before an HTTP request times out (default 60)",
+    "retries": "retries on 5xx and time-outs, with exponential backoff (default 3)",
     "countries": "comma-separated ISO3 codes to restrict per-country sources",
     "ttl": "hours a cached response stays fresh (default 24)",
 })
 @_user_errors
 def fetch(c, source, base_url="", path="", mapping="", strict=False, refresh=False,
-          start=0, end=0, countries="", ttl=24.0):
+          start=0, end=0, countries="", ttl="24", codes="", timeout="60", retries=3):
     """Fetch one real source into data/raw/<source>/ (cached, with provenance)."""
     from p2c_research.sources.fetch import fetch_source
 
@@ -135,6 +138,7 @@ def fetch(c, source, base_url="", path="", mapping="", strict=False, refresh=Fal
         source, base_url=base_url or None, refresh=refresh, path=path or None,
         mapping=mapping or None, strict=strict, start=start or None, end=end or None,
         countries=_split(countries) or None, ttl_hours=float(ttl),
+        codes=_split(codes) or None, timeout=float(timeout), retries=int(retries),
     )
     print(report.summary())
 
