@@ -1,0 +1,196 @@
+"""Landscape charts: indicator scores against peers, trend small multiples, target progress.
+
+These functions only draw what the analysis computed (scores, peer medians,
+Theil-Sen fitted values, progress and bands); they compute no statistic.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from p2c_research.figures.theme import (
+    COUNTRY_COLOR,
+    PEER_COLOR,
+    PILLAR_COLORS,
+    add_source,
+    apply_theme,
+)
+
+BAND_COLORS: dict[str, str] = {
+    "limited": "#f4c7c3",
+    "satisfactory": "#fde8b5",
+    "advanced": "#d6ecc9",
+    "met": "#a8d5a0",
+}
+BAND_EDGES: tuple[tuple[float, float, str], ...] = (
+    (0, 50, "limited"), (50, 75, "satisfactory"), (75, 95, "advanced"), (95, 100, "met"),
+)
+
+
+def _wrap(text: str, width: int = 42) -> str:
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _empty_figure(message: str, title: str, source: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(7, 1.6))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#555555")
+    ax.set_title(title)
+    add_source(fig, source)
+    return fig
+
+
+def indicator_strip_figure(strip: pd.DataFrame, names: dict[str, str], *, title: str,
+                           source: str, peer_label: str,
+                           peer_medians: pd.DataFrame | None = None,
+                           indicator_order: list[str] | None = None) -> Figure:
+    """Each indicator's score: peers as grey dots, the country as a red diamond.
+
+    Args:
+        strip: ``iso3, indicator, pillar, score, role`` (role "peer" or "country").
+        names: indicator id -> display name.
+        peer_label: the peer set, for the legend.
+        peer_medians: ``indicator, peer_median_score`` drawn as a black tick.
+        indicator_order: rows from top to bottom (default: catalog order in ``names``).
+    """
+    apply_theme()
+    if strip.empty:
+        return _empty_figure("No indicator has data for this country or its peers.",
+                             title, source)
+    order = [i for i in (indicator_order or list(names)) if i in set(strip["indicator"])]
+    labels = {i: _wrap(names.get(i, i)) for i in order}
+    data = strip.assign(label=strip["indicator"].map(labels))
+    label_order = [labels[i] for i in order]
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(order) + 1.6))
+    peers = data[data["role"] == "peer"]
+    if not peers.empty:
+        sns.stripplot(data=peers, x="score", y="label", order=label_order, color=PEER_COLOR,
+                      alpha=0.35, size=4, jitter=0.18, ax=ax)
+    pos = {lab: k for k, lab in enumerate(label_order)}
+    if peer_medians is not None and not peer_medians.empty:
+        med = peer_medians[peer_medians["indicator"].isin(order)]
+        ax.scatter(med["peer_median_score"], med["indicator"].map(labels).map(pos), marker="|",
+                   s=260, color="black", linewidths=2, zorder=4)
+    own = data[data["role"] == "country"]
+    ax.scatter(own["score"], own["label"].map(pos), marker="D", s=55, color=COUNTRY_COLOR,
+               zorder=5, edgecolor="white")
+    missing = [lab for lab in label_order if lab not in set(own["label"])]
+    for lab in missing:
+        ax.text(101, pos[lab], "no data", va="center", fontsize=8, color="#888888")
+    pillar_of = strip.drop_duplicates("indicator").set_index("indicator")["pillar"]
+    for tick, ind in zip(ax.get_yticklabels(), order, strict=True):
+        tick.set_color(PILLAR_COLORS.get(pillar_of.get(ind, ""), "#333333"))
+        tick.set_fontsize(8.5)
+    ax.set_xlim(-2, 112)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.set_xlabel("score (0-100, higher is better)")
+    ax.set_ylabel("")
+    handles = [
+        Line2D([0], [0], marker="D", color="w", markerfacecolor=COUNTRY_COLOR, markersize=8,
+               label="country"),
+        Line2D([0], [0], marker="o", color="w", markerfacecolor=PEER_COLOR, alpha=0.5,
+               markersize=6, label=f"peers: {peer_label}"),
+        Line2D([0], [0], marker="|", color="black", linestyle="none", markersize=12,
+               markeredgewidth=2, label="peer median"),
+    ]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06 - 1.2 / (
+        0.42 * len(order) + 1.6) * 0.5), ncol=3, frameon=False, fontsize=8.5)
+    ax.set_title(title)
+    add_source(fig, source)
+    return fig
+
+
+def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dict[str, str],
+                          *, title: str, source: str,
+                          targets: pd.DataFrame | None = None, ncols: int = 4) -> Figure:
+    """One panel per indicator: observed values, the Theil-Sen line and the target (dotted).
+
+    Args:
+        lines: ``indicator, pillar, year, value, fitted`` (fitted NaN where no trend).
+        targets: ``indicator, target`` drawn as a dotted line (one per indicator).
+    """
+    apply_theme()
+    inds = [i for i in names if i in set(lines["indicator"])]
+    if not inds:
+        return _empty_figure("No indicator has values in the window.", title, source)
+    nrows = math.ceil(len(inds) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), squeeze=False)
+    tgt = {} if targets is None else dict(zip(targets["indicator"], targets["target"],
+                                             strict=False))
+    years = (lines["year"].min() - 0.5, lines["year"].max() + 0.5)
+    for ax, ind in zip(axes.flat, inds, strict=False):
+        d = lines[lines["indicator"] == ind].sort_values("year")
+        color = PILLAR_COLORS.get(str(d["pillar"].iloc[0]), PEER_COLOR)
+        ax.plot(d["year"], d["value"], marker="o", markersize=3.5, color=color, linewidth=1.5)
+        if d["fitted"].notna().any():
+            ax.plot(d["year"], d["fitted"], linestyle="--", color="black", linewidth=1)
+        if ind in tgt and np.isfinite(tgt[ind]):
+            ax.axhline(tgt[ind], linestyle=":", color=COUNTRY_COLOR, linewidth=1.3)
+        ax.set_title(_wrap(names.get(ind, ind), 34), fontsize=8.5)
+        ax.set_ylabel(_wrap(units.get(ind, ""), 22), fontsize=7.5)
+        ax.tick_params(labelsize=7.5)
+        ax.set_xlim(*years)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
+    for ax in list(axes.flat)[len(inds):]:
+        ax.axis("off")
+    handles = [Line2D([0], [0], color=PEER_COLOR, marker="o", label="observed (colour = pillar)"),
+               Line2D([0], [0], color="black", linestyle="--", label="Theil-Sen trend"),
+               Line2D([0], [0], color=COUNTRY_COLOR, linestyle=":", label="target")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False,
+               bbox_to_anchor=(0.5, -0.01), fontsize=9)
+    height = 2.5 * nrows
+    # Fixed margins in inches (tight_layout costs seconds on 20+ panels).
+    fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.75 / height, bottom=0.65 / height,
+                        hspace=0.75, wspace=0.45)
+    fig.suptitle(title, y=1 - 0.2 / height)
+    add_source(fig, source)
+    return fig
+
+
+def target_progress_figure(targets: pd.DataFrame, names: dict[str, str], *, title: str,
+                           source: str) -> Figure:
+    """Progress to each target (0-100) as bars over the UMC bands.
+
+    Args:
+        targets: ``indicator, target_kind, progress, band, status`` (rows
+            without a value are listed as "no data").
+    """
+    apply_theme()
+    if targets.empty:
+        return _empty_figure("No UMC or national target applies.", title, source)
+    t = targets.reset_index(drop=True)
+    labels = [_wrap(f"{names.get(r.indicator, r.indicator)} ({r.target_kind})", 48)
+              for r in t.itertuples()]
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(t) + 1.6))
+    for lo, hi, band in BAND_EDGES:
+        ax.axvspan(lo, hi, color=BAND_COLORS[band], alpha=0.8, zorder=0)
+        ax.text((lo + hi) / 2, -0.75, band, ha="center", va="bottom", fontsize=8,
+                color="#555555")
+    y = np.arange(len(t))
+    has = t["progress"].notna().to_numpy()
+    ax.barh(y[has], t.loc[has, "progress"], height=0.5, color="#4c4c4c", zorder=3)
+    for k in y[~has]:
+        ax.text(1, k, "no data", va="center", fontsize=8, color="#888888")
+    for k, row in zip(y[has], t[has].itertuples(), strict=True):
+        status = f" ({row.status})" if isinstance(row.status, str) else ""
+        ax.text(min(row.progress + 1, 80), k, f"{row.progress:.0f}%{status}", va="center",
+                fontsize=8, zorder=4,
+                color="white" if row.progress > 80 else "#222222")
+    ax.set_yticks(y, labels, fontsize=8.5)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_ylim(len(t) - 0.5, -1)
+    ax.set_xlabel("progress to target (% of the way; 100 = met)")
+    ax.grid(False)
+    ax.set_title(title)
+    add_source(fig, source)
+    return fig
+

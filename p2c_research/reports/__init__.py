@@ -1,0 +1,1 @@
+"""Report orchestration: read the data, run the pure analyses, draw, save and display."""

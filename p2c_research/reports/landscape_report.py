@@ -1,0 +1,439 @@
+"""Notebook 01 (landscape, the 360 diagnostic): run, save and show one country.
+
+The notebook stays thin: ``result = run_country(ctx)``, ``save(result, ctx)``
+and one ``show(result, section)`` per section. This module reads the data
+(through the cached all-country scores), calls the pure analyses, draws the
+figures and writes the tables. A country the analysis cannot handle (a
+:class:`~p2c_research.errors.P2CError` such as ``NoDataError``) gets a result
+that carries the plain message and empty tables with headers, so a batch run
+still writes every file and the notebook shows the message, not a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from p2c_research import countries
+from p2c_research.analyses.findings import Finding
+from p2c_research.analyses.landscape import (
+    LandscapeTables,
+    choose_primary_peer_set,
+    country_landscape,
+    empty_tables,
+    world_scores_cached,
+)
+from p2c_research.analyses.scores import INSUFFICIENT, catalog_meta
+from p2c_research.catalog import PILLAR_LABELS
+from p2c_research.errors import P2CError
+from p2c_research.figures.landscape import (
+    indicator_strip_figure,
+    target_progress_figure,
+    trend_small_multiples,
+)
+from p2c_research.figures.wheel import wheel_figure
+from p2c_research.params import resolve_peer_sets
+from p2c_research.report_io import save_figure, save_table
+from p2c_research.store import read_provenance
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from p2c_research.context import RunContext
+
+SECTIONS = ("findings", "pillars", "scores", "peers", "trends", "targets", "priorities",
+            "method", "outputs")
+FIGURE_NAMES = ("wheel", "wheel_small", "indicator_strips", "trends", "target_progress")
+
+
+@dataclass
+class LandscapeResult:
+    """Everything notebook 01 shows and saves for one country."""
+
+    iso3: str
+    country_name: str
+    tables: LandscapeTables
+    figures: dict[str, Figure]
+    source: str
+    window: tuple[int, int]
+    coverage_threshold: float
+    error: str | None = None
+    saved: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.tables.findings
+
+
+# --------------------------------------------------------------------------- run
+def _source_line(ctx: RunContext, scores: pd.DataFrame) -> str:
+    prov = read_provenance(ctx.selection.panel_path)
+    src = prov.get("source", "tidy indicator panel")
+    built = str(prov.get("retrieved_at", ""))[:4]
+    start, end = ctx.params.year_window.start, ctx.params.year_window.end
+    years = pd.to_numeric(scores.loc[~scores["stale"].astype(bool), "year"],
+                          errors="coerce").dropna() if not scores.empty else pd.Series([])
+    span = f"{int(years.min())}-{int(years.max())}" if len(years) else f"{start}-{end}"
+    data = "embedded sample" if ctx.selection.choice == "sample" else "processed data"
+    built_txt = f", built {built}" if built else ""
+    return (f"Source: {src} ({data}{built_txt}); latest values within {start}-{end}, "
+            f"data years {span}. Scores and peer statistics: p2c-research.")
+
+
+def _draw(tables: LandscapeTables, name: str, source: str, meta: pd.DataFrame
+          ) -> dict[str, Figure]:
+    names = dict(zip(meta["indicator"], meta["name"], strict=True))
+    units = dict(zip(meta["indicator"], meta["unit"], strict=True))
+    subs = tables.sub_pillar_scores
+    if subs.empty:  # no data: an all-grey wheel, so the index page still has a thumbnail
+        subs = meta[["pillar", "sub_pillar"]].drop_duplicates().assign(
+            score=np.nan, sufficient=False, peer_median=np.nan)
+    peers = subs[["sub_pillar", "peer_median"]]
+    title = f"{name}: Digital Transformation Wheel"
+    if tables.peer_set:
+        title += f"\noutline = median of {tables.peer_set}"
+    figs: dict[str, Figure] = {
+        "wheel": wheel_figure(subs, peers, title=title, source=source),
+        "wheel_small": wheel_figure(subs, peers, title=name, source=source, small=True),
+    }
+    if tables.scores.empty:
+        for fig in figs.values():
+            plt.close(fig)
+        return figs
+    medians = tables.peer_stats[(tables.peer_stats["level"] == "indicator")
+                                & (tables.peer_stats["peer_set"] == tables.peer_set)]
+    medians = medians.rename(columns={"key": "indicator"})[["indicator", "peer_median_score"]]
+    figs["indicator_strips"] = indicator_strip_figure(
+        tables.strip, names, title=f"{name}: indicator scores against peers",
+        source=source, peer_label=tables.peer_set or "none", peer_medians=medians)
+    shown_target = tables.scores[["indicator", "target"]].dropna()
+    figs["trends"] = trend_small_multiples(
+        tables.trend_lines, names, units, title=f"{name}: trends {_tables_window(tables)}",
+        source=source, targets=shown_target)
+    figs["target_progress"] = target_progress_figure(
+        tables.targets, names, title=f"{name}: progress to UMC and national targets",
+        source=source)
+    for fig in figs.values():
+        plt.close(fig)  # shown by show(), not by the inline backend at the end of a cell
+    return figs
+
+
+def _tables_window(tables: LandscapeTables) -> str:
+    lines = tables.trend_lines
+    if lines.empty:
+        return ""
+    return f"{int(lines['year'].min())}-{int(lines['year'].max())}"
+
+
+def run_country(ctx: RunContext) -> LandscapeResult:
+    """Compute, draw and collect the landscape of ``ctx``'s country.
+
+    Uses the cached all-country scores of the data vintage. A P2CError (e.g.
+    no data at all) is caught: the result then carries its message, empty
+    tables with headers and an all-grey wheel.
+    """
+    params = ctx.params
+    window = (params.year_window.start, params.year_window.end)
+    threshold = params.analysis.coverage_threshold
+    name = countries.iso3_to_name(ctx.iso3)
+    meta = catalog_meta(ctx.catalog)
+    peer_sets = resolve_peer_sets(params)
+    primary = choose_primary_peer_set(peer_sets, [e.label for e in params.peer_groups.explicit])
+    error = None
+    try:
+        world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold)
+        tables = country_landscape(
+            world, ctx.panel, ctx.iso3, peer_sets, national_targets=params.national_targets,
+            priorities=params.strategic_priorities, primary_peer_set=primary,
+            country_name=name)
+    except P2CError as exc:
+        error = str(exc)
+        tables = empty_tables(ctx.iso3, primary)
+    source = _source_line(ctx, tables.scores)
+    figures = _draw(tables, name, source, meta)
+    return LandscapeResult(iso3=ctx.iso3, country_name=name, tables=tables, figures=figures,
+                           source=source, window=window, coverage_threshold=threshold,
+                           error=error)
+
+
+def save(result: LandscapeResult, ctx: RunContext) -> dict[str, Path]:
+    """Write every table (CSV) and figure (PNG) under ``OUT/<ISO3>/``; returns name -> path."""
+    dpi = ctx.params.output.figure_dpi
+    saved: dict[str, Path] = {}
+    for name, frame in result.tables.csv_tables().items():
+        saved[f"{name}.csv"] = save_table(frame, ctx.out_dir, result.iso3, name)
+    for name, fig in result.figures.items():
+        saved[f"{name}.png"] = save_figure(fig, ctx.out_dir, result.iso3, name,
+                                           dpi=dpi if name != "wheel_small" else min(dpi, 100))
+    result.saved = saved
+    return saved
+
+
+# --------------------------------------------------------------------------- show
+def _pct(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{100 * x:.0f}%"
+
+
+def _num(x: float, digits: int = 1) -> str:
+    return "n/a" if pd.isna(x) else f"{x:,.{digits}f}"
+
+
+def _level_display(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame({k: frame[k] for k in keys})
+    if "pillar" in out:
+        out["pillar"] = out["pillar"].map(lambda p: PILLAR_LABELS.get(p, p))
+    out["score"] = [(_num(s) if ok else INSUFFICIENT)
+                    for s, ok in zip(frame["score"], frame["sufficient"], strict=True)]
+    out["coverage"] = [f"{_pct(c)} ({n}/{t})" for c, n, t in
+                       zip(frame["coverage"], frame["n_present"], frame["n_total"], strict=True)]
+    out["peer median"] = frame["peer_median"].map(_num)
+    out["peer IQR"] = [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
+                       for a, b in zip(frame["peer_q25"], frame["peer_q75"], strict=True)]
+    out["percentile"] = frame["peer_percentile"].map(lambda x: _num(x, 0))
+    return out
+
+
+def _scores_display(scores: pd.DataFrame) -> pd.DataFrame:
+    s = scores
+    return pd.DataFrame({
+        "indicator": s["name"],
+        "pillar": s["pillar"].map(lambda p: PILLAR_LABELS.get(p, p)),
+        "year": s["year"].astype("string").fillna(""),
+        "value": s["value"].map(lambda v: _num(v, 2)),
+        "unit": s["unit"],
+        "score": [(_num(v) if pd.notna(v) else (n or "n/a"))
+                  for v, n in zip(s["score"], s["note"], strict=True)],
+        "peer median": s["peer_median"].map(lambda v: _num(v, 2)),
+        "percentile": s["peer_percentile"].map(lambda x: _num(x, 0)),
+        "target": [f"{_num(t, 1)} by {int(y)}" if pd.notna(t) else ""
+                   for t, y in zip(s["target"], s["target_year"], strict=True)],
+        "gap to target": s["gap_to_target"].map(lambda v: "" if pd.isna(v) else _num(v, 2)),
+        "band": s["band"].fillna(""),
+    })
+
+
+def _relative(path: Path, iso3: str) -> str:
+    """``<ISO3>/tables/x.csv``: the part of a path a reader of any copy of the outputs can use."""
+    parts = Path(path).parts
+    return "/".join(parts[parts.index(iso3):]) if iso3 in parts else str(path)
+
+
+def _caption(text: str) -> str:
+    return f"*{text}*"
+
+
+def section_parts(result: LandscapeResult, section: str) -> list[object]:
+    """What one notebook section shows: Markdown strings, DataFrames and figures, in order.
+
+    Separate from :func:`show` so tests can check the content without IPython.
+    """
+    if section not in SECTIONS:
+        raise ValueError(f"unknown section {section!r}; use one of {', '.join(SECTIONS)}")
+    t = result.tables
+    name = result.country_name
+    start, end = result.window
+    thr = f"{100 * result.coverage_threshold:.0f}%"
+    peer = t.peer_set or "no peer set"
+    n_peers = t.peer_set_sizes.get(t.peer_set or "", 0)
+    if section == "method":
+        return [_method_text(result)]
+    if section == "outputs":
+        if not result.saved:
+            return ["*Nothing saved yet: call `save(result, ctx)` first.*"]
+        lines = [f"- `{_relative(p, result.iso3)}`" for p in result.saved.values()]
+        return ["Files written for this country:\n\n" + "\n".join(lines)]
+    if not result.ok:
+        if section == "findings":
+            return [f"> **No landscape for {name} ({result.iso3}).** {result.error}\n>\n"
+                    "> The tables are written with their headers and no rows; the wheel is "
+                    "all grey."]
+        return [f"*Not available: {result.error}*"]
+
+    if section == "findings":
+        if not t.findings:
+            return ["*No finding could be drawn from the available numbers.*"]
+        items = [f"{k}. {f.text}  \n   <small>from `{f.table}.csv`, row `{f.key}`</small>"
+                 for k, f in enumerate(t.findings, 1)]
+        return ["\n".join(items)]
+    if section == "pillars":
+        ps = t.pillar_scores
+        scored = ps[ps["sufficient"]]
+        insuff = ps[~ps["sufficient"]]
+        above = scored[scored["score"] > scored["peer_median"]]
+        msg = (f"Pillar scores of {name} (0-100) with data coverage beside each, and the "
+               f"median, IQR and percentile of {peer} ({n_peers} economies). "
+               f"{len(above)} of {len(scored)} scored pillar(s) are above the peer median")
+        msg += (f"; {len(insuff)} show \u201cinsufficient data\u201d (coverage below {thr})."
+                if len(insuff) else ".")
+        subs = t.sub_pillar_scores
+        wheel_msg = (f"The wheel: each bar is a sub-pillar score of {name}; the dark outline "
+                     f"is the {peer} median. A bar reaching past the outline is above peers; "
+                     "grey hatched segments have insufficient data.")
+        return [_caption(msg), _level_display(ps, ["pillar"]),
+                _caption(wheel_msg), result.figures["wheel"],
+                _caption(f"Sub-pillar scores behind the wheel (coverage threshold {thr})."),
+                _level_display(subs, ["pillar", "sub_pillar"])]
+    if section == "scores":
+        s = t.scores
+        n_val = int((s["value"].notna() & ~s["stale"].astype(bool)).sum())
+        n_stale = int(s["stale"].astype(bool).sum())
+        stale_txt = (f"; {n_stale} have only a value older than {start} (shown, not scored)"
+                     if n_stale else "")
+        msg = (f"Every catalog indicator: latest value within {start}-{end} and its year, the "
+               f"0-100 score, the {peer} median and {name}'s percentile among them, and the gap "
+               f"to the national target where params set one, else the UMC target. {n_val} of "
+               f"{len(s)} indicators have a value{stale_txt}.")
+        return [_caption(msg), _scores_display(s)]
+    if section == "peers":
+        s = t.scores
+        has = s[s["peer_percentile"].notna()]
+        above = int((has["peer_percentile"] > 50).sum())
+        sizes = ", ".join(f"{k} ({v})" for k, v in t.peer_set_sizes.items()) or "none"
+        strip_msg = (f"Each row is an indicator: grey dots are {peer} economies, the red "
+                     f"diamond is {name}, the black tick the peer median. {name} is above the "
+                     f"median of this peer set on {above} of {len(has)} indicators.")
+        pil = t.peer_stats[t.peer_stats["level"] == "pillar"]
+        pil_tab = pd.DataFrame({
+            "peer set": pil["peer_set"],
+            "pillar": pil["key"].map(lambda p: PILLAR_LABELS.get(p, p)),
+            "score": pil["score"].map(lambda v: _num(v) if pd.notna(v) else INSUFFICIENT),
+            "peers with a score": pil["peer_n"],
+            "peer median": pil["peer_median"].map(_num),
+            "peer IQR": [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
+                         for a, b in zip(pil["peer_q25"], pil["peer_q75"], strict=True)],
+            "percentile": pil["peer_percentile"].map(lambda x: _num(x, 0)),
+        })
+        return [_caption(f"Peer sets (economies, country excluded): {sizes}. Tables use "
+                         f"{peer}; peer_stats.csv has every set, per indicator, sub-pillar "
+                         "and pillar."),
+                _caption(strip_msg), result.figures["indicator_strips"],
+                _caption(f"{name}'s pillar scores against every peer set: percentile 50 is the "
+                         "middle of the set."), pil_tab]
+    if section == "trends":
+        tr = t.trends
+        has = tr[tr["score_slope"].notna()]
+        msg = (f"Trends over {start}-{end}: {len(has)} indicator(s) have at least 3 values. "
+               "Solid line: observed; dashed: Theil-Sen trend (median of pairwise slopes, "
+               "robust to one odd year); dotted red: the target.")
+        if not has.empty:
+            best = has.sort_values("score_slope").iloc[-1]
+            msg += (f" Fastest improving: {best['name']} "
+                    f"({best['score_slope']:+.1f} score points a year).")
+        tab = pd.DataFrame({
+            "indicator": tr["name"], "points": tr["n_points"],
+            "first": [f"{_num(v, 2)} ({y})" for v, y in
+                      zip(tr["first_value"], tr["first_year"], strict=True)],
+            "last": [f"{_num(v, 2)} ({y})" for v, y in
+                     zip(tr["last_value"], tr["last_year"], strict=True)],
+            "CAGR %/yr": tr["cagr_pct"].map(lambda v: _num(v, 1)),
+            "Theil-Sen slope /yr": tr["slope"].map(lambda v: _num(v, 3)),
+            "score points /yr": tr["score_slope"].map(lambda v: _num(v, 2)),
+        })
+        return [_caption(msg), result.figures["trends"],
+                _caption("Compound annual growth (first to last value) and the Theil-Sen "
+                         "slope in the indicator's unit and in score points."), tab]
+    if section == "targets":
+        tg = t.targets
+        with_value = tg[tg["value"].notna()]
+        counts = with_value["status"].value_counts()
+        msg = (f"{len(with_value)} of {len(tg)} targets have a value: "
+               f"{counts.get('met', 0)} met, {counts.get('on track', 0)} on track, "
+               f"{counts.get('not on track', 0)} not on track, "
+               f"{counts.get('no trend', 0)} without enough points for a trend. Bars show the "
+               "progress made; backgrounds are the UMC bands (limited < 50 <= satisfactory < 75 "
+               "<= advanced < 95 <= met).")
+        tab = pd.DataFrame({
+            "indicator": tg["indicator"], "kind": tg["target_kind"],
+            "target": [f"{_num(v, 1)} by {y}" for v, y in
+                       zip(tg["target"], tg["target_year"], strict=True)],
+            "value": [f"{_num(v, 2)} ({int(y)})" if pd.notna(v) else "no data"
+                      for v, y in zip(tg["value"], tg["year"], strict=True)],
+            "gap": tg["gap_to_target"].map(lambda v: _num(v, 2)),
+            "band": tg["band"].fillna(""),
+            "years to target": [("" if pd.isna(v) else _num(y, 1)) if pd.notna(y) else
+                                ("never at this trend" if s == "not on track" else "")
+                                for v, y, s in zip(tg["value"], tg["years_to_target"],
+                                                   tg["status"], strict=True)],
+            "status": tg["status"].fillna("no data"),
+            "source": tg["target_source"],
+        })
+        prov = tg[tg["provisional"].astype(bool)]
+        note = (" National targets marked provisional in params are working assumptions, "
+                "not official figures." if len(prov) else "")
+        return [_caption(msg + note), result.figures["target_progress"], tab]
+    # priorities
+    pr = t.priorities
+    if pr.empty:
+        return ["*No strategic priority in params.*"]
+    tab = pd.DataFrame({
+        "priority": pr["title"],
+        "score": [(_num(s) if ok else INSUFFICIENT)
+                  for s, ok in zip(pr["score"], pr["sufficient"], strict=True)],
+        "coverage": [f"{_pct(c)} ({n}/{m})" for c, n, m in
+                     zip(pr["coverage"], pr["n_present"], pr["n_total"], strict=True)],
+    })
+    return [_caption(f"Strategic priorities of {name} scored like pillars: the weighted mean of "
+                     "the indicator scores in the sub-pillars each priority lists."), tab]
+
+
+def _method_text(result: LandscapeResult) -> str:
+    start, end = result.window
+    thr = f"{100 * result.coverage_threshold:.0f}%"
+    return "\n".join([
+        "**How the numbers are made.**",
+        f"- *Value*: each indicator's latest value within {start}-{end}. A value older than "
+        f"{start} is shown with a note but never scored.",
+        "- *Score*: 0-100 between the catalog goalposts (log10 scale where the catalog says "
+        "so), clipped, reversed where lower is better.",
+        "- *Sub-pillar and pillar scores*: weighted means (catalog weights) of the indicator "
+        "scores present; a pillar averages its indicators directly, not its sub-pillars. "
+        f"*Coverage* is the share of the catalog's indicators present; below {thr} the score "
+        "is shown as *insufficient data*.",
+        "- *Peers*: the country excluded; median and IQR by linear interpolation; "
+        "*percentile* = share of peers strictly worse plus half the ties (100 = best).",
+        "- *Trends*: compound annual growth from the first to the last value in the window; "
+        "Theil-Sen slope (median of pairwise slopes), at least 3 values.",
+        "- *Targets*: gap = what is still to go; progress = value / target (target / value "
+        "where lower is better), UMC bands limited < 50 <= satisfactory < 75 <= advanced < 95 "
+        "<= met; years to target = gap / trend slope from the latest value, *not on track* "
+        "when the trend is flat, moves away, or arrives after the target year.",
+        f"- {result.source}",
+    ])
+
+
+def show(result: LandscapeResult, section: str) -> None:
+    """Display one section in the notebook (Markdown captions, tables, figures).
+
+    Errors meant for the user (P2CError) are shown as a Markdown message, so a
+    report never ends in a traceback for a data problem.
+    """
+    from IPython.display import Markdown, display
+
+    try:
+        parts = section_parts(result, section)
+    except P2CError as exc:
+        parts = [f"*Not available: {exc}*"]
+    for part in parts:
+        if isinstance(part, str):
+            display(Markdown(part))
+        elif isinstance(part, pd.DataFrame):
+            display(part.style.hide(axis="index") if not part.empty else part)
+        else:
+            display(part)
+
+
+def precompute(selection, params) -> None:
+    """Batch hook: fill the all-country score cache once for ``params``' window and threshold."""
+    from p2c_research.catalog import load_catalog
+
+    window = (params.year_window.start, params.year_window.end)
+    world_scores_cached(selection, load_catalog(), window, params.analysis.coverage_threshold)

@@ -1,0 +1,251 @@
+"""Landscape scores: scaling, direction, the window rule, weighted means and coverage.
+
+Every expected number is computed by hand in the test (or with plain numpy),
+independently of the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from p2c_research.analyses import landscape as landscape_mod
+from p2c_research.analyses.scores import (
+    PILLAR_COLUMNS,
+    SUB_PILLAR_COLUMNS,
+    latest_values,
+    priority_scores,
+    scale_values,
+    world_scores,
+)
+from p2c_research.catalog import load_catalog
+from p2c_research.datasets import DataSelection
+from p2c_research.store import write_parquet
+
+WINDOW = (2015, 2024)
+
+
+def make_panel(rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["iso3", "indicator", "year", "value"])
+    frame["source"] = "test"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+# --------------------------------------------------------------------------- scaling
+def test_linear_scaling_between_goalposts() -> None:
+    assert scale_values(50.0, 0, 100) == pytest.approx(50.0)
+    # mobile subscriptions: goalposts 0-120, so 30 per 100 people is a quarter of the way
+    assert scale_values(30.0, 0, 120) == pytest.approx(25.0)
+    # female labour participation: goalposts 10-80
+    assert scale_values(45.0, 10, 80) == pytest.approx(50.0)
+
+
+def test_scaling_clips_outside_goalposts() -> None:
+    out = scale_values([150.0, -5.0, 0.0, 120.0], 0, 120)
+    assert out.tolist() == pytest.approx([100.0, 0.0, 0.0, 100.0])
+
+
+def test_log_scaling_uses_log10_of_value_and_goalposts() -> None:
+    # secure servers: log scale 1 .. 50,000 per million; 100 per million = 2 / log10(50000)
+    expected = 100 * 2.0 / math.log10(50000)
+    assert scale_values(100.0, 1, 50000, log=True) == pytest.approx(expected)
+    assert expected == pytest.approx(42.5625, abs=1e-4)
+    # non-positive and below-goalpost values count as the lower goalpost (score 0), no warning
+    with np.errstate(all="raise"):
+        out = scale_values([0.0, -3.0, 0.5, 1e6], 1, 50000, log=True)
+    assert out.tolist() == pytest.approx([0.0, 0.0, 0.0, 100.0])
+
+
+def test_lower_is_better_reverses_the_scale() -> None:
+    # mobile data price: goalposts 0.5-15 % of GNI, lower is better
+    assert scale_values(2.0, 0.5, 15, higher_is_better=False) == pytest.approx(
+        100 - 100 * 1.5 / 14.5)
+    out = scale_values([0.3, 15.0, 20.0], 0.5, 15, higher_is_better=False)
+    assert out.tolist() == pytest.approx([100.0, 0.0, 0.0])
+
+
+def test_nan_stays_nan() -> None:
+    assert np.isnan(scale_values(float("nan"), 0, 100))
+
+
+def test_world_scores_apply_catalog_direction_and_log(catalog) -> None:
+    panel = make_panel([
+        ("AAA", "mobile_data_price", 2020, 2.0),      # lower is better, 0.5-15
+        ("AAA", "secure_servers", 2020, 100.0),       # log 1-50000
+        ("AAA", "internet_users", 2020, 64.0),        # linear 0-100
+    ])
+    ind = world_scores(panel, catalog, WINDOW, 0.5).indicators.set_index("indicator")
+    assert ind.loc["mobile_data_price", "score"] == pytest.approx(100 - 100 * 1.5 / 14.5)
+    assert ind.loc["secure_servers", "score"] == pytest.approx(200 / math.log10(50000))
+    assert ind.loc["internet_users", "score"] == pytest.approx(64.0)
+
+
+# --------------------------------------------------------------------------- window rule
+def test_latest_value_within_window_and_stale_flag(catalog) -> None:
+    panel = make_panel([
+        ("AAA", "internet_users", 2012, 10.0),
+        ("AAA", "internet_users", 2016, 20.0),
+        ("AAA", "internet_users", 2019, 30.0),
+        ("AAA", "internet_users", 2025, 99.0),   # after the window: ignored
+        ("BBB", "internet_users", 2010, 5.0),
+        ("BBB", "internet_users", 2013, 7.0),    # only older values: stale
+    ])
+    world = world_scores(panel, catalog, WINDOW, 0.5)
+    ind = world.indicators.set_index("iso3")
+    assert ind.loc["AAA", "year"] == 2019
+    assert ind.loc["AAA", "value"] == 30.0
+    assert not ind.loc["AAA", "stale"]
+    assert ind.loc["BBB", "year"] == 2013
+    assert ind.loc["BBB", "value"] == 7.0
+    assert ind.loc["BBB", "stale"]
+    assert np.isnan(ind.loc["BBB", "score"])  # never used in a score
+    subs = world.sub_pillars.set_index(["iso3", "sub_pillar"])
+    assert subs.loc[("BBB", "usage"), "n_present"] == 0
+    assert subs.loc[("AAA", "usage"), "n_present"] == 1
+
+
+def test_stale_values_can_be_left_out(catalog) -> None:
+    panel = make_panel([("BBB", "internet_users", 2013, 7.0)])
+    latest = latest_values(panel, ["internet_users"], WINDOW, include_stale=False)
+    assert latest.empty
+
+
+# --------------------------------------------------------------------------- aggregation
+ADOPTION_ROWS = [
+    ("AAA", "internet_users", 2020, 60.0),               # usage, w1 -> 60
+    ("AAA", "adult_literacy", 2020, 80.0),               # skills, w1 -> 80
+    ("AAA", "youth_literacy", 2020, 100.0),              # skills, w0.5 -> 100
+    ("AAA", "account_ownership", 2020, 40.0),            # inclusion, w1 -> 40
+    ("AAA", "female_labour_participation", 2020, 45.0),  # inclusion, w1, 10-80 -> 50
+    ("CTX", "population", 2020, 1e6),                    # context only: coverage 0
+]
+
+
+def test_sub_pillar_score_is_weighted_mean_of_present_indicators(catalog) -> None:
+    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.4)
+    subs = world.sub_pillars.set_index(["iso3", "sub_pillar"])
+    skills = subs.loc[("AAA", "skills")]
+    assert skills["score"] == pytest.approx((80 * 1 + 100 * 0.5) / 1.5)
+    assert skills["n_present"] == 2
+    assert skills["n_total"] == 5  # ict_skills, adult, youth, secondary, tertiary
+    assert skills["coverage"] == pytest.approx(0.4)
+    inclusion = subs.loc[("AAA", "inclusion")]
+    assert inclusion["score"] == pytest.approx((40 + 50) / 2)
+    assert list(world.sub_pillars.columns) == SUB_PILLAR_COLUMNS
+
+
+def test_pillar_score_is_weighted_mean_of_indicators_not_of_sub_pillars(catalog) -> None:
+    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.5)
+    row = world.pillars.set_index(["iso3", "pillar"]).loc[("AAA", "ADOPTION")]
+    by_indicator = (60 + 80 + 0.5 * 100 + 40 + 50) / 4.5
+    by_sub_pillar = np.mean([60, (80 + 50) / 1.5, 45])
+    assert row["score"] == pytest.approx(by_indicator)
+    assert not math.isclose(row["score"], by_sub_pillar, abs_tol=0.5)
+    assert row["n_present"] == 5
+    assert row["n_total"] == 10
+    assert row["coverage"] == pytest.approx(0.5)
+    assert list(world.pillars.columns) == PILLAR_COLUMNS
+
+
+def test_coverage_threshold_edge_is_inclusive(catalog) -> None:
+    panel = make_panel(ADOPTION_ROWS)
+    at = world_scores(panel, catalog, WINDOW, 0.5).pillars.set_index(["iso3", "pillar"])
+    above = world_scores(panel, catalog, WINDOW, 0.51).pillars.set_index(["iso3", "pillar"])
+    assert at.loc[("AAA", "ADOPTION"), "sufficient"]
+    assert not above.loc[("AAA", "ADOPTION"), "sufficient"]
+    # insufficient: no number shown, the weighted mean kept only as raw_score
+    assert np.isnan(above.loc[("AAA", "ADOPTION"), "score"])
+    assert above.loc[("AAA", "ADOPTION"), "raw_score"] == pytest.approx(280 / 4.5)
+
+
+def test_sub_pillar_below_threshold_is_insufficient(catalog) -> None:
+    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.5)
+    skills = world.sub_pillars.set_index(["iso3", "sub_pillar"]).loc[("AAA", "skills")]
+    assert skills["coverage"] == pytest.approx(0.4)
+    assert not skills["sufficient"]
+    assert np.isnan(skills["score"])
+
+
+def test_every_economy_gets_every_pillar_even_without_scored_data(catalog) -> None:
+    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.5)
+    ctx = world.pillars[world.pillars["iso3"] == "CTX"]
+    assert sorted(ctx["pillar"]) == ["ACCESS", "ADOPTION", "VALUE_CREATION"]
+    assert (ctx["coverage"] == 0).all()
+    assert not ctx["sufficient"].any()
+    assert ctx["score"].isna().all()
+    n_subs = len({i.sub_pillar for i in catalog.scored})
+    assert len(world.sub_pillars[world.sub_pillars["iso3"] == "CTX"]) == n_subs
+
+
+def test_pillar_totals_match_catalog(catalog) -> None:
+    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.5)
+    totals = world.pillars[world.pillars["iso3"] == "AAA"].set_index("pillar")["n_total"]
+    for pillar in totals.index:
+        assert totals[pillar] == sum(1 for i in catalog.scored if i.pillar == pillar)
+
+
+# --------------------------------------------------------------------------- priorities
+def test_priority_scores_by_sub_pillars_and_by_pillars(catalog) -> None:
+    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.4)
+    priorities = [
+        SimpleNamespace(id="citizens", pillars=["ADOPTION"], sub_pillars=["usage", "skills"]),
+        SimpleNamespace(id="all_adoption", pillars=["ADOPTION"], sub_pillars=[]),
+    ]
+    out = priority_scores(world, priorities).set_index(["iso3", "priority_id"])
+    citizens = out.loc[("AAA", "citizens")]
+    assert citizens["score"] == pytest.approx((60 + 80 + 0.5 * 100) / 2.5)
+    assert citizens["n_total"] == 7  # usage (2) + skills (5)
+    assert citizens["coverage"] == pytest.approx(3 / 7)
+    assert citizens["sufficient"]
+    pillar = world.pillars.set_index(["iso3", "pillar"]).loc[("AAA", "ADOPTION"), "score"]
+    assert out.loc[("AAA", "all_adoption"), "score"] == pytest.approx(pillar)
+    assert not out.loc[("CTX", "citizens"), "sufficient"]
+
+
+# --------------------------------------------------------------------------- vectorised + cache
+def test_many_countries_match_one_country_runs(catalog) -> None:
+    rng = np.random.default_rng(7)
+    ids = [i.id for i in catalog.scored]
+    rows = [(c, ind, y, float(rng.uniform(0.1, 120)))
+            for c in ("AAA", "BBB", "CCC") for ind in ids[::2] for y in (2016, 2021)]
+    panel = make_panel(rows)
+    together = world_scores(panel, catalog, WINDOW, 0.3).pillars.set_index(["iso3", "pillar"])
+    for c in ("AAA", "BBB", "CCC"):
+        alone = world_scores(panel[panel["iso3"] == c], catalog, WINDOW, 0.3).pillars
+        for row in alone.itertuples():
+            other = together.loc[(c, row.pillar), "score"]
+            assert (np.isnan(other) and np.isnan(row.score)) or other == pytest.approx(row.score)
+
+
+def test_world_scores_cached_computes_once_per_vintage(tmp_path, monkeypatch, catalog) -> None:
+    monkeypatch.setenv("P2C_CACHE", str(tmp_path / "cache"))
+    panel_path = tmp_path / "panel.parquet"
+    write_parquet(make_panel(ADOPTION_ROWS), panel_path)
+    selection = DataSelection(choice="sample", panel_path=panel_path,
+                              pledges_path=tmp_path / "none.parquet",
+                              geometries_path=tmp_path / "none.geojson",
+                              pledges_synthetic=True)
+    first = landscape_mod.world_scores_cached(selection, catalog, WINDOW, 0.5)
+    assert list((tmp_path / "cache" / "landscape_world_scores").glob("*/DONE"))
+
+    def boom(*args, **kwargs):
+        raise AssertionError("recomputed although the cache entry exists")
+
+    monkeypatch.setattr(landscape_mod, "world_scores", boom)
+    again = landscape_mod.world_scores_cached(selection, catalog, WINDOW, 0.5)
+    pd.testing.assert_frame_equal(first.pillars.reset_index(drop=True),
+                                  again.pillars.reset_index(drop=True), check_dtype=False)
+    assert again.window == WINDOW
+    assert again.coverage_threshold == 0.5
+    # another threshold is another key: it must compute (and so hit the stub)
+    with pytest.raises(AssertionError, match="recomputed"):
+        landscape_mod.world_scores_cached(selection, catalog, WINDOW, 0.6)
