@@ -99,9 +99,12 @@ def write_index(out: Path) -> Path:
                 extra = f' (<a href="{html.escape(partial)}">partial notebook</a>)' if partial else ""
                 links.append(f'<span class="fail">{title}: failed</span>{extra}')
         wheel = ""
-        if country_dir is not None and (country_dir / "figures" / "wheel.png").exists():
-            wheel = (f'<img class="wheel" alt="Digital Transformation Wheel of {html.escape(name)}"'
-                     f' src="{code}/figures/wheel.png">')
+        for fname in ("wheel_small.png", "wheel.png"):
+            if country_dir is not None and (country_dir / "figures" / fname).exists():
+                wheel = (f'<a href="{code}/figures/wheel.png"><img class="wheel" '
+                         f'alt="Digital Transformation Wheel of {html.escape(name)}" '
+                         f'src="{code}/figures/{fname}"></a>')
+                break
         pillar_cells = _pillar_cells(country_dir) if country_dir is not None else \
             ['<td class="num insufficient">n/a</td>'] * 3
         flag_html = "".join(f'<span class="flag">{html.escape(f)}</span>'
