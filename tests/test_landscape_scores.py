@@ -249,3 +249,18 @@ def test_world_scores_cached_computes_once_per_vintage(tmp_path, monkeypatch, ca
     # another threshold is another key: it must compute (and so hit the stub)
     with pytest.raises(AssertionError, match="recomputed"):
         landscape_mod.world_scores_cached(selection, catalog, WINDOW, 0.6)
+
+
+def test_priority_is_scored_on_its_sufficient_sub_pillars_only(catalog) -> None:
+    # 4 of 9 infrastructure indicators (44%, sufficient at 0.4); affordability empty (0 of 2).
+    rows = [("AAA", "mobile_subscriptions", 2022, 60.0),           # 60/120 -> 50
+            ("AAA", "fixed_broadband_subscriptions", 2022, 20.0),  # 20/40 -> 50
+            ("AAA", "electricity_access", 2022, 80.0),             # -> 80
+            ("AAA", "fixed_telephone_subscriptions", 2022, 25.0)]  # 25/50 -> 50, weight 0.5
+    world = world_scores(make_panel(rows), catalog, WINDOW, 0.4)
+    prio = [SimpleNamespace(id="infra", pillars=["ACCESS"],
+                            sub_pillars=["infrastructure", "affordability"])]
+    out = priority_scores(world, prio).set_index(["iso3", "priority_id"]).loc[("AAA", "infra")]
+    assert out["coverage"] == pytest.approx(4 / 11)  # below the threshold as a whole ...
+    assert out["sufficient"]                         # ... but infrastructure itself is covered
+    assert out["score"] == pytest.approx((50 + 50 + 80 + 0.5 * 50) / 3.5)

@@ -267,10 +267,14 @@ def priority_scores(world: WorldScores, priorities: Iterable[Any]) -> pd.DataFra
     """Score each strategic priority for every economy.
 
     A priority's score is the weighted mean (catalog weights) of the indicator
-    scores in the sub-pillars it lists, or in its pillars when it lists no
-    sub-pillar: the same rule as a pillar score, so it equals a mean of the
-    listed sub-pillar scores weighted by the catalog weight present in each.
-    Coverage and the "insufficient data" rule follow the pillar rules.
+    scores in the sub-pillars it lists (or in its pillars when it lists no
+    sub-pillar), counting only sub-pillars that pass the coverage threshold
+    themselves. So a priority spanning a well-covered sub-pillar and an empty
+    one (infrastructure and affordability on WDI-only data) is scored on the
+    part that can be scored, instead of vanishing; ``coverage`` still reports
+    the share of all its indicators present, so the reader sees what is
+    missing. It is "insufficient data" only when none of its sub-pillars is
+    sufficient.
 
     Args:
         world: the all-country scores.
@@ -298,5 +302,11 @@ def priority_scores(world: WorldScores, priorities: Iterable[Any]) -> pd.DataFra
         meta[["indicator", "weight"]], on="indicator").merge(membership, on="indicator")
     grid = pd.DataFrame({"iso3": world.economies}).merge(totals, how="cross")
     grid = grid[grid["n_total"] > 0]
-    out = _aggregate(present, grid, ["iso3", "priority_id"], world.coverage_threshold)
+    keys = ["iso3", "priority_id"]
+    out = _aggregate(present, grid, keys, world.coverage_threshold)
+    ok_subs = world.sub_pillars.loc[world.sub_pillars["sufficient"], ["iso3", "sub_pillar"]]
+    in_ok = present.merge(ok_subs, on=["iso3", "sub_pillar"])
+    scored = _aggregate(in_ok, grid, keys, 0.0)
+    out["score"] = scored["raw_score"].to_numpy()
+    out["sufficient"] = out["score"].notna()
     return out[PRIORITY_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,300 @@
+"""World and regional maps of pledge support, need and the gap index.
+
+Render only: every value, class and tercile comes in from the analyses; the
+classing a choropleth legend shows (quantiles or Fisher-Jenks, via
+mapclassify) is the map's own drawing choice and its bounds are printed in the
+legend. Conventions on every map:
+
+* Equal Earth projection (``+proj=eqearth``, handled by PROJ offline);
+* economies drawn at 110m but without a value are hatched ("no data");
+  Natural Earth features that are not economies (``iso3`` missing, e.g.
+  Somaliland) and, on a regional map, economies outside the region are drawn
+  white with grey borders (context); Antarctica is left out;
+* the country under study is outlined in :data:`COUNTRY_COLOR` and labelled;
+* a note lists the economies that have a value but no shape at 110m (small
+  island states mostly), so nothing silently disappears;
+* a source line names the data and its year.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+from p2c_research.figures.theme import COUNTRY_COLOR, add_source
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+MAP_CRS = "+proj=eqearth"
+NO_DATA_HATCH = "////"
+#: Bivariate palette (Joshua Stevens' 3x3), indexed [support class][need class]:
+#: need grows to the right in red, support grows upward in blue, so "high
+#: need, thin support" is the saturated red corner.
+BIVARIATE_COLORS: tuple[tuple[str, str, str], ...] = (
+    ("#e8e8e8", "#e4acac", "#c85a5a"),
+    ("#b0d5df", "#ad9ea5", "#985356"),
+    ("#64acbe", "#627f8c", "#574249"),
+)
+CLASS_ORDER: tuple[str, str, str] = ("low", "mid", "high")
+#: Border of context shapes (non-economies; outside the region on a regional map).
+CONTEXT_EDGE = "#bdbdbd"
+
+
+def prepare_geometries(geo: gpd.GeoDataFrame, economies: Iterable[str] | None = None,
+                       crs: str = MAP_CRS) -> gpd.GeoDataFrame:
+    """Project the Natural Earth features; ``iso3`` is None where not an economy.
+
+    Antarctica is dropped (no economy, and it takes a fifth of a world map).
+    With ``economies`` given, features whose code is not among them become
+    background, so they are never hatched as "no data".
+    """
+    out = geo[["iso3", "geometry"]].copy()
+    codes = out["iso3"].astype(object).where(out["iso3"].notna(), None)
+    if economies is not None:
+        keep = set(economies)
+        codes = codes.where(codes.isin(keep), None)
+    out["iso3"] = codes
+    # Antarctica: every shape south of 60°S (its code is missing in some extracts).
+    antarctic = out.to_crs("EPSG:4326").bounds["maxy"] < -60
+    return out[~antarctic.to_numpy()].to_crs(crs)
+
+
+def not_drawn(geo: gpd.GeoDataFrame, codes: Iterable[str]) -> list[str]:
+    """The economies among ``codes`` that have no shape in ``geo`` (sorted)."""
+    drawn = set(geo["iso3"].dropna())
+    return sorted(set(codes) - drawn)
+
+
+def not_drawn_note(missing: Sequence[str], limit: int = 18) -> str:
+    """The figure note listing economies with data but no shape at this scale."""
+    if not missing:
+        return ""
+    shown = ", ".join(missing[:limit]) + (f" and {len(missing) - limit} more"
+                                          if len(missing) > limit else "")
+    noun = "economy" if len(missing) == 1 else "economies"
+    return (f"Not drawn at 1:110m (too small), though they have data: {len(missing)} "
+            f"{noun} ({shown}); see the table of small states.")
+
+
+def _extent(geo: gpd.GeoDataFrame, iso3s: Sequence[str] | None,
+            pad: float = 0.12) -> tuple[float, float, float, float] | None:
+    """The view of a regional map: the members' central points, outliers trimmed.
+
+    Point positions (not shape bounds) are used because shapes that cross the
+    antimeridian (Fiji, Russia) would stretch any region to the whole world;
+    the outer 5% of points on each axis (distant islands) are left out.
+    """
+    if not iso3s:
+        return None
+    sub = geo[geo["iso3"].isin(list(iso3s))]
+    if sub.empty:
+        return None
+    pts = sub.geometry.representative_point()
+    xs, ys = pts.x.to_numpy(), pts.y.to_numpy()
+    x0, x1 = np.quantile(xs, [0.05, 0.95])
+    y0, y1 = np.quantile(ys, [0.05, 0.95])
+    dx = (x1 - x0) * pad + 4e5
+    dy = (y1 - y0) * pad + 4e5
+    return x0 - dx, x1 + dx, y0 - dy, y1 + dy
+
+
+def _highlight(ax, geo: gpd.GeoDataFrame, iso3: str | None) -> None:
+    if not iso3:
+        return
+    own = geo[geo["iso3"] == iso3]
+    if own.empty:
+        return
+    own.boundary.plot(ax=ax, color=COUNTRY_COLOR, linewidth=1.8, zorder=5)
+    point = own.geometry.iloc[0].representative_point()
+    ax.annotate(iso3, xy=(point.x, point.y), xytext=(6, 6), textcoords="offset points",
+                color=COUNTRY_COLOR, fontsize=9, fontweight="bold", zorder=6,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": COUNTRY_COLOR,
+                      "lw": 0.6, "alpha": 0.85})
+
+
+def _finish(fig: Figure, ax, title: str, source: str, note: str,
+            extent: tuple[float, float, float, float] | None) -> Figure:
+    ax.set_axis_off()
+    if extent is not None:
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        # Fit the figure to the region's shape so the map fills it.
+        height = fig.get_figheight()
+        aspect = (extent[1] - extent[0]) / (extent[3] - extent[2])
+        map_width = float(np.clip(height * 0.9 * aspect, 3.5, 10.0))
+        fig.set_figwidth(map_width + 2.6)  # room for the legend on the right
+        fig.subplots_adjust(left=0.01, right=map_width / (map_width + 2.6), bottom=0.03,
+                            top=0.93)
+    else:
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.03, top=0.93)
+    ax.set_title(title, loc="left")
+    width_chars = int(fig.get_figwidth() * 15)
+    text = "\n".join(textwrap.fill(part, width_chars) for part in (source, note) if part)
+    add_source(fig, text)
+    return fig
+
+
+@contextlib.contextmanager
+def _one_draw(fig: Figure) -> Iterator[None]:
+    """Skip the full redraw geopandas asks for after every layer (drawn once when saved).
+
+    ``GeoDataFrame.plot`` calls ``canvas.draw_idle()``, which the Agg canvas
+    runs at once: a map of four layers was drawn four times before being
+    saved. The patch is on this figure's own canvas only and removed after.
+    """
+    canvas = fig.canvas
+    canvas.draw_idle = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del canvas.draw_idle
+
+
+def _context_layers(ax, geo: gpd.GeoDataFrame, frame: gpd.GeoDataFrame,
+                    region: Sequence[str] | None) -> gpd.GeoDataFrame:
+    """Draw non-economies and, on a regional map, economies outside the region, plain grey.
+
+    Returns the economies left to colour (those inside the region, or all).
+    """
+    context = geo[geo["iso3"].isna()]
+    if region:  # economies outside the region are context, not "no data"
+        inside = frame["iso3"].isin(list(region))
+        context = pd.concat([context, frame.loc[~inside, ["iso3", "geometry"]]])
+        frame = frame[inside]
+    if not context.empty:
+        context.plot(ax=ax, facecolor="white", edgecolor=CONTEXT_EDGE, linewidth=0.4)
+    return frame
+
+
+def _legend_place(region: Sequence[str] | None) -> dict[str, object]:
+    """World maps keep the legend in the empty South Pacific; regional maps put it outside."""
+    if region:
+        return {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+    return {"loc": "lower left"}
+
+
+def _no_data_patch() -> Patch:
+    return Patch(facecolor="white", edgecolor="#8c8c8c", hatch=NO_DATA_HATCH, label="No data")
+
+
+def choropleth(
+    geo: gpd.GeoDataFrame,
+    values: pd.Series,
+    *,
+    title: str,
+    legend_title: str,
+    source: str,
+    highlight: str | None = None,
+    scheme: str = "Quantiles",
+    k: int = 5,
+    fmt: str = "{:,.1f}",
+    cmap: str = "YlOrRd",
+    region: Sequence[str] | None = None,
+    note: str = "",
+    figsize: tuple[float, float] = (10.0, 5.4),
+) -> Figure:
+    """A classed choropleth of ``values`` (indexed by ISO3) with class bounds in the legend.
+
+    Args:
+        geo: projected features from :func:`prepare_geometries`.
+        values: one value per economy; NaN or absent economies are hatched.
+        scheme: a mapclassify scheme, ``Quantiles`` or ``FisherJenks``.
+        region: ISO3 codes whose shapes set the view (a regional map); None = world.
+        note: extra text under the map (e.g. :func:`not_drawn_note`).
+    """
+    vals = pd.Series(values.to_numpy(dtype=float), index=values.index.astype(str))
+    frame = geo[geo["iso3"].notna()].copy()
+    frame["value"] = frame["iso3"].map(vals[~vals.index.duplicated()]).astype(float)
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.set_axis_off()
+    with _one_draw(fig):
+        frame = _context_layers(ax, geo, frame, region)
+        n_distinct = frame["value"].dropna().nunique()
+        if n_distinct > 0:
+            frame.plot(
+                column="value", ax=ax, cmap=cmap, scheme=scheme, k=max(1, min(k, n_distinct)),
+                legend=True, edgecolor="white", linewidth=0.3,
+                missing_kwds={"facecolor": "white", "edgecolor": "#8c8c8c",
+                              "hatch": NO_DATA_HATCH, "linewidth": 0.3, "label": "No data"},
+                legend_kwds={"title": legend_title, "fmt": fmt, "fontsize": 8,
+                             "title_fontsize": 8, "frameon": True, **_legend_place(region)},
+            )
+        else:
+            frame.plot(ax=ax, facecolor="white", edgecolor="#8c8c8c", hatch=NO_DATA_HATCH,
+                       linewidth=0.3)
+            ax.legend(handles=[_no_data_patch()], fontsize=8, **_legend_place(region))
+        _highlight(ax, geo, highlight)
+    return _finish(fig, ax, title, source, note, _extent(geo, region))
+
+
+def bivariate_map(
+    geo: gpd.GeoDataFrame,
+    need_class: pd.Series,
+    support_class: pd.Series,
+    *,
+    title: str,
+    source: str,
+    highlight: str | None = None,
+    region: Sequence[str] | None = None,
+    note: str = "",
+    need_label: str = "Need",
+    support_label: str = "Support (USD per capita)",
+    figsize: tuple[float, float] = (10.0, 5.4),
+) -> Figure:
+    """Need x support in 3 x 3 classes (terciles from the analysis) with a square legend.
+
+    ``need_class`` and ``support_class`` are indexed by ISO3 with values
+    ``low``, ``mid`` or ``high``; economies without both are hatched.
+    """
+    index = {c: i for i, c in enumerate(CLASS_ORDER)}
+    frame = geo[geo["iso3"].notna()].copy()
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.set_axis_off()
+    with _one_draw(fig):
+        frame = _context_layers(ax, geo, frame, region)
+        need_i = frame["iso3"].map(need_class.astype(object).map(index.get))
+        supp_i = frame["iso3"].map(support_class.astype(object).map(index.get))
+        ok = (need_i.notna() & supp_i.notna()).to_numpy()
+        if ok.any():
+            colors = [BIVARIATE_COLORS[int(s)][int(n)]
+                      for n, s in zip(need_i[ok], supp_i[ok], strict=True)]
+            frame[ok].plot(ax=ax, color=colors, edgecolor="white", linewidth=0.3)
+        if (~ok).any():
+            frame[~ok].plot(ax=ax, facecolor="white", edgecolor="#8c8c8c",
+                            hatch=NO_DATA_HATCH, linewidth=0.3)
+        _highlight(ax, geo, highlight)
+    _bivariate_legend(ax, need_label, support_label)
+    return _finish(fig, ax, title, source, note, _extent(geo, region))
+
+
+def _bivariate_legend(ax, need_label: str, support_label: str) -> None:
+    """The 3 x 3 key (need to the right, support upward) and the no-data key."""
+    leg = ax.inset_axes([0.02, 0.04, 0.14, 0.24])
+    for s in range(3):
+        for n in range(3):
+            leg.add_patch(Rectangle((n, s), 1, 1, facecolor=BIVARIATE_COLORS[s][n],
+                                    edgecolor="white"))
+    leg.add_patch(Rectangle((2, 0), 1, 1, fill=False, edgecolor="black", linewidth=1.2))
+    leg.set_xlim(0, 3)
+    leg.set_ylim(0, 3)
+    leg.set_xticks(np.arange(3) + 0.5, list(CLASS_ORDER), fontsize=7)
+    leg.set_yticks(np.arange(3) + 0.5, list(CLASS_ORDER), fontsize=7)
+    leg.set_xlabel(f"{need_label} →", fontsize=8)
+    leg.set_ylabel(f"{support_label} →", fontsize=8)
+    leg.tick_params(length=0)
+    leg.set_aspect("equal")
+    for spine in leg.spines.values():
+        spine.set_visible(False)
+    ax.legend(handles=[_no_data_patch(),
+                       Patch(facecolor=BIVARIATE_COLORS[0][2], edgecolor="black",
+                             label="High need, thin support")],
+              loc="lower left", bbox_to_anchor=(0.2, 0.02), fontsize=8)

@@ -1,0 +1,144 @@
+"""Charts of one country's pledges: the priority-by-pledge matrix, follow-through, need vs support.
+
+Render only: the tables come from :mod:`p2c_research.analyses.pledge_gaps`
+and :mod:`p2c_research.analyses.gaps`. Every chart names its source.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from p2c_research.figures.theme import COUNTRY_COLOR, PEER_COLOR, add_source
+
+STATUS_COLORS: dict[str, str] = {
+    "completed": "#1a9850",
+    "in_progress": "#91cf60",
+    "not_started": "#fc8d59",
+    "not_reported": "#bdbdbd",
+}
+
+
+def _source(fig: Figure, text: str) -> Figure:
+    """The source line, wrapped to the figure's width so it is never cut off."""
+    return add_source(fig, textwrap.fill(text, int(fig.get_figwidth() * 15)))
+
+
+SHORT_LABELS: dict[str, str] = {
+    "international_regional_organization": "intl/regional org",
+    "private_sector": "private sector",
+    "civil_society": "civil society",
+    "un_entity": "UN entity",
+    "ict_sector_and_trade": "ICT sector & trade",
+    "digital_business": "digital business",
+    "policy_regulation": "policy & regulation",
+}
+
+
+def _short(column: str) -> str:
+    name = column.split(": ", 1)[-1]
+    return SHORT_LABELS.get(name, name.replace("_", " "))
+
+
+def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str) -> Figure:
+    """Heatmap of pledge counts: priorities (rows) by pillar and stakeholder group (columns).
+
+    ``matrix`` is ``priority_pledge_matrix`` output. Cells are coloured on
+    their own scale; the totals (last row, ``pledges`` column) are written in
+    grey so they do not flatten the colours. The USD column is left out (other
+    units; it is in the table).
+    """
+    counts = matrix.set_index("priority_id").drop(columns=["usd_allocated"], errors="ignore")
+    counts = counts.astype(float)
+    n_rows, n_cols = counts.shape
+    totals = np.zeros(counts.shape, dtype=bool)
+    totals[-1, :] = True
+    totals[:, -1] = True
+    width = max(7.0, 0.62 * n_cols + 3.0)
+    height = max(2.8, 0.48 * n_rows + 2.4)
+    fig, ax = plt.subplots(figsize=(width, height))
+    inner = counts.to_numpy()[~totals]
+    sns.heatmap(counts, ax=ax, mask=totals, annot=True, fmt=".0f", cmap="Blues", cbar=False,
+                vmin=0, vmax=max(1.0, float(inner.max()) if inner.size else 1.0),
+                linewidths=0.5, linecolor="white", annot_kws={"fontsize": 8})
+    sns.heatmap(counts, ax=ax, mask=~totals, annot=True, fmt=".0f", cmap="Greys", cbar=False,
+                vmin=0, vmax=counts.to_numpy().max() * 4 + 1, linewidths=0.5,
+                linecolor="white", annot_kws={"fontsize": 8, "fontweight": "bold"})
+    n_pillar = sum(c.startswith("pillar: ") for c in counts.columns)
+    for x in (n_pillar, n_cols - 1):
+        ax.axvline(x, color="#555555", linewidth=1.2)
+    ax.axhline(n_rows - 1, color="#555555", linewidth=1.2)
+    ax.set_xticks(np.arange(n_cols) + 0.5, [_short(c) for c in counts.columns], rotation=50,
+                  ha="right", fontsize=8)
+    ax.set_yticks(np.arange(n_rows) + 0.5, counts.index, rotation=0, fontsize=9)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.text(n_pillar / 2, -0.25, "declared pillar", ha="center", va="bottom", fontsize=9,
+            style="italic")
+    ax.text((n_pillar + n_cols - 1) / 2, -0.25, "stakeholder group", ha="center", va="bottom",
+            fontsize=9, style="italic")
+    ax.set_title(title, loc="left", pad=22)
+    fig.tight_layout()
+    return _source(fig, source)
+
+
+def follow_through_bars(follow: pd.DataFrame, *, title: str, source: str) -> Figure:
+    """Stacked bars of pledge status per priority, with the stale count written beside."""
+    frame = follow.set_index("priority_id")
+    statuses = [s for s in STATUS_COLORS if s in frame.columns]
+    fig, ax = plt.subplots(figsize=(9.0, max(2.5, 0.5 * len(frame) + 1.5)))
+    left = np.zeros(len(frame))
+    y = np.arange(len(frame))
+    for status in statuses:
+        vals = frame[status].to_numpy(dtype=float)
+        ax.barh(y, vals, left=left, color=STATUS_COLORS[status],
+                label=status.replace("_", " "), edgecolor="white")
+        left += vals
+    for k, (total, stale) in enumerate(zip(left, frame["stale"], strict=True)):
+        if stale:
+            ax.text(total + 0.2, k, f"{int(stale)} stale", va="center", fontsize=8,
+                    color=COUNTRY_COLOR)
+    ax.set_yticks(y, [("all pledges" if str(i).startswith("ALL") else i) for i in frame.index])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(1.0, float(left.max())) * 1.15)  # room for the stale counts
+    ax.set_xlabel("pledges reaching the country")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="status",
+              title_fontsize=8)
+    ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return _source(fig, source)
+
+
+def need_support_scatter(rows: pd.DataFrame, *, highlight: str, title: str, source: str,
+                         need_label: str = "need") -> Figure:
+    """Need (y) against pledge USD per capita (x, symlog) for every economy, the country marked.
+
+    ``rows`` are the ``gap_index`` rows of one group (``iso3, need,
+    usd_per_capita, flag``).
+    """
+    data = rows.dropna(subset=["need", "usd_per_capita"])
+    fig, ax = plt.subplots(figsize=(8.0, 5.0))
+    thin = data["flag"] == "high need, thin support"
+    ax.scatter(data.loc[~thin, "usd_per_capita"], data.loc[~thin, "need"], s=14,
+               color=PEER_COLOR, alpha=0.45, label="economies")
+    ax.scatter(data.loc[thin, "usd_per_capita"], data.loc[thin, "need"], s=16,
+               color="#c85a5a", alpha=0.8, label="high need, thin support")
+    own = data[data["iso3"] == highlight]
+    if not own.empty:
+        ax.scatter(own["usd_per_capita"], own["need"], s=90, color=COUNTRY_COLOR,
+                   edgecolor="black", zorder=5, label=highlight)
+        ax.annotate(highlight, (own["usd_per_capita"].iloc[0], own["need"].iloc[0]),
+                    xytext=(6, 6), textcoords="offset points", fontweight="bold",
+                    color=COUNTRY_COLOR)
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlabel("pledge USD allocated per capita (symmetric log scale)")
+    ax.set_ylabel(need_label)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return _source(fig, source)

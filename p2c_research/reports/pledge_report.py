@@ -1,0 +1,595 @@
+"""The pledge gap report (notebook 03): where need is high and pledges are thin.
+
+This module reads the data and the caches, runs the pure analyses and hands
+notebook 03 ready tables, figures and HTML. The all-country parts (world
+scores, benchmark fits, the allocation of every pledge) are computed once per
+data vintage and options and stored with :mod:`p2c_research.cache`, so a batch
+of countries shares them; the per-country parts (classification against the
+country's priorities, need/support/gap for those priorities, matrix,
+follow-through, action plan) take a second or two.
+
+Pledge text (entity, description) is untrusted input: anything shown in the
+notebook goes through :func:`html_table` (``to_html(escape=True)``) or
+:func:`html.escape`, never raw into Markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from p2c_research import countries
+from p2c_research.analyses import gaps as gp
+from p2c_research.analyses import pledge_gaps as pg
+from p2c_research.analyses.allocation import (
+    allocate_pledges,
+    describe_rule,
+    unresolved_targets,
+)
+from p2c_research.analyses.benchmark import world_benchmark_cached
+from p2c_research.analyses.classification import classify_pledges, unmatched_pledges
+from p2c_research.analyses.landscape import WorldScores, priority_scores, world_scores_cached
+from p2c_research.analyses.scores import latest_values
+from p2c_research.cache import cache_key, cached_frames
+from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS
+from p2c_research.datasets import load_geometries, load_panel, load_pledges
+from p2c_research.errors import P2CError
+from p2c_research.figures import maps
+from p2c_research.figures import pledges as pf
+from p2c_research.figures.theme import apply_theme
+from p2c_research.pledges.schema import REGION_LABELS, region_members
+from p2c_research.report_io import save_figure, save_table
+from p2c_research.store import read_provenance
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from p2c_research.context import RunContext
+    from p2c_research.datasets import DataSelection
+
+log = logging.getLogger(__name__)
+
+#: Bump when an allocation or need rule changes, so cached allocations are recomputed.
+PLEDGE_GAPS_VERSION = 1
+#: The ITU-style region tokens tried, in order, for the regional map (MRT is Arab States).
+MAP_REGION_ORDER: tuple[str, ...] = ("arab_states", "africa", "americas", "asia_pacific",
+                                     "cis", "europe")
+PLEDGE_GAP_COLUMNS = ["priority_id", "pillar", "need", "pledge_usd", "pledge_count",
+                      "gap_index", "flag"]
+PLEDGE_GAP_EXTRA = ["level", "title", "score", "under_share", "n_benchmarked", "n_under",
+                    "need_basis", "usd_per_capita", "count_allocated", "need_pct",
+                    "support_pct", "need_rank", "support_rank", "gap_rank", "n_ranked",
+                    "need_class", "support_class"]
+PLEDGE_LIST_COLUMNS = ["pledge_id", "entity", "stakeholder_group", "focus_area", "pillar",
+                       "pledge_type", "status", "end_date", "usd_value", "usd_allocated",
+                       "basis", "n_targets", "description"]
+CAPTIONS: dict[str, str] = {
+    "pledge_gaps": "Need, pledge support and gap index for each strategic priority, each pillar "
+                   "and the country as a whole; ranks are among all economies with data.",
+    "action_plan": "One row per strategic priority; the rule that chose the next step is "
+                   "written beside it.",
+    "priority_pledge_matrix": "Pledges reaching the country that match each priority, by "
+                              "declared pillar and stakeholder group; the last row counts "
+                              "distinct pledges.",
+    "follow_through": "Self-reported implementation status of the pledges reaching the country.",
+    "stale_pledges": "Pledges past their end date that are not completed.",
+    "pledges_reaching": "Pledges reaching the country, largest allocated value first "
+                        "(usd_allocated is this country's share).",
+    "unmatched_pledges": "Pledges reaching the country that match no strategic priority: map "
+                         "them by hand or extend the priorities' keywords.",
+    "league_table": "Economies by gap index, largest first: high need, low pledge support.",
+    "small_states_not_drawn": "Economies with data that have no shape at 1:110m (not on the "
+                              "maps).",
+    "unresolved_targets": "Pledge targets that are neither economies nor known regions.",
+}
+TABLE_NAMES = ("pledge_gaps", "action_plan", "priority_pledge_matrix", "follow_through",
+               "league_table", "unmatched_pledges", "stale_pledges", "pledges_reaching",
+               "small_states_not_drawn", "unresolved_targets")
+
+
+# --------------------------------------------------------------------------- HTML safety
+def _usd_m(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for col in columns:
+        if col in out.columns:
+            out[f"{col}_m"] = out[col] / 1e6
+    return out
+
+
+def display_view(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a table worth reading on screen (USD in millions); the CSV keeps all."""
+    usd = ["pledge_usd", "usd_allocated", "usd_value", "usd_self_reported"]
+    views: dict[str, list[str]] = {
+        "pledge_gaps": ["level", "priority_id", "title", "pillar", "score", "need", "need_basis",
+                        "pledge_usd_m", "usd_per_capita", "pledge_count", "need_rank",
+                        "support_rank", "gap_index", "gap_rank", "n_ranked", "flag"],
+        "action_plan": ["priority_id", "title", "diagnosed_gap", "benchmark_status",
+                        "pledges_in_place", "next_step", "rule"],
+        "league_table": ["gap_rank", "iso3", "name", "wb_region", "income_group", "ldc",
+                         "need", "need_rank", "usd_per_capita", "support_rank",
+                         "pledge_count", "gap_index", "flag"],
+        "priority_pledge_matrix": [c for c in frame.columns if c != "usd_allocated"]
+                                  + ["usd_allocated_m"],
+        "follow_through": ["priority_id", "completed", "in_progress", "not_started",
+                           "not_reported", "pledges", "stale", "usd_allocated_m",
+                           "share_value_self_reported", "as_of"],
+        "pledges_reaching": ["pledge_id", "entity", "stakeholder_group", "focus_area", "pillar",
+                             "status", "end_date", "usd_value_m", "usd_allocated_m", "basis",
+                             "n_targets", "description"],
+        "stale_pledges": ["pledge_id", "entity", "stakeholder_group", "pillar", "status",
+                          "end_date", "usd_allocated_m", "description"],
+        "unmatched_pledges": ["pledge_id", "entity", "stakeholder_group", "focus_area",
+                              "pillar", "usd_allocated_m", "description"],
+    }
+    if name not in views:
+        return frame
+    out = _usd_m(frame, usd)
+    return out[[c for c in views[name] if c in out.columns]]
+
+
+def html_table(frame: pd.DataFrame, *, max_rows: int | None = None, float_format: str = "{:,.2f}",
+               caption: str = "") -> str:
+    """An HTML table with every cell escaped (pledge text is untrusted)."""
+    shown = frame if max_rows is None else frame.head(max_rows)
+    # Nullable integers print as "<NA>"; show missing ranks like other missing values.
+    shown = shown.assign(**{
+        c: shown[c].map(lambda v: "–" if pd.isna(v) else str(int(v))).astype(str)
+        for c in shown.columns if isinstance(shown[c].dtype, pd.Int64Dtype)})
+
+    def fmt(value: Any) -> str:
+        return float_format.format(value)
+
+    text = shown.to_html(index=False, escape=True, na_rep="–", float_format=fmt, border=0,
+                         classes="p2c-table")
+    if caption:
+        text = f"<p><em>{html.escape(caption)}</em></p>\n{text}"
+    if max_rows is not None and len(frame) > max_rows:
+        text += f"<p><em>First {max_rows} of {len(frame)} rows; the CSV has them all.</em></p>"
+    return text
+
+
+def escape_md(text: object) -> str:
+    """Escape text for a Markdown cell (HTML special characters only)."""
+    return html.escape(str(text))
+
+
+# --------------------------------------------------------------------------- the result
+@dataclass
+class PledgeGapReport:
+    """Everything notebook 03 shows and saves for one country."""
+
+    iso3: str
+    name: str
+    rule: str
+    as_of: date
+    as_of_reason: str
+    benchmark_model: str
+    benchmark_available: bool
+    tables: dict[str, pd.DataFrame]
+    world: pd.DataFrame  # gap_index rows of every economy, all levels
+    priorities_without_pledges: list[str]
+    map_region: tuple[str, list[str]]
+    not_drawn: list[str]
+    source_line: str
+    notes: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    def html(self, name: str, max_rows: int | None = None, caption: str | None = None):
+        """The named table as escaped HTML for ``display`` (pledge text is untrusted)."""
+        from IPython.display import HTML
+
+        text = CAPTIONS.get(name, "") if caption is None else caption
+        view = display_view(name, self.tables[name])
+        return HTML(html_table(view, max_rows=max_rows, caption=text))
+
+    def league_html(self, top: int = 25):
+        """The top of the league table, plus the country's own row when it is further down."""
+        from IPython.display import HTML
+
+        league = self.tables["league_table"]
+        shown = league.head(top)
+        own = league[league["iso3"] == self.iso3]
+        if not own.empty and own.index[0] >= top:
+            shown = pd.concat([shown, own])
+        caption = (f"{CAPTIONS['league_table']} Top {top} of {len(league)} economies"
+                   + (f", then {self.iso3}." if len(shown) > top else "."))
+        return HTML(html_table(display_view("league_table", shown), caption=caption))
+
+    def method_markdown(self) -> str:
+        """The rules behind the numbers, for the reader (no pledge text inside)."""
+        bench = ("benchmark classes from each indicator's preferred model (logit for shares, "
+                 "log for log-scaled indicators, else OLS on ln GDP per capita), 'under' "
+                 "meaning below its prediction interval" if self.benchmark_available else
+                 "**no benchmark results were available: need is 100 minus the score alone**")
+        lines = [
+            "### How to read this report",
+            f"- **Allocation.** {escape_md(describe_rule(self.rule))}",
+            "- **Classification.** A pledge is mapped to a priority when its declared pillar is "
+            "one of the priority's sub-pillars (or, for cross-cutting pillars and priorities "
+            "without sub-pillars, its focus area is one of the priority's pillars), or when one "
+            "of the priority's keywords starts a word in the pledge's entity or description "
+            "(case-insensitive; acronyms in capitals match as whole words). Several labels are "
+            "allowed; priority totals are therefore not additive.",
+            f"- **Need.** {escape_md(gp.NEED_FORMULA)}; {bench}.",
+            f"- **Gap index.** {escape_md(gp.GAP_FORMULA)}. Ranks: 1 = highest need, least "
+            "support, largest gap. Flags use terciles of the percentile ranks.",
+            f"- **Stale pledges**: end date before {self.as_of.isoformat()} "
+            f"({escape_md(self.as_of_reason)}) and not completed.",
+            "- **Next step**: " + "; ".join(escape_md(r) for r in (
+                pg.RULE_NO_PLEDGE, pg.RULE_HIGH_GAP, pg.RULE_IMPLEMENT, pg.RULE_MONITOR)) + ".",
+        ]
+        return "\n".join(lines)
+
+    def summary_markdown(self) -> str:
+        """Headline numbers for the country (ids and numbers only, escaped)."""
+        reach = self.tables["pledges_reaching"]
+        by_basis = reach["basis"].value_counts()
+        follow = self.tables["follow_through"].set_index("priority_id").loc[pg.ALL_ROW]
+        country_row = self.tables["pledge_gaps"]
+        overall = country_row[country_row["level"] == "country"].iloc[0]
+        share = follow["share_value_self_reported"]
+        missing = ", ".join(f"`{escape_md(p)}`" for p in self.priorities_without_pledges)
+        lines = [
+            f"**{len(reach)} pledges reach {escape_md(self.name)}** "
+            f"({', '.join(f'{n} via {escape_md(b)}' for b, n in by_basis.items())}); "
+            f"USD {reach['usd_allocated'].sum() / 1e6:,.1f} m allocated to it under the "
+            f"`{escape_md(self.rule)}` rule "
+            f"({int(reach['usd_allocated'].isna().sum())} pledges have no USD value and count "
+            "by number only).",
+            "",
+            f"Overall need {overall['need']:.1f} (rank {overall['need_rank']} of "
+            f"{overall['n_ranked']}), pledge support USD {overall['usd_per_capita']:,.2f} per "
+            f"person (rank {overall['support_rank']}, 1 = least), gap index "
+            f"{overall['gap_index']:.0f} (rank {overall['gap_rank']}): "
+            f"**{escape_md(overall['flag'])}**." if pd.notna(overall["gap_index"]) else
+            "Overall need could not be computed (insufficient data).",
+            "",
+            "Priorities with no pledge at all: " + (missing or "none") + ".",
+            "",
+            f"Follow-through: {follow['completed']} completed, {follow['in_progress']} in "
+            f"progress, {follow['not_started']} not started, {follow['not_reported']} not "
+            f"reported; {follow['stale']} stale. Share of pledged value self-reported: "
+            + (f"{share:.0%}." if pd.notna(share) else "n/a (no valued pledge)."),
+        ]
+        if self.notes:
+            lines += ["", *[f"> {escape_md(n)}" for n in self.notes]]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- all countries
+def _population(panel: pd.DataFrame, window: tuple[int, int]) -> pd.Series:
+    """Latest population per economy within the window (older if none), persons."""
+    pop = latest_values(panel, ["population"], window)
+    return pop.set_index("iso3")["value"].astype(float)
+
+
+def _benchmark(ctx: RunContext) -> pd.DataFrame | None:
+    """The all-country benchmark rows (the same cached fits as notebook 02), or None."""
+    a = ctx.params.analysis
+    window = (ctx.params.year_window.start, ctx.params.year_window.end)
+    try:
+        results = world_benchmark_cached(ctx.selection, ctx.catalog, window,
+                                         pi_level=a.prediction_interval,
+                                         frontier_q=a.frontier_quantile)
+    except P2CError as exc:  # e.g. a panel without GDP: report the score-only need
+        log.warning("benchmark unavailable (%s); need uses the score only", exc)
+        return None
+    return results.countries
+
+
+def _benchmark_rows(bench: pd.DataFrame | None) -> tuple[pd.DataFrame | None, str]:
+    """Each indicator's preferred-model rows (logit for shares, log for log-scaled, else OLS)."""
+    if bench is None or bench.empty:
+        return None, gp.BENCHMARK_MODEL
+    if "preferred" in bench.columns:
+        rows = bench[bench["preferred"].astype(bool)].copy()
+        rows["model"] = "preferred"
+        return rows, "preferred"
+    return bench, gp.BENCHMARK_MODEL
+
+
+def _pillar_and_country_scores(world: WorldScores) -> pd.DataFrame:
+    """Pillar scores and the country-level mean, in the long ``level, group_id`` shape."""
+    pillars = world.pillars[["iso3", "pillar", "score"]]
+    part = pillars.rename(columns={"pillar": "group_id"}).assign(level="pillar")
+    overall = gp.overall_scores(pillars)[["iso3", "level", "group_id", "score"]]
+    return pd.concat([part[["iso3", "level", "group_id", "score"]], overall],
+                     ignore_index=True)
+
+
+def world_allocation(ctx: RunContext, rule: str | None = None) -> dict[str, pd.DataFrame]:
+    """Every pledge allocated to economies under ``rule`` (default: the params' rule), cached.
+
+    The key is the data vintage, the rule, the scoring and benchmark options
+    and the catalog (they feed the ``need`` rule) and
+    :data:`PLEDGE_GAPS_VERSION`. Returns frames ``allocation`` and ``unresolved``.
+    """
+    params = ctx.params
+    rule = rule or params.analysis.allocation_rule
+    window = (params.year_window.start, params.year_window.end)
+    threshold = params.analysis.coverage_threshold
+    # The scoring and benchmark options feed the ``need`` rule only, but are cheap to key on.
+    key = cache_key(version=PLEDGE_GAPS_VERSION, vintage=ctx.selection.fingerprint(), rule=rule,
+                    window=list(window), coverage_threshold=threshold,
+                    catalog=hashlib.sha256(ctx.catalog.model_dump_json().encode()).hexdigest(),
+                    pi_level=params.analysis.prediction_interval,
+                    frontier_q=params.analysis.frontier_quantile)
+
+    def compute() -> dict[str, pd.DataFrame]:
+        pledges = load_pledges(ctx.selection)
+        economies = countries.load_countries()
+        panel = load_panel(ctx.selection)
+        population = _population(panel, window)
+        need = None
+        if rule == "need":
+            world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold)
+            bench, model = _benchmark_rows(_benchmark(ctx))
+            membership = gp.indicator_membership(ctx.catalog, [])
+            under = gp.under_shares(bench, membership, model=model)
+            needs = gp.need_scores(_pillar_and_country_scores(world), under)
+            overall = needs[needs["level"] == "country"].set_index("iso3")["need"]
+            need = overall.dropna()
+        allocation = allocate_pledges(pledges, economies, rule, population=population, need=need)
+        unresolved = unresolved_targets(pledges, economies["iso3"])
+        return {"allocation": allocation, "unresolved": unresolved}
+
+    return cached_frames("pledge_allocation", key, compute)
+
+
+def _map_region(iso3: str) -> tuple[str, list[str]]:
+    for token in MAP_REGION_ORDER:
+        members = region_members(token)
+        if iso3 in members:
+            return REGION_LABELS[token], members
+    return "its World Bank region", countries.group_members(
+        countries.load_countries().set_index("iso3").at[iso3, "wb_region"])
+
+
+def status_date(selection: DataSelection, today: date | None = None) -> tuple[date, str]:
+    """The date that statuses were reported at, which decides which pledges are stale.
+
+    Self-reported statuses are a snapshot: judging a pledge stale after that
+    date would blame it for a report that was never asked for. The date is the
+    pledge file's ``snapshot`` (its month end) when the provenance gives one,
+    else the day it was retrieved, never later than today.
+    """
+    today = today or date.today()
+    prov = read_provenance(selection.pledges_path)
+    snapshot = str((prov.get("parameters") or {}).get("snapshot", ""))
+    try:
+        if snapshot:
+            month_end = pd.Period(snapshot, freq="M").end_time.date()
+            return min(month_end, today), f"the status snapshot of the pledge file ({snapshot})"
+        retrieved = str(prov.get("retrieved_at", ""))[:10]
+        if retrieved:
+            return (min(date.fromisoformat(retrieved), today),
+                    "the date the pledge file was retrieved")
+    except ValueError:
+        log.warning("unreadable snapshot/retrieved date in %s provenance", selection.pledges_path)
+    return today, "today (the pledge file states no status date)"
+
+
+def _source_line(ctx: RunContext) -> str:
+    p = ctx.params
+    pledges = ("SYNTHETIC pledges (seeded, calibrated to P2C totals of Dec 2023)"
+               if ctx.selection.pledges_synthetic else "P2C pledges (imported export)")
+    data = "World Bank WDI" if ctx.selection.choice == "sample" else "WDI, ITU, UN SDG"
+    return (f"Source: {pledges}; scores and benchmarks from {data}, latest values "
+            f"{p.year_window.start}-{p.year_window.end}; p2c-research analysis, reference year "
+            f"{p.reference_year}.")
+
+
+# --------------------------------------------------------------------------- one country
+def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> PledgeGapReport:
+    """Run the pledge gap analysis for the context's country.
+
+    Args:
+        ctx: the run context (params, data selection, catalog, output folder).
+        as_of: the date that decides which pledges are stale (default:
+            :func:`status_date` of the pledge file).
+    """
+    params = ctx.params
+    iso3 = ctx.iso3
+    if as_of is None:
+        as_of, as_of_reason = status_date(ctx.selection)
+    else:
+        as_of_reason = "given by the caller"
+    priorities = list(params.strategic_priorities.items)
+    window = (params.year_window.start, params.year_window.end)
+    rule = params.analysis.allocation_rule
+    notes: list[str] = []
+
+    pledges = load_pledges(ctx.selection)
+    pledges = pledges.assign(pledge_id=pledges["pledge_id"].astype(str))
+    economies = countries.load_countries()
+    panel = load_panel(ctx.selection)
+    population = _population(panel, window)
+    world = world_scores_cached(ctx.selection, ctx.catalog, window,
+                                params.analysis.coverage_threshold)
+    bench, model = _benchmark_rows(_benchmark(ctx))
+    if bench is None:
+        notes.append("No benchmark results: need is 100 minus the landscape score alone.")
+    alloc_frames = world_allocation(ctx, rule)
+    allocation = alloc_frames["allocation"]
+
+    # Need, support and the gap index for every economy.
+    labels = classify_pledges(pledges, priorities)
+    membership = gp.indicator_membership(ctx.catalog, priorities)
+    under = gp.under_shares(bench, membership, model=model)
+    prio = priority_scores(world, priorities)
+    prio_scores = prio.rename(columns={"priority_id": "group_id"}).assign(level="priority")
+    scores = pd.concat([prio_scores[["iso3", "level", "group_id", "score"]],
+                        _pillar_and_country_scores(world)], ignore_index=True)
+    need = gp.need_scores(scores, under)
+    groups = gp.pledge_groups(pledges, labels)
+    group_index = pd.DataFrame(
+        [("priority", p.id) for p in priorities]
+        + [("pillar", p) for p in SCORED_PILLARS] + [("country", gp.COUNTRY_GROUP)],
+        columns=["level", "group_id"])
+    support = gp.support_by_group(allocation, groups, population, list(economies["iso3"]),
+                                  group_index=group_index)
+    world_gaps = gp.gap_index(need, support)
+    world_gaps = world_gaps[world_gaps["iso3"].isin(set(economies["iso3"]))]
+
+    # The country's rows.
+    mine = world_gaps[world_gaps["iso3"] == iso3].copy()
+    titles = {p.id: p.title for p in priorities}
+    pillars_of = {p.id: ";".join(p.pillars) for p in priorities}
+    is_prio = mine["level"] == "priority"
+    mine["priority_id"] = mine["group_id"].where(is_prio)
+    mine["pillar"] = mine["group_id"].map(pillars_of).where(is_prio, mine["group_id"])
+    mine.loc[mine["level"] == "country", "pillar"] = "ALL"
+    mine["title"] = mine["group_id"].map(titles).where(
+        is_prio, mine["group_id"].map(PILLAR_LABELS).fillna("All pillars"))
+    order = {g: k for k, g in enumerate(group_index["group_id"])}
+    mine = mine.assign(_o=mine["group_id"].map(order)).sort_values("_o").drop(columns="_o")
+    pledge_gaps = mine[PLEDGE_GAP_COLUMNS + PLEDGE_GAP_EXTRA].reset_index(drop=True)
+
+    reaching = pg.country_pledges(pledges, allocation, iso3)
+    my_labels = labels[labels["pledge_id"].isin(set(reaching["pledge_id"]))]
+    matrix = pg.priority_pledge_matrix(reaching, my_labels, priorities)
+    follow = pg.follow_through(reaching, my_labels, priorities, as_of)
+    stale = pg.stale_pledges(reaching, as_of)
+    bench_status = pg.benchmark_status(under, iso3)
+    plan = pg.action_plan(mine[is_prio.loc[mine.index]], follow, bench_status, reaching,
+                          my_labels, priorities, as_of)
+    unmatched = unmatched_pledges(reaching, my_labels)
+    league = gp.league_table(world_gaps, economies)
+
+    geo = load_geometries(ctx.selection)
+    with_data = world_gaps.loc[(world_gaps["level"] == "country")
+                               & world_gaps["gap_index"].notna(), "iso3"]
+    drawn = set(geo["iso3"].dropna())
+    missing = sorted(set(with_data) - drawn)
+    small = league[league["iso3"].isin(missing)][
+        ["iso3", "name", "sids", "need", "usd_per_capita", "gap_index", "gap_rank", "flag"]]
+
+    unresolved = alloc_frames["unresolved"]
+    if not unresolved.empty:
+        notes.append(f"{unresolved['pledge_id'].nunique()} pledges have targets that are not "
+                     "economies or regions; see unresolved_targets.csv.")
+    tables = {
+        "pledge_gaps": pledge_gaps,
+        "action_plan": plan,
+        "priority_pledge_matrix": matrix,
+        "follow_through": follow,
+        "league_table": league,
+        "unmatched_pledges": unmatched[[c for c in PLEDGE_LIST_COLUMNS if c in unmatched]],
+        "stale_pledges": stale,
+        "pledges_reaching": reaching[[c for c in PLEDGE_LIST_COLUMNS if c in reaching]],
+        "small_states_not_drawn": small.reset_index(drop=True),
+        "unresolved_targets": unresolved,
+    }
+    return PledgeGapReport(
+        iso3=iso3, name=params.country_name, rule=rule, as_of=as_of, as_of_reason=as_of_reason,
+        benchmark_model=model, benchmark_available=bench is not None, tables=tables,
+        world=world_gaps, priorities_without_pledges=pg.priorities_without_pledges(matrix),
+        map_region=_map_region(iso3), not_drawn=missing, source_line=_source_line(ctx),
+        notes=notes,
+    )
+
+
+def save_pledge_tables(report: PledgeGapReport, out_dir: Path | str) -> dict[str, Path]:
+    """Write every table as ``OUT/<ISO3>/tables/<name>.csv``."""
+    return {name: save_table(report.tables[name], out_dir, report.iso3, name)
+            for name in TABLE_NAMES}
+
+
+# --------------------------------------------------------------------------- figures
+def pledge_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure]:
+    """The maps and charts of the report, by output name (render only)."""
+    apply_theme()
+    with warnings.catch_warnings():
+        # mapclassify says it runs without numba (slower, same classes): not for the reader.
+        warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
+        return _draw_figures(report, ctx)
+
+
+def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure]:
+    economies = countries.load_countries()["iso3"]
+    geo = maps.prepare_geometries(load_geometries(ctx.selection), economies)
+    overall = report.world[report.world["level"] == "country"].set_index("iso3")
+    note = maps.not_drawn_note(report.not_drawn)
+    chart_src = report.source_line + f" Allocation rule: {report.rule}."
+    src = chart_src + " Boundaries: Natural Earth 1:110m."
+    iso3, name = report.iso3, report.name
+    region_label, region = report.map_region
+    figs: dict[str, Figure] = {}
+    figs["map_pledge_usd_pc"] = maps.choropleth(
+        geo, overall["usd_per_capita"], title="Pledge USD allocated per person, all pledges",
+        legend_title="USD per person (quintiles)", scheme="Quantiles", fmt="{:,.2f}",
+        cmap="Blues", source=src, highlight=iso3, note=note)
+    figs["map_need"] = maps.choropleth(
+        geo, overall["need"], title="Need: distance to 100 plus under-performance",
+        legend_title="need (quintiles)", scheme="Quantiles", source=src, highlight=iso3,
+        note=note)
+    figs["map_gap_index"] = maps.choropleth(
+        geo, overall["gap_index"], title="Gap index: high need, thin pledge support",
+        legend_title="gap index 0-100 (quintiles)", scheme="Quantiles", fmt="{:.0f}",
+        source=src, highlight=iso3, note=note)
+    figs["map_bivariate"] = maps.bivariate_map(
+        geo, overall["need_class"], overall["support_class"],
+        title="Need by pledge support (terciles across economies)", source=src,
+        highlight=iso3, note=note)
+    figs["map_regional_gap_index"] = maps.choropleth(
+        geo, overall["gap_index"].reindex(region),
+        title=f"Gap index in {region_label}: {name} outlined",
+        legend_title="gap index (quintiles in region)", scheme="Quantiles", fmt="{:.0f}",
+        source=src, highlight=iso3, region=region,
+        note=maps.not_drawn_note([c for c in report.not_drawn if c in set(region)]))
+    figs["pledge_matrix"] = pf.matrix_heatmap(
+        report.tables["priority_pledge_matrix"],
+        title=f"{name}: pledges per strategic priority, by pillar and stakeholder", source=chart_src)
+    figs["follow_through"] = pf.follow_through_bars(
+        report.tables["follow_through"],
+        title=f"{name}: implementation status of pledges, by priority "
+              f"(as of {report.as_of.isoformat()})", source=chart_src)
+    figs["need_vs_support"] = pf.need_support_scatter(
+        overall.reset_index(), highlight=iso3,
+        title="Need against pledge support, every economy", source=chart_src,
+        need_label="need (0-110)")
+    return figs
+
+
+def save_pledge_figures(figs: dict[str, Figure], ctx: RunContext) -> dict[str, Path]:
+    """Save each figure as ``OUT/<ISO3>/figures/<name>.png`` and close it."""
+    import matplotlib.pyplot as plt
+
+    paths = {}
+    for name, fig in figs.items():
+        paths[name] = save_figure(fig, ctx.out_dir, ctx.iso3, name, ctx.params.output.figure_dpi)
+        plt.close(fig)
+    return paths
+
+
+def images(paths: dict[str, Path], *names: str) -> list:
+    """The saved PNGs as IPython images (shown without drawing the figures again)."""
+    from IPython.display import Image
+
+    return [Image(filename=str(paths[name])) for name in names]
+
+
+def outputs_markdown(tables: dict[str, Path], figures: dict[str, Path]) -> str:
+    """A list of the files written, for the last cell of the notebook."""
+    lines = ["### Files written", ""]
+    lines += [f"- `{escape_md(p)}`" for p in [*tables.values(), *figures.values()]]
+    return "\n".join(lines)
+
+
+def precompute(selection, params) -> None:
+    """Batch hook: allocate every pledge to economies once, under ``params``' rule."""
+    from p2c_research.catalog import load_catalog
+    from p2c_research.context import RunContext
+
+    ctx = RunContext(params=params, selection=selection, catalog=load_catalog(), out_dir=Path("."))
+    world_allocation(ctx)
