@@ -1,0 +1,167 @@
+"""Benchmark figures: the income scatter with its fitted line, and the residual dot plot.
+
+Render only: the fitted line, the interval band and every residual come from
+:mod:`p2c_research.analyses.benchmark`; nothing here estimates anything.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from p2c_research.figures.theme import (
+    COUNTRY_COLOR,
+    MISSING_COLOR,
+    PEER_COLOR,
+    add_source,
+    apply_theme,
+)
+
+#: Colour of each classification (performance: over = better than income predicts).
+CLASS_COLORS: dict[str, str] = {
+    "over": "#1a9850",
+    "on_par": "#8c8c8c",
+    "under": "#d73027",
+    "no_data": MISSING_COLOR,
+}
+CLASS_LABELS: dict[str, str] = {
+    "over": "over-performs (outside the interval, on the better side)",
+    "on_par": "on par (inside the interval)",
+    "under": "under-performs (outside the interval, on the worse side)",
+    "no_data": "no data",
+}
+WORLD_COLOR = "#bdbdbd"
+
+
+def benchmark_scatter(
+    data: pd.DataFrame,
+    curve: pd.DataFrame,
+    *,
+    iso3: str,
+    country_label: str,
+    peers: Sequence[str] = (),
+    peer_label: str = "peers",
+    frontier: pd.DataFrame | None = None,
+    title: str,
+    ylabel: str,
+    source: str,
+    log_y: bool = False,
+) -> Figure:
+    """Every economy against GDP per capita, with the fitted line and the interval band.
+
+    Args:
+        data: one row per economy: ``iso3, gdp_pc_ppp, value`` (the fit's cross-section).
+        curve: the fitted line on a grid: ``gdp_pc_ppp, fitted, pi_low, pi_high``.
+        iso3: the country to label; ``country_label`` is the text shown.
+        peers: economies drawn darker (the peer set named by ``peer_label``).
+        frontier: optional frontier line on a grid: ``gdp_pc_ppp, fitted``.
+        title: says what the reader should see.
+        ylabel: the indicator and its unit.
+        source: the "Source: ..., year" line.
+        log_y: log scale for the value axis (log-scaled indicators).
+    """
+    apply_theme()
+    fig, ax = plt.subplots(figsize=(8, 5.2))
+    curve = curve.sort_values("gdp_pc_ppp")
+    pts = data.dropna(subset=["gdp_pc_ppp", "value"])
+    peer_mask = pts["iso3"].isin(list(peers)) & (pts["iso3"] != iso3)
+    rest = pts[~peer_mask & (pts["iso3"] != iso3)]
+    ax.scatter(rest["gdp_pc_ppp"], rest["value"], s=14, color=WORLD_COLOR, alpha=0.8,
+               linewidths=0, label=f"other economies (n = {len(rest)})", zorder=2)
+    ax.scatter(pts.loc[peer_mask, "gdp_pc_ppp"], pts.loc[peer_mask, "value"], s=26,
+               color=PEER_COLOR, alpha=0.9, linewidths=0,
+               label=f"{peer_label} (n = {int(peer_mask.sum())})", zorder=3)
+    ax.fill_between(curve["gdp_pc_ppp"], curve["pi_low"], curve["pi_high"], color="#6baed6",
+                    alpha=0.18, linewidth=0, label="90% prediction interval", zorder=1)
+    ax.plot(curve["gdp_pc_ppp"], curve["fitted"], color="#2171b5", linewidth=2,
+            label="expected for income (fit)", zorder=4)
+    if frontier is not None and not frontier.empty:
+        fr = frontier.sort_values("gdp_pc_ppp")
+        ax.plot(fr["gdp_pc_ppp"], fr["fitted"], color="#2171b5", linewidth=1.2,
+                linestyle="--", label="best-practice frontier", zorder=4)
+    own = pts[pts["iso3"] == iso3]
+    if not own.empty:
+        x, y = float(own["gdp_pc_ppp"].iloc[0]), float(own["value"].iloc[0])
+        ax.scatter([x], [y], s=90, color=COUNTRY_COLOR, edgecolor="white", linewidth=1.2,
+                   zorder=6, label=country_label)
+        ax.annotate(country_label, (x, y), xytext=(8, 8), textcoords="offset points",
+                    fontsize=10, fontweight="bold", color=COUNTRY_COLOR, zorder=7)
+    else:
+        ax.text(0.02, 0.96, f"{country_label}: no value in the window", transform=ax.transAxes,
+                ha="left", va="top", fontsize=9, color=COUNTRY_COLOR)
+    ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("GDP per capita, PPP (current international $, log scale)")
+    ax.set_ylabel(textwrap.fill(ylabel, 45))
+    ax.set_title(title, loc="left")
+    ax.legend(loc="best", fontsize=8, frameon=True)
+    add_source(fig, source)
+    plt.close(fig)  # returned for display/saving; keeps pyplot from showing it twice
+    return fig
+
+
+def residual_dotplot(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    source: str,
+    guide: float | None = None,
+    pillar_colors: dict[str, str] | None = None,
+) -> Figure:
+    """Standardised residuals across indicators, coloured by over / on par / under.
+
+    Args:
+        table: one row per indicator: ``label, pillar, perf_std_residual, classification``,
+            in display order (top to bottom). ``perf_std_residual`` is signed so that
+            right of zero is better than income predicts, whatever the indicator's direction.
+        title: says what the reader should see.
+        source: the "Source: ..., year" line.
+        guide: draw a light band at +/- this value (the approximate interval edge).
+        pillar_colors: colour of the pillar name shown beside each label.
+    """
+    apply_theme()
+    n = max(len(table), 1)
+    fig, ax = plt.subplots(figsize=(8, 0.32 * n + 1.6))
+    ypos = np.arange(len(table))[::-1]
+    if guide is not None:
+        ax.axvspan(-guide, guide, color="#f0f0f0", zorder=0)
+    ax.axvline(0, color="#636363", linewidth=1, zorder=1)
+    for y, (_, row) in zip(ypos, table.iterrows(), strict=True):
+        cls = str(row["classification"])
+        val = row["perf_std_residual"]
+        if cls == "no_data" or pd.isna(val):
+            ax.text(0, y, "no data", ha="center", va="center", fontsize=8, color="#969696")
+            continue
+        ax.hlines(y, 0, val, color=CLASS_COLORS.get(cls, "#8c8c8c"), linewidth=1.5, zorder=2)
+        ax.scatter([val], [y], s=60, color=CLASS_COLORS.get(cls, "#8c8c8c"), zorder=3,
+                   edgecolor="white", linewidth=0.8)
+    ax.set_yticks(ypos)
+    ax.set_yticklabels(table["label"].tolist(), fontsize=9)
+    if pillar_colors:
+        for tick, pillar in zip(ax.get_yticklabels(), table["pillar"], strict=True):
+            tick.set_color(pillar_colors.get(str(pillar), "#333333"))
+    ax.set_ylim(-0.8, len(table) - 0.2)
+    lim = np.nanmax(np.abs(table["perf_std_residual"].to_numpy(dtype="float64")),
+                    initial=2.0)
+    ax.set_xlim(-lim * 1.15 - 0.3, lim * 1.15 + 0.3)
+    ax.set_xlabel("standardised residual (right = better than income predicts)")
+    ax.set_title(title, loc="left")
+    present = [c for c in CLASS_COLORS if c in set(table["classification"].astype(str))]
+    handles: list = [Line2D([], [], marker="o", linestyle="", color=CLASS_COLORS[c],
+                            label=CLASS_LABELS[c]) for c in present if c != "no_data"]
+    if guide is not None:
+        handles.append(Patch(color="#f0f0f0", label=f"within ±{guide:.2f} (approx. interval)"))
+    if handles:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / n - 0.08),
+                  ncol=2, fontsize=8, frameon=False)
+    add_source(fig, source)
+    plt.close(fig)
+    return fig

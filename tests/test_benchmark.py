@@ -1,0 +1,376 @@
+"""Unit tests of the benchmarking regressions on small synthetic panels.
+
+Every number is checked against an independent computation: numpy least
+squares for the coefficients and residuals, a hand-built HC3 sandwich and
+statsmodels' own HC3 for the errors, a hand cluster sandwich for the panel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy.special import expit, logit
+from statsmodels.stats.outliers_influence import OLSInfluence
+
+from p2c_research import countries
+from p2c_research.analyses import benchmark as bm
+from p2c_research.analyses.regression import (
+    LOGIT_CLIP_PERCENT,
+    classify,
+    expit_percent,
+    fit_ols_hc3,
+    fit_panel_year_fe,
+    logit_percent,
+    predict_interval,
+    studentized_external,
+)
+from p2c_research.catalog import load_catalog
+
+WINDOW = (2015, 2024)
+N_ECON = 60
+COUNTRY = "KHM"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    """60 real economies (KHM and TUV included) with their real regions and income groups."""
+    ref = countries.load_countries()
+    ref = ref[ref["income_group"].notna()]
+    picked = ref[ref["iso3"].isin([COUNTRY, "TUV"])]
+    others = ref[~ref["iso3"].isin([COUNTRY, "TUV"])].iloc[: N_ECON - 2]
+    return pd.concat([picked, others], ignore_index=True)
+
+
+def _synthetic_panel(reference: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
+    """GDP for 2020-2023; internet users (bounded share) and mobile subscriptions in 2023,
+    an older 2020 value for some, a lower-is-better price, and context variables.
+
+    TUV has no indicator value at all (the data-sparse case). For KHM the 2024
+    internet value has no GDP that year, so the 2023 value must be used.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for iso in reference["iso3"]:
+        ln_gdp = rng.uniform(7, 11)
+        for year in (2020, 2021, 2022, 2023):
+            rows.append((iso, "gdp_pc_ppp", year, float(np.exp(ln_gdp + 0.01 * (year - 2023)))))
+            rows.append((iso, "urban_share", year, float(rng.uniform(15, 90))))
+            rows.append((iso, "population_density", year, float(rng.uniform(5, 500))))
+        if iso == "TUV":
+            continue
+        sd = 3.0 + 1.5 * (ln_gdp - 7)  # heteroskedastic, as HC3 expects
+        mobile = -60 + 17 * ln_gdp + rng.normal(0, sd)
+        share = 100 * expit(-9 + 1.1 * ln_gdp + rng.normal(0, 0.5))
+        price = max(0.3, 40 - 3.5 * ln_gdp + rng.normal(0, 1.5))
+        rows += [(iso, "mobile_subscriptions", 2023, float(mobile)),
+                 (iso, "mobile_subscriptions", 2020, float(mobile - 10)),
+                 (iso, "internet_users", 2023, float(share)),
+                 (iso, "mobile_data_price", 2023, float(price))]
+        for year in (2020, 2021, 2022):  # a panel for the year-FE fit
+            rows.append((iso, "fixed_broadband_subscriptions", year,
+                         float(-30 + 4 * ln_gdp + rng.normal(0, 2) + 0.5 * (year - 2020))))
+    panel = pd.DataFrame(rows, columns=["iso3", "indicator", "year", "value"])
+    # KHM: a 2024 internet value without 2024 GDP (must be skipped), and a
+    # price far above anything its income predicts.
+    extra = pd.DataFrame([(COUNTRY, "internet_users", 2024, 99.0)],
+                         columns=["iso3", "indicator", "year", "value"])
+    panel = pd.concat([panel, extra], ignore_index=True)
+    khm_price = (panel["iso3"] == COUNTRY) & (panel["indicator"] == "mobile_data_price")
+    panel.loc[khm_price, "value"] = 60.0
+    panel["source"] = "synthetic"
+    return panel
+
+
+@pytest.fixture(scope="module")
+def panel(reference) -> pd.DataFrame:
+    return _synthetic_panel(reference)
+
+
+@pytest.fixture(scope="module")
+def results(panel, catalog, reference) -> bm.BenchmarkResults:
+    return bm.world_benchmark(panel, catalog, WINDOW, min_n=20, reference=reference)
+
+
+def _base_sample(panel: pd.DataFrame, indicator: str, year: int = 2023) -> pd.DataFrame:
+    """The base-model sample rebuilt by hand: the year-``year`` value and GDP of that year."""
+    vals = panel[(panel["indicator"] == indicator) & (panel["year"] == year)]
+    gdp = panel[(panel["indicator"] == "gdp_pc_ppp") & (panel["year"] == year)]
+    merged = vals.merge(gdp[["iso3", "value"]], on="iso3", suffixes=("", "_gdp"))
+    merged["ln_gdp"] = np.log(merged["value_gdp"])
+    return merged.sort_values("iso3").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- base model vs numpy
+def test_base_coefficients_and_country_residual_match_numpy_lstsq(results, panel):
+    sample = _base_sample(panel, "mobile_subscriptions")
+    X = np.column_stack([np.ones(len(sample)), sample["ln_gdp"]])
+    y = sample["value"].to_numpy()
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+
+    row = results.models.set_index(["indicator", "model"]).loc[
+        ("mobile_subscriptions", "ols_lngdp")]
+    assert row["n"] == len(sample)
+    assert row["intercept"] == pytest.approx(beta[0], rel=1e-9)
+    assert row["slope"] == pytest.approx(beta[1], rel=1e-9)
+    r2 = 1 - np.sum((y - X @ beta) ** 2) / np.sum((y - y.mean()) ** 2)
+    assert row["r2"] == pytest.approx(r2, rel=1e-9)
+
+    khm = sample[sample["iso3"] == COUNTRY].iloc[0]
+    expected_pred = beta[0] + beta[1] * khm["ln_gdp"]
+    c = results.countries
+    got = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_subscriptions")
+            & (c["model"] == "ols_lngdp")].iloc[0]
+    assert got["actual"] == pytest.approx(khm["value"])  # the 2023 value, not 2020
+    assert got["predicted"] == pytest.approx(expected_pred, rel=1e-9)
+    assert got["residual"] == pytest.approx(khm["value"] - expected_pred, rel=1e-9)
+
+
+def test_hc3_errors_match_statsmodels_and_hand_sandwich(results, panel):
+    sample = _base_sample(panel, "mobile_subscriptions")
+    X = np.column_stack([np.ones(len(sample)), sample["ln_gdp"]])
+    y = sample["value"].to_numpy()
+    # statsmodels' own HC3, fitted independently of the package
+    sm_se = sm.OLS(y, X).fit(cov_type="HC3").bse
+    # numpy: (X'X)^-1 X' diag(e_i^2 / (1 - h_i)^2) X (X'X)^-1
+    xtx_inv = np.linalg.inv(X.T @ X)
+    e = y - X @ (xtx_inv @ X.T @ y)
+    h = np.einsum("ij,jk,ik->i", X, xtx_inv, X)
+    meat = X.T @ (X * (e**2 / (1 - h) ** 2)[:, None])
+    hand_se = np.sqrt(np.diag(xtx_inv @ meat @ xtx_inv))
+    np.testing.assert_allclose(sm_se, hand_se, rtol=1e-10)
+
+    coefs = results.coefficients
+    got = coefs[(coefs["indicator"] == "mobile_subscriptions")
+                & (coefs["model"] == "ols_lngdp")].set_index("term")["se"]
+    assert got["const"] == pytest.approx(hand_se[0], rel=1e-9)
+    assert got["ln_gdp"] == pytest.approx(hand_se[1], rel=1e-9)
+
+
+def test_externally_studentised_residual_matches_statsmodels_leave_one_out():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=40)
+    y = 1 + 2 * x + rng.normal(size=40)
+    res = sm.OLS(y, sm.add_constant(x)).fit()
+    infl = OLSInfluence(res)
+    ours = studentized_external(res.resid, infl.hat_matrix_diag, int(res.df_resid))
+    np.testing.assert_allclose(ours, infl.resid_studentized_external, rtol=1e-9)
+
+
+# ---------------------------------------------------------------- logit scale
+def test_logit_round_trip_and_clipping():
+    p = np.array([0.5, 1.0, 25.0, 50.0, 75.0, 99.0, 99.5])
+    np.testing.assert_allclose(expit_percent(logit_percent(p)), p, rtol=1e-12)
+    lo, hi = LOGIT_CLIP_PERCENT
+    assert (lo, hi) == (0.5, 99.5)
+    clipped = logit_percent(np.array([0.0, 0.1, 99.9, 100.0]))
+    np.testing.assert_allclose(clipped, logit(np.array([0.005, 0.005, 0.995, 0.995])))
+    np.testing.assert_allclose(expit_percent(clipped), [0.5, 0.5, 99.5, 99.5])
+
+
+def test_logit_model_back_transforms_to_percent(results, panel):
+    sample = _base_sample(panel, "internet_users")
+    X = np.column_stack([np.ones(len(sample)), sample["ln_gdp"]])
+    z = logit(np.clip(sample["value"].to_numpy(), 0.5, 99.5) / 100)
+    beta, *_ = np.linalg.lstsq(X, z, rcond=None)
+    khm = sample[sample["iso3"] == COUNTRY].iloc[0]
+    c = results.countries
+    got = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "internet_users")
+            & (c["model"] == "logit_lngdp")].iloc[0]
+    assert got["year"] == 2023  # the 2024 value has no GDP for 2024
+    assert got["actual"] == pytest.approx(khm["value"])
+    assert got["predicted"] == pytest.approx(100 * expit(beta[0] + beta[1] * khm["ln_gdp"]))
+    assert 0 < got["pi_low"] < got["predicted"] < got["pi_high"] < 100
+    assert bool(got["preferred"])
+
+
+# ---------------------------------------------------------------- interval and classes
+def test_prediction_interval_covers_about_ninety_percent_of_new_draws():
+    rng = np.random.default_rng(11)
+    n_fit, n_new = 400, 5000
+    x_fit, x_new = rng.uniform(7, 11, n_fit), rng.uniform(7, 11, n_new)
+    y_fit = 5 + 3 * x_fit + rng.normal(0, 2, n_fit)
+    y_new = 5 + 3 * x_new + rng.normal(0, 2, n_new)
+    fit = fit_ols_hc3(pd.Series(y_fit), pd.DataFrame({"const": 1.0, "ln_gdp": x_fit}))
+    band = predict_interval(fit.result, pd.DataFrame({"const": 1.0, "ln_gdp": x_new}), 0.90)
+    inside = ((y_new >= band["pi_low"]) & (y_new <= band["pi_high"])).mean()
+    assert 0.87 < inside < 0.93
+
+
+def test_classification_is_performance_and_flips_for_lower_is_better():
+    actual = np.array([12.0, 5.0, 1.0, np.nan, 10.0])
+    lo = np.array([2.0, 2.0, 2.0, 2.0, np.nan])
+    hi = np.array([10.0, 10.0, 10.0, 10.0, np.nan])
+    assert list(classify(actual, lo, hi, True)) == ["over", "on_par", "under", "no_data",
+                                                    "no_data"]
+    assert list(classify(actual, lo, hi, False)) == ["under", "on_par", "over", "no_data",
+                                                     "no_data"]
+    # the interval bounds themselves are on par
+    assert list(classify([2.0, 10.0], [2.0, 2.0], [10.0, 10.0], True)) == ["on_par", "on_par"]
+
+
+def test_expensive_price_is_under_with_positive_raw_residual(results):
+    c = results.countries
+    row = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_data_price")
+            & (c["model"] == "ols_lngdp")].iloc[0]
+    assert row["actual"] == 60.0 and row["actual"] > row["pi_high"]
+    assert row["classification"] == "under"
+    assert row["residual"] > 0  # raw units, not flipped
+    assert row["perf_std_residual"] == pytest.approx(-row["std_residual"])
+    assert row["perf_std_residual"] < 0
+
+
+def test_frontier_is_low_quantile_for_prices_and_distance_is_direction_aware(results):
+    m = results.models.set_index(["indicator", "model"])
+    assert m.loc[("mobile_data_price", "quantile_frontier"), "quantile"] == pytest.approx(0.1)
+    assert m.loc[("mobile_subscriptions", "quantile_frontier"), "quantile"] == pytest.approx(0.9)
+    c = results.countries
+    price = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_data_price")].iloc[0]
+    assert price["distance_to_frontier"] == pytest.approx(price["actual"] - price["frontier"])
+    assert price["distance_to_frontier"] > 0  # dearer than best practice = behind
+    mob = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_subscriptions")].iloc[0]
+    assert mob["distance_to_frontier"] == pytest.approx(mob["frontier"] - mob["actual"])
+    # on the frontier's own rows the classification says which side the country is on
+    front = c[(c["indicator"] == "mobile_subscriptions") & (c["model"] == "quantile_frontier")
+              & c["actual"].notna()]
+    beyond = (front["classification"] == "beyond_frontier").mean()
+    assert 0.03 < beyond < 0.25  # about 10% of economies lie above a q=0.9 line
+
+
+# ---------------------------------------------------------------- peers
+def _peers_with_data(results, indicator: str, k: int) -> list[str]:
+    d = results.data
+    have = d[(d["indicator"] == indicator) & d["ln_gdp"].notna() & (d["iso3"] != COUNTRY)]
+    return sorted(have["iso3"])[:k]
+
+
+def test_peer_set_of_fourteen_is_skipped_and_fifteen_is_refitted(results, catalog):
+    small = _peers_with_data(results, "mobile_subscriptions", 13)   # + KHM = 14
+    big = _peers_with_data(results, "mobile_subscriptions", 14)     # + KHM = 15
+    out = bm.peer_refits(results, COUNTRY, {"small": small, "big": big}, catalog, min_n=15)
+    out = out[out["indicator"] == "mobile_subscriptions"].set_index("peer_set")
+
+    assert out.at["small", "n"] == 14
+    assert not out.at["small", "refit"]
+    assert out.at["small", "note"] == "n < 15: peer refit skipped, world fit used"
+    c = results.countries
+    world = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_subscriptions")
+              & (c["model"] == "ols_lngdp")].iloc[0]
+    assert out.at["small", "predicted"] == pytest.approx(world["predicted"])
+
+    assert out.at["big", "n"] == 15
+    assert out.at["big", "refit"]
+    d = results.data
+    sample = d[(d["indicator"] == "mobile_subscriptions") & d["iso3"].isin([*big, COUNTRY])]
+    X = np.column_stack([np.ones(len(sample)), sample["ln_gdp"]])
+    beta, *_ = np.linalg.lstsq(X, sample["value"].to_numpy(), rcond=None)
+    khm = sample[sample["iso3"] == COUNTRY].iloc[0]
+    assert out.at["big", "slope"] == pytest.approx(beta[1], rel=1e-9)
+    assert out.at["big", "predicted"] == pytest.approx(beta[0] + beta[1] * khm["ln_gdp"],
+                                                       rel=1e-9)
+
+
+# ---------------------------------------------------------------- panel
+def test_cluster_panel_with_nans_builds_groups_after_dropping_rows():
+    rng = np.random.default_rng(5)
+    iso = np.repeat([f"C{i:02d}" for i in range(30)], 6)
+    year = np.tile(np.arange(2018, 2024), 30)
+    ln_gdp = rng.uniform(7, 11, len(iso))
+    y = 2 + 3 * ln_gdp + 0.2 * (year - 2018) + rng.normal(0, 1, len(iso))
+    frame = pd.DataFrame({"iso3": iso, "year": year, "y": y, "ln_gdp": ln_gdp})
+    frame.loc[[0, 7, 8, 50], "y"] = np.nan
+    frame.loc[[3, 100], "ln_gdp"] = np.nan
+    frame.loc[frame["iso3"] == "C29", "y"] = np.nan  # a country with nothing left
+
+    fit = fit_panel_year_fe(frame)
+    complete = frame.dropna()
+    assert int(fit.result.nobs) == len(complete) == len(fit.groups)
+    assert fit.n_clusters == complete["iso3"].nunique() == 29
+    # groups line up with the fitted rows: one code per country, in row order
+    codes = pd.Series(fit.groups).groupby(fit.rows["iso3"].to_numpy()).nunique()
+    assert (codes == 1).all()
+
+    # cluster-robust SE against a hand sandwich with statsmodels' small-sample factor
+    X = np.asarray(fit.result.model.exog)
+    u = np.asarray(fit.result.resid)
+    bread = np.linalg.inv(X.T @ X)
+    meat = sum(np.outer(X[fit.groups == g].T @ u[fit.groups == g],
+                        X[fit.groups == g].T @ u[fit.groups == g])
+               for g in np.unique(fit.groups))
+    n, k, g = X.shape[0], X.shape[1], fit.n_clusters
+    factor = g / (g - 1) * (n - 1) / (n - k)
+    hand = np.sqrt(np.diag(factor * bread @ meat @ bread))
+    np.testing.assert_allclose(np.asarray(fit.result.bse), hand, rtol=1e-8)
+
+
+def test_panel_trend_reports_slope_of_country_residuals(results, catalog):
+    trend = bm.panel_trend(results, COUNTRY, catalog).set_index("indicator")
+    assert "fixed_broadband_subscriptions" in trend.index
+    r = results.panel_residuals
+    own = r[(r["iso3"] == COUNTRY) & (r["indicator"] == "fixed_broadband_subscriptions")]
+    slope = np.polyfit(own["year"], own["residual"], 1)[0]
+    assert trend.at["fixed_broadband_subscriptions", "slope"] == pytest.approx(slope)
+    assert trend.at["fixed_broadband_subscriptions", "n_years"] == 3
+
+
+# ---------------------------------------------------------------- data-sparse country
+def test_data_sparse_country_gets_no_data_rows_not_a_crash(results, catalog):
+    table = bm.country_benchmark(results, "TUV", catalog)
+    scored = {i.id for i in catalog.scored}
+    assert set(table["indicator"]) == scored
+    assert (table["classification"] == "no_data").all()
+    assert table.loc[table["indicator"] == "mobile_subscriptions", "note"].str.contains(
+        "no value").all()
+    # it still gets an expected value from its GDP (useful for the pledge-gap need)
+    base = table[(table["indicator"] == "mobile_subscriptions") & (table["model"] == "ols_lngdp")]
+    assert base["predicted"].notna().all()
+    peers = bm.peer_refits(results, "TUV", {"all": list(results.data["iso3"].unique())},
+                           catalog)
+    assert (peers["classification"] == "no_data").all()
+    assert bm.key_indicators(table) == []
+
+
+def test_every_scored_indicator_has_one_preferred_row_per_country(results, catalog):
+    table = bm.country_benchmark(results, COUNTRY, catalog)
+    pref = table[table["preferred"].astype(bool)]
+    assert sorted(pref["indicator"]) == sorted(i.id for i in catalog.scored)
+    assert pref.set_index("indicator").at["internet_users", "model"] == "logit_lngdp"
+    unfitted = pref.set_index("indicator").loc["coverage_4g"]
+    assert unfitted["classification"] == "no_data"
+    assert "not fitted" in unfitted["note"]
+
+
+# ---------------------------------------------------------------- cache
+def test_world_fits_are_cached_per_vintage_and_options(tmp_path, monkeypatch, panel,
+                                                       catalog, reference):
+    from p2c_research.datasets import DataSelection
+    from p2c_research.store import PANEL_COLUMNS, validate_panel, write_parquet
+
+    panel_path = tmp_path / "panel.parquet"
+    write_parquet(validate_panel(panel[PANEL_COLUMNS]), panel_path)
+    sel = DataSelection(choice="sample", panel_path=panel_path,
+                        pledges_path=tmp_path / "pledges.parquet",
+                        geometries_path=tmp_path / "geo.geojson", pledges_synthetic=True)
+    calls = []
+    real = bm.world_benchmark
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("pi_level"))
+        return real(*args, **kwargs, reference=reference)
+
+    monkeypatch.setattr(bm, "world_benchmark", counting)
+    root = tmp_path / "cache"
+    first = bm.world_benchmark_cached(sel, catalog, WINDOW, min_n=20, root=root)
+    second = bm.world_benchmark_cached(sel, catalog, WINDOW, min_n=20, root=root)
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(
+        first.models.reset_index(drop=True), second.models.reset_index(drop=True),
+        check_dtype=False)
+    bm.world_benchmark_cached(sel, catalog, WINDOW, min_n=20, pi_level=0.8, root=root)
+    assert calls == [0.9, 0.8]

@@ -1,0 +1,54 @@
+"""Smoke test: notebook 02 runs end to end on the embedded sample and writes its outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from p2c_research.reports.benchmark_report import REQUIRED_TABLE_COLUMNS
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02_benchmarking.ipynb"
+
+
+def test_notebook_is_thin_and_stripped():
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    namespace: dict = {}
+    exec(params[0].source, namespace)  # literals only
+    assert {k: namespace[k] for k in ("country", "params_file", "data", "out_dir")} == {
+        "country": "KHM", "params_file": "", "data": "auto", "out_dir": "outputs"}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.get("outputs"), "commit the notebook without outputs (nbstripout)"
+            assert "for " not in cell.source, "loops belong in the package"
+
+
+@pytest.mark.smoke
+def test_notebook_runs_for_khm_and_writes_benchmark_csv(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    sample = NOTEBOOK.parents[1] / "data" / "sample" / "panel.parquet"
+    if not sample.exists():
+        pytest.skip("embedded sample not built yet")
+    out_dir = tmp_path / "out"
+    papermill.execute_notebook(
+        str(NOTEBOOK), str(tmp_path / "02_KHM.ipynb"),
+        parameters={"country": "KHM", "out_dir": str(out_dir)}, kernel_name="python3",
+        progress_bar=False, cwd=str(NOTEBOOK.parent))
+    tables = out_dir / "KHM" / "tables"
+    bench = pd.read_csv(tables / "benchmark.csv")
+    assert set(REQUIRED_TABLE_COLUMNS) <= set(bench.columns)
+    base = bench[bench["model"] == "ols_lngdp"]
+    assert len(base) >= 10
+    assert base["classification"].isin(["over", "on_par", "under", "no_data"]).all()
+    fitted = base[base["classification"] != "no_data"]
+    assert (fitted["n"] >= 30).all() and fitted["r2"].between(0, 1).all()
+    for name in ("models", "peers", "panel_trend"):
+        assert (tables / f"{name}.csv").stat().st_size > 0
+    figures = out_dir / "KHM" / "figures"
+    assert (figures / "residual_dotplot.png").stat().st_size > 10_000
+    assert list(figures.glob("scatter_*.png"))
