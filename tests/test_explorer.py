@@ -1,0 +1,101 @@
+"""The explorer's logic without a browser: a widget change redraws the right views."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from p2c_research.explorer import REDRAW, Explorer, ViewResult
+
+
+def _fake_renderers(log):
+    def make(view):
+        def render(ctx, state):
+            log.append((view, state))
+            fig = plt.figure()
+            return ViewResult(fig, pd.DataFrame({"view": [view], "country": [state.country],
+                                                 "peer_group": [state.peer_group],
+                                                 "indicator": [state.indicator]}))
+        return render
+    return {v: make(v) for v in ("wheel", "scatter", "map")}
+
+
+@pytest.fixture
+def explorer(tmp_path):
+    log = []
+    ex = Explorer("KHM", data="sample", out_dir=tmp_path, renderers=_fake_renderers(log))
+    ex.refresh()
+    log.clear()
+    return ex, log
+
+
+def test_initial_state_is_consistent(explorer):
+    ex, _ = explorer
+    st = ex.state
+    assert st.country == "KHM" and st.pillar == "ACCESS"
+    assert st.peer_group in {label for label in ex.peer_group.options}
+    assert st.indicator == "mobile_subscriptions"
+
+
+def test_country_change_redraws_every_view_with_the_new_country(explorer):
+    ex, log = explorer
+    ex.country.value = "MRT"
+    assert sorted(v for v, _ in log) == ["map", "scatter", "wheel"]
+    assert {s.country for _, s in log} == {"MRT"}
+    # peer choices follow the country: MRT has the explicit Arab States list
+    assert any("Arab States" in label for label in ex.peer_group.options)
+
+
+def test_peer_group_change_redraws_wheel_and_scatter_only(explorer):
+    ex, log = explorer
+    other = next(g for g in ex.peer_group.options if g != ex.peer_group.value)
+    ex.peer_group.value = other
+    assert sorted(v for v, _ in log) == sorted(REDRAW["peer_group"])
+    assert all(s.peer_group == other for _, s in log)
+
+
+def test_pillar_change_updates_indicator_choices_and_redraws_map_and_scatter(explorer):
+    ex, log = explorer
+    ex.pillar.value = "VALUE_CREATION"
+    assert ex.indicator.value in {i for _, i in ex.indicator.options}
+    assert ex.indicator.value == "rd_expenditure"
+    assert sorted(v for v, _ in log) == ["map", "scatter"]
+
+
+def test_indicator_change_redraws_the_scatter_only(explorer):
+    ex, log = explorer
+    ex.indicator.value = "secure_servers"
+    assert [v for v, _ in log] == ["scatter"]
+    assert log[0][1].indicator == "secure_servers"
+
+
+def test_export_writes_png_and_csv_of_the_current_views(explorer, tmp_path):
+    ex, _ = explorer
+    written = ex.export_view()
+    assert len(written) == 6
+    for path in written:
+        assert path.exists() and path.stat().st_size > 0
+        assert path.parent == tmp_path / "explorer" / "KHM"
+    csv = pd.read_csv(next(p for p in written if p.name.startswith("scatter_")
+                       and p.suffix == ".csv"))
+    assert csv.loc[0, "indicator"] == "mobile_subscriptions"
+
+
+@pytest.mark.smoke
+def test_real_renderers_draw_for_a_partner_country(tmp_path):
+    ex = Explorer("DOM", data="sample", out_dir=tmp_path)
+    ex.refresh()
+    assert ex.errors == {}
+    assert set(ex.results) == {"wheel", "scatter", "map"}
+    wheel = ex.results["wheel"].data
+    assert set(wheel["iso3"]) == {"DOM"} and "peer_median" in wheel
+    gaps = ex.results["map"].data
+    assert gaps["gap_index"].dropna().between(0, 100).all() and gaps["gap_index"].notna().any()
+    ex.indicator.value = "fixed_broadband_subscriptions"
+    scatter = ex.results["scatter"].data
+    assert set(scatter["indicator"]) == {"fixed_broadband_subscriptions"}
