@@ -9,6 +9,7 @@ without a traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def batch(c, countries="", all=False, workers=0, scheduler="", out="", resume=Fa
 def lab(c, port=8888, no_browser=False):
     """Start JupyterLab on 127.0.0.1 with the notebooks folder open."""
     flags = " --no-browser" if no_browser else ""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        flags += " --allow-root"  # containers and CI machines often run as root
     c.run(f"{sys.executable} -m jupyter lab --ip=127.0.0.1 --port={port}"
           f" --notebook-dir={ROOT / 'notebooks'}{flags}", pty=False)
 

@@ -69,7 +69,9 @@ def _synthetic_panel(reference: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
         mobile = -60 + 17 * ln_gdp + rng.normal(0, sd)
         share = 100 * expit(-9 + 1.1 * ln_gdp + rng.normal(0, 0.5))
         price = max(0.3, 40 - 3.5 * ln_gdp + rng.normal(0, 1.5))
+        receipts = float(np.exp(-8 + 1.0 * ln_gdp + rng.normal(0, 1)))  # log-scaled, floor 0.01
         rows += [(iso, "mobile_subscriptions", 2023, float(mobile)),
+                 (iso, "ip_receipts", 2023, 0.001 if iso == COUNTRY else receipts),
                  (iso, "mobile_subscriptions", 2020, float(mobile - 10)),
                  (iso, "internet_users", 2023, float(share)),
                  (iso, "mobile_data_price", 2023, float(price))]
@@ -241,6 +243,19 @@ def test_frontier_is_low_quantile_for_prices_and_distance_is_direction_aware(res
               & c["actual"].notna()]
     beyond = (front["classification"] == "beyond_frontier").mean()
     assert 0.03 < beyond < 0.25  # about 10% of economies lie above a q=0.9 line
+
+
+def test_log_model_compares_values_below_the_floor_at_the_floor(results, catalog):
+    floor = catalog["ip_receipts"].goalposts.lower
+    c = results.countries
+    row = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "ip_receipts")
+            & (c["model"] == "log_lngdp")].iloc[0]
+    assert row["actual"] == pytest.approx(0.001)  # reported raw ...
+    assert "log floor" in row["note"]
+    expected = classify([np.log(floor)], [np.log(row["pi_low"])], [np.log(row["pi_high"])],
+                        True)[0]
+    assert row["classification"] == expected  # ... but classified as the fit saw it
+    assert bool(row["preferred"])
 
 
 # ---------------------------------------------------------------- peers

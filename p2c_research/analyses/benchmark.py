@@ -69,6 +69,7 @@ import pandas as pd
 
 from p2c_research import countries
 from p2c_research.analyses.regression import (
+    LOGIT_CLIP_PERCENT,
     classify,
     coefficient_table,
     expit_percent,
@@ -86,7 +87,7 @@ if TYPE_CHECKING:
     from p2c_research.datasets import DataSelection
 
 # Bump when a modelling rule changes, so cached world fits are recomputed.
-BENCHMARK_VERSION = 3
+BENCHMARK_VERSION = 4
 
 MODEL_BASE = "ols_lngdp"
 MODEL_LOGIT = "logit_lngdp"
@@ -313,14 +314,23 @@ class _Transform:
     scale: str
     forward: Any
     back: Any
+    #: (is the raw value clipped by ``forward``?, the note saying so)
+    clipped: Any = None
+    clip_note: str = ""
 
 
 def _transform(model: str, ind: Indicator) -> _Transform:
     if model == MODEL_LOGIT:
-        return _Transform("logit", logit_percent, expit_percent)
+        lo, hi = LOGIT_CLIP_PERCENT
+        return _Transform("logit", logit_percent, expit_percent,
+                          lambda v: (v < lo) | (v > hi),
+                          f"value outside {lo:g}-{hi:g}%: compared at the logit clip")
     if model == MODEL_LOG:
         floor = ind.goalposts.lower
-        return _Transform("log", lambda v: log_floor(v, floor), np.exp)
+        return _Transform("log", lambda v: log_floor(v, floor), np.exp,
+                          lambda v: v < floor,
+                          f"value below the log floor ({floor:g}, the lower goalpost): "
+                          "compared at the floor")
     return _Transform("raw", lambda v: np.asarray(v, dtype="float64"),
                       lambda v: np.asarray(v, dtype="float64"))
 
@@ -466,6 +476,9 @@ def _fit_indicator(ind: Indicator, rows: pd.DataFrame, *, pi_level: float, front
         fitted_actual[actual.notna()] = tr.forward(actual[actual.notna()])
         frame["classification"] = classify(fitted_actual, pred["pi_low"].reindex(rows.index),
                                            pred["pi_high"].reindex(rows.index), hib)
+        if tr.clipped is not None:
+            frame.loc[actual.notna() & tr.clipped(actual) & (frame["note"] == ""), "note"] = (
+                tr.clip_note)
         if model != MODEL_EXTENDED:
             band = predict_interval(res, _base_exog(grid), pi_level)
             out["curves"].append(pd.DataFrame({

@@ -409,3 +409,12 @@ def save_benchmark_outputs(report: BenchmarkReport, out_dir: Path | str,
     for name, fig in report.figures().items():
         paths[name] = save_figure(fig, out_dir, report.iso3, name, dpi=dpi)
     return paths
+
+
+def precompute(selection, params) -> None:
+    """Batch hook: fit every model for every indicator once, for ``params``' options."""
+    from p2c_research.catalog import load_catalog
+
+    opts = params.analysis
+    world_benchmark_cached(selection, load_catalog(), (params.year_window.start, params.year_window.end),
+                           pi_level=opts.prediction_interval, frontier_q=opts.frontier_quantile)
