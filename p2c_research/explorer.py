@@ -140,6 +140,14 @@ def render_map(ctx: RunContext, state: ExplorerState) -> ViewResult:
     return ViewResult(fig, rows[cols].sort_values("gap_index", ascending=False))
 
 
+def _png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
 RENDERERS: dict[str, Callable[[RunContext, ExplorerState], ViewResult]] = {
     "wheel": render_wheel,
     "scatter": render_scatter,
@@ -249,7 +257,7 @@ class Explorer:
     # ----------------------------------------------------------------- drawing
     def refresh(self, views: list[str] | tuple[str, ...] = VIEWS) -> None:
         """Redraw ``views`` for the current state, each in its output area."""
-        from IPython.display import display
+        from IPython.display import Image, display
 
         state = self.state
         ctx = self.context(state.country)
@@ -270,8 +278,8 @@ class Explorer:
                 plt.close(old.figure)
             self.results[view] = result
             self.errors.pop(view, None)
-            with out:
-                display(result.figure)
+            with out:  # PNG bytes: shown the same whatever matplotlib backend is active
+                display(Image(data=_png_bytes(result.figure)))
         self.status.value = (f"<small>Showing {countries.iso3_to_name(state.country)} "
                              f"({state.country}); peers: {state.peer_group}. "
                              f"{ctx.selection.describe()}</small>")

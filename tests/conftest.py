@@ -11,9 +11,9 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_DIR = PROJECT_ROOT.parent / "shared" / "real"
 
-# Keep test runs from reading or writing the developer's cache, and plot headless.
+# Keep test runs from reading or writing the developer's cache. (No MPLBACKEND here:
+# kernels inherit the environment, and the reports need the inline backend.)
 os.environ.setdefault("P2C_CACHE", tempfile.mkdtemp(prefix="p2c-test-cache-"))
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")

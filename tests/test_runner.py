@@ -225,3 +225,27 @@ def test_warm_kernel_clears_variables_between_notebooks(stub_root, tmp_path):
                        for o in c.get("outputs", []))
         pids.append(text.split("kernel pid", 1)[1].split()[0])
     assert pids[0] == pids[1], "the second notebook did not reuse the warm kernel"
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_figures_survive_an_agg_backend_in_the_callers_environment(stub_root, tmp_path,
+                                                                    monkeypatch, warm):
+    from p2c_research.runner.execute import execute_one
+    from p2c_research.runner.warm_kernel import shutdown_warm_kernels
+
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2], [3, 4])\n"
+        "display(fig)\nplt.close(fig)")
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    try:
+        status = execute_one("KHM", "landscape", tmp_path / "out", warm=warm)
+    finally:
+        shutdown_warm_kernels()
+    assert status.status == "ok", status.error
+    executed = nbformat.read(tmp_path / "out" / "KHM" / "01_landscape.ipynb", as_version=4)
+    kinds = {k for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             for k in o.get("data", {})}
+    assert "image/png" in kinds
+    assert os.environ["MPLBACKEND"] == "Agg"  # the caller's environment is restored

@@ -54,6 +54,24 @@ class NotebookStatus:
         return asdict(self)
 
 
+@contextlib.contextmanager
+def kernel_environment():
+    """Start kernels without a non-inline ``MPLBACKEND`` inherited from the caller.
+
+    A kernel started with ``MPLBACKEND=Agg`` (common in CI and scripts) shows
+    figures as ``<Figure ...>`` text instead of images, and the reports would
+    silently lose every chart.
+    """
+    saved = os.environ.get("MPLBACKEND")
+    if saved is not None and "inline" not in saved:
+        del os.environ["MPLBACKEND"]
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -101,7 +119,6 @@ def execute_one(
     :mod:`p2c_research.runner.warm_kernel`) instead of a fresh one.
     """
     import nbformat
-    import papermill
 
     stem = Path(NOTEBOOKS[notebook]).stem
     country_dir = out_dir / country
@@ -114,21 +131,7 @@ def execute_one(
     try:
         src = notebook_path(notebook)
         validate_parameters(src, parameters)
-        if warm:
-            from p2c_research.runner import warm_kernel
-
-            papermill.execute_notebook(
-                warm_kernel.with_reset_cell(nbformat.read(str(src), as_version=4)), str(running),
-                parameters=parameters, kernel_name=kernel, engine_name=warm_kernel.ENGINE_NAME,
-                progress_bar=False, log_output=False,
-            )
-            executed = warm_kernel.strip_reset_cell(nbformat.read(str(running), as_version=4))
-            nbformat.write(executed, str(running))
-        else:
-            papermill.execute_notebook(
-                str(src), str(running), parameters=parameters, kernel_name=kernel,
-                cwd=str(src.parent), progress_bar=False, log_output=False,
-            )
+        _execute(src, running, parameters, kernel, warm)
         html = to_html(running)
         atomic_write_text(country_dir / f"{stem}.html", html)
         os.replace(running, country_dir / f"{stem}.ipynb")
@@ -156,6 +159,28 @@ def execute_one(
     status.seconds = round(time.perf_counter() - t0, 2)
     status.peak_rss_mb = round(_peak_rss_children_mb(), 1)
     return status
+
+
+def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str, warm: bool) -> None:
+    import nbformat
+    import papermill
+
+    with kernel_environment():
+        if warm:
+            from p2c_research.runner import warm_kernel
+
+            papermill.execute_notebook(
+                warm_kernel.with_reset_cell(nbformat.read(str(src), as_version=4)), str(running),
+                parameters=parameters, kernel_name=kernel, engine_name=warm_kernel.ENGINE_NAME,
+                progress_bar=False, log_output=False,
+            )
+            executed = warm_kernel.strip_reset_cell(nbformat.read(str(running), as_version=4))
+            nbformat.write(executed, str(running))
+        else:
+            papermill.execute_notebook(
+                str(src), str(running), parameters=parameters, kernel_name=kernel,
+                cwd=str(src.parent), progress_bar=False, log_output=False,
+            )
 
 
 def _describe(exc: BaseException) -> str:
