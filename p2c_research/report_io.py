@@ -79,3 +79,12 @@ def report_header(params: CountryParams, selection: DataSelection, title: str,
         f"{params.year_window.start}-{params.year_window.end}.",
     ]
     return "\n".join(lines)
+
+
+def styled(frame: pd.DataFrame, precision: int = 2):
+    """A table for reviewers: no index column, '–' for missing values, HTML-escaped text.
+
+    Escaping matters: tables may carry untrusted text (pledge entities and
+    descriptions), and a pandas Styler does not escape unless asked.
+    """
+    return frame.style.hide(axis="index").format(na_rep="–", precision=precision, escape="html")

@@ -100,7 +100,7 @@ class BenchmarkReport:
             "Pillar": t["pillar"].map(PILLAR_LABELS),
             "Unit": t["unit"],
             "Model": t["model"],
-            "Year": t["year"],
+            "Year": t["year"].where(t["actual"].notna()).astype("Int64"),
             "Actual": t["actual"].round(1),
             "Expected": t["predicted"].round(1),
             "90% interval": [_interval(lo, hi) for lo, hi in zip(t["pi_low"], t["pi_high"],
