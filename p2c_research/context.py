@@ -16,7 +16,7 @@ from p2c_research import countries
 from p2c_research.catalog import Catalog, load_catalog
 from p2c_research.datasets import DataSelection, load_panel, select_data
 from p2c_research.params import CountryParams, load_params
-from p2c_research.report_io import country_output_dir, report_header
+from p2c_research.report_io import country_output_dir, install_png_formatter, report_header
 
 NOTEBOOK_PARAMETERS = ("country", "params_file", "data", "out_dir")
 
@@ -51,5 +51,6 @@ def open_context(country: str, params_file: str = "", data: str = "auto",
     params = load_params(iso3, params_file or None)
     choice = data if data != "auto" else params.data.choice
     selection = select_data(choice)  # type: ignore[arg-type]
+    install_png_formatter(params.output.figure_dpi)
     return RunContext(params=params, selection=selection, catalog=load_catalog(),
                       out_dir=Path(out_dir))

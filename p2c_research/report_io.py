@@ -8,6 +8,7 @@ and ``--resume`` knows what is done. Every write is atomic.
 from __future__ import annotations
 
 import html
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,11 +46,51 @@ def save_table(frame: pd.DataFrame, out_dir: Path | str, iso3: str, name: str) -
     return path
 
 
+_PNG_CACHE_ATTR = "_p2c_png"
+
+
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes, rendered once per dpi and kept on the figure.
+
+    A report both saves each figure and shows it; rendering is most of a
+    notebook's run time, so the saved file and the displayed image share one
+    rendering (see :func:`install_png_formatter`).
+    """
+    cached = getattr(fig, _PNG_CACHE_ATTR, None)
+    if cached is not None and cached[0] == dpi:
+        return cached[1]
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, bbox_inches="tight", format="png")
+    data = buffer.getvalue()
+    setattr(fig, _PNG_CACHE_ATTR, (dpi, data))
+    return data
+
+
+def install_png_formatter(dpi: int = 110) -> bool:
+    """Make notebooks display figures from :func:`figure_png` (one rendering per figure).
+
+    Returns False outside IPython. Figures look the same as the saved PNGs.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    from matplotlib.figure import Figure as MplFigure
+
+    shell.display_formatter.formatters["image/png"].for_type(
+        MplFigure, lambda fig: figure_png(fig, dpi))
+    return True
+
+
 def save_figure(fig: Figure, out_dir: Path | str, iso3: str, name: str, dpi: int = 110) -> Path:
-    """Write ``OUT/<ISO3>/figures/<name>.png`` atomically."""
+    """Write ``OUT/<ISO3>/figures/<name>.png`` atomically (reusing a rendering already made)."""
     path = country_output_dir(out_dir, iso3) / "figures" / f"{name}.png"
+    data = figure_png(fig, dpi)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+        tmp.write_bytes(data)
     return path
 
 

@@ -173,6 +173,9 @@ def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str, 
                 warm_kernel.with_reset_cell(nbformat.read(str(src), as_version=4)), str(running),
                 parameters=parameters, kernel_name=kernel, engine_name=warm_kernel.ENGINE_NAME,
                 progress_bar=False, log_output=False,
+                # papermill would rewrite the whole notebook (images included) after every
+                # cell; it still writes it once at the end, and on an error with the error.
+                request_save_on_cell_execute=False,
             )
             executed = warm_kernel.strip_reset_cell(nbformat.read(str(running), as_version=4))
             nbformat.write(executed, str(running))
