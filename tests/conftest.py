@@ -37,3 +37,10 @@ def _close_figures():
 
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    from p2c_research.catalog import load_catalog
+
+    return load_catalog()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import WINDOW, make_panel
 from scipy.stats import percentileofscore
 
 from p2c_research.analyses.peers import (
@@ -14,20 +15,6 @@ from p2c_research.analyses.peers import (
     percentile_among,
 )
 from p2c_research.analyses.scores import world_scores
-from p2c_research.catalog import load_catalog
-
-WINDOW = (2015, 2024)
-
-
-def make_panel(rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["iso3", "indicator", "year", "value"])
-    frame["source"] = "test"
-    return frame
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
 
 
 def test_percentile_definition_matches_scipy_kind_mean() -> None:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import WINDOW, make_panel
 
 from p2c_research.analyses import landscape as landscape_mod
 from p2c_research.analyses.scores import (
@@ -22,22 +23,8 @@ from p2c_research.analyses.scores import (
     scale_values,
     world_scores,
 )
-from p2c_research.catalog import load_catalog
 from p2c_research.datasets import DataSelection
 from p2c_research.store import write_parquet
-
-WINDOW = (2015, 2024)
-
-
-def make_panel(rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["iso3", "indicator", "year", "value"])
-    frame["source"] = "test"
-    return frame
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
 
 
 # --------------------------------------------------------------------------- scaling

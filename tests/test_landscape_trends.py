@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import WINDOW, make_panel
 from scipy.stats import theilslopes
 
 from p2c_research.analyses.findings import findings_frame
@@ -23,21 +24,7 @@ from p2c_research.analyses.trends import (
     window_series,
     years_to_target,
 )
-from p2c_research.catalog import load_catalog
 from p2c_research.errors import NoDataError
-
-WINDOW = (2015, 2024)
-
-
-def make_panel(rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["iso3", "indicator", "year", "value"])
-    frame["source"] = "test"
-    return frame
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
 
 
 @pytest.fixture(scope="module")
