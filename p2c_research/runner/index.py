@@ -27,7 +27,7 @@ table{border-collapse:collapse;margin-top:1rem} th,td{border-bottom:1px solid #d
 padding:.4rem .6rem;text-align:left;vertical-align:middle} th{background:#f4f4f4}
 td.num{text-align:right;font-variant-numeric:tabular-nums} .fail{color:#b00020;font-weight:600}
 .flag{display:inline-block;background:#fde2e1;color:#8a1c14;border-radius:3px;padding:0 .3rem;
-margin:.1rem;font-size:.85em} .ok{color:#1b5e20} img.wheel{width:110px;height:auto}
+margin:.1rem;font-size:.85em} .ok{color:#1b5e20} img.wheel{height:130px;width:auto;max-width:240px;object-fit:contain}
 .insufficient{color:#888;font-style:italic}
 """
 
