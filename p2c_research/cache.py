@@ -47,10 +47,15 @@ def cached_frames(
     """
     folder = entry_dir(name, key, root)
     done = folder / "DONE"
+    memo_key = (str(folder), done.stat().st_mtime_ns if done.exists() else None)
+    if memo_key in _memo:
+        return _shallow(_memo[memo_key])
     if done.exists():
         parts = json.loads(done.read_text())
         try:
-            return {part: pd.read_parquet(folder / f"{part}.parquet") for part in parts}
+            frames = {part: pd.read_parquet(folder / f"{part}.parquet") for part in parts}
+            _remember(memo_key, frames)
+            return _shallow(frames)
         except (OSError, ValueError) as exc:  # a damaged entry is recomputed, not trusted
             log.warning("cache entry %s unreadable (%s); recomputing", folder, exc)
     frames = compute()
@@ -58,3 +63,20 @@ def cached_frames(
         write_parquet(frame, folder / f"{part}.parquet")
     atomic_write_text(done, json.dumps(sorted(frames)))
     return frames
+
+
+#: Entries read in this process, keyed by folder and DONE-marker time: a warm
+#: kernel in a batch reads each all-country entry once, not once per country.
+_memo: dict[tuple[str, int | None], dict[str, pd.DataFrame]] = {}
+_MEMO_MAX = 16
+
+
+def _remember(key: tuple[str, int | None], frames: dict[str, pd.DataFrame]) -> None:
+    if len(_memo) >= _MEMO_MAX:
+        _memo.pop(next(iter(_memo)))
+    _memo[key] = frames
+
+
+def _shallow(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Copies that share the data (copy-on-write), so a caller's edits never reach the memo."""
+    return {part: frame.copy(deep=False) for part, frame in frames.items()}

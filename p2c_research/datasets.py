@@ -122,15 +122,23 @@ def load_pledges(selection: DataSelection) -> pd.DataFrame:
     return pd.read_parquet(p)
 
 
-def load_geometries(selection: DataSelection):
-    """Natural Earth admin-0 polygons with an ``iso3`` column (GeoDataFrame)."""
+@lru_cache(maxsize=2)
+def _load_geometries_cached(path: str, mtime: float):
     import geopandas as gpd
 
+    return gpd.read_file(path)
+
+
+def load_geometries(selection: DataSelection):
+    """Natural Earth admin-0 polygons with an ``iso3`` column (GeoDataFrame).
+
+    Cached per file version, like the panel: do not mutate the frame.
+    """
     p = selection.geometries_path
     if not p.exists():
         raise DataError(f"{p}: country geometries missing; rebuild the sample with "
                         "`invoke data.sample --source DIR`")
-    return gpd.read_file(p)
+    return _load_geometries_cached(str(p), p.stat().st_mtime)
 
 
 def sample_manifest() -> dict:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from p2c_research import countries
+from p2c_research.figures.layers import RenderedImage
 from p2c_research.store import atomic_path
 
 if TYPE_CHECKING:
@@ -85,10 +86,15 @@ def install_png_formatter(dpi: int = 110) -> bool:
     return True
 
 
-def save_figure(fig: Figure, out_dir: Path | str, iso3: str, name: str, dpi: int = 110) -> Path:
-    """Write ``OUT/<ISO3>/figures/<name>.png`` atomically (reusing a rendering already made)."""
+def save_figure(fig: Figure | RenderedImage, out_dir: Path | str, iso3: str, name: str,
+                dpi: int = 110) -> Path:
+    """Write ``OUT/<ISO3>/figures/<name>.png`` atomically (reusing a rendering already made).
+
+    ``fig`` may also be a finished :class:`~p2c_research.figures.layers.RenderedImage`
+    (a shared base with the country's overlay), written as it is.
+    """
     path = country_output_dir(out_dir, iso3) / "figures" / f"{name}.png"
-    data = figure_png(fig, dpi)
+    data = fig.png if isinstance(fig, RenderedImage) else figure_png(fig, dpi)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path

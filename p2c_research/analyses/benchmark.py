@@ -70,6 +70,7 @@ import pandas as pd
 from p2c_research import countries
 from p2c_research.analyses.regression import (
     LOGIT_CLIP_PERCENT,
+    OlsFit,
     classify,
     coefficient_table,
     expit_percent,
@@ -732,8 +733,9 @@ def peer_refits(
 
     A refit needs ``n >= min_n`` economies (peers plus the country) with a
     value and GDP of the same year; below that the world fit is reported with
-    the note "n < 15: peer refit skipped, world fit used". These fits are
-    small and country-specific, so they are not cached.
+    the note "n < 15: peer refit skipped, world fit used". The fits are small;
+    they are memoised in-process (:func:`_peer_fit`), not on disk, because the
+    members of a region share them within a batch.
     """
     records: list[dict[str, Any]] = []
     world = results.countries[(results.countries["iso3"] == iso3)
@@ -760,7 +762,7 @@ def peer_refits(
                     rec["actual"] = w["actual"]
             elif n >= min_n:
                 exog = _base_exog(sample)
-                fit = fit_ols_hc3(sample["value"], exog)
+                fit = _peer_fit(ind.id, sample, exog)
                 pred = predict_interval(fit.result, exog.loc[[iso3]], pi_level).iloc[0]
                 actual = float(sample.at[iso3, "value"])
                 rec.update(refit=True, r2=float(fit.result.rsquared),
@@ -782,6 +784,27 @@ def peer_refits(
     out["n"] = out["n"].astype("Int64")
     out["n_peers"] = out["n_peers"].astype("Int64")
     return out
+
+
+#: Peer refits of this process. Every country of a region refits the same region,
+#: so in a batch each (indicator, sample) is fitted once, not once per member.
+_peer_fits: dict[tuple[str, str], OlsFit] = {}
+_PEER_FITS_MAX = 1024
+
+
+def _peer_fit(indicator: str, sample: pd.DataFrame, exog: pd.DataFrame) -> OlsFit:
+    """:func:`fit_ols_hc3` on a peer sample, memoised on a hash of its exact data."""
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(sample[["value"]].join(exog), index=True).to_numpy().tobytes()
+    ).hexdigest()
+    key = (indicator, digest)
+    fit = _peer_fits.get(key)
+    if fit is None:
+        fit = fit_ols_hc3(sample["value"], exog)
+        if len(_peer_fits) >= _PEER_FITS_MAX:
+            _peer_fits.pop(next(iter(_peer_fits)))
+        _peer_fits[key] = fit
+    return fit
 
 
 def panel_trend(results: BenchmarkResults, iso3: str, catalog: Catalog) -> pd.DataFrame:

@@ -65,15 +65,14 @@ def _peer_stats(own: pd.DataFrame, values: pd.DataFrame, membership: pd.DataFram
     peer_vals = peer_vals[peer_vals[value_col].notna()]
     joined = membership.merge(peer_vals, on="peer", how="inner")
     group = ["iso3", "peer_set", *keys]
-    aggs: dict[str, tuple[str, object]] = {
-        "peer_n": (value_col, "size"),
-        "peer_median": (value_col, "median"),
-        "peer_q25": (value_col, lambda s: s.quantile(0.25)),
-        "peer_q75": (value_col, lambda s: s.quantile(0.75)),
-    }
+    grouped = joined.groupby(group)
+    values_by = grouped[value_col]
+    # Built-in (cythonised) reductions; a lambda per group cost ~0.1 s per country.
+    columns = {"peer_n": values_by.size(), "peer_median": values_by.median(),
+               "peer_q25": values_by.quantile(0.25), "peer_q75": values_by.quantile(0.75)}
     for name, (col, how) in (extra or {}).items():
-        aggs[name] = (col, how)
-    stats = joined.groupby(group, as_index=False).agg(**aggs)
+        columns[name] = grouped[col].agg(how)
+    stats = pd.DataFrame(columns).reset_index()
 
     own_oriented = own[["iso3", *keys, oriented_col]].rename(columns={oriented_col: "_own"})
     cmp = joined.merge(own_oriented, on=["iso3", *keys], how="inner")

@@ -15,7 +15,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.transforms import offset_copy
 
+from p2c_research.figures.layers import RenderedImage, frame_digest, render_layered
 from p2c_research.figures.theme import (
     COUNTRY_COLOR,
     MISSING_COLOR,
@@ -106,6 +108,108 @@ def benchmark_scatter(
     add_source(fig, source)
     plt.close(fig)  # returned for display/saving; keeps pyplot from showing it twice
     return fig
+
+
+def _title(ax, text: str, color: object = "#262626"):
+    """The scatter's title as a plain text artist, placed where ``set_title(loc="left")`` puts it.
+
+    A separate artist (not ``ax.title``) so the layered scatter can add it as
+    part of a country's overlay and remove it again.
+    """
+    return ax.text(0.0, 1.0, text, ha="left", va="baseline", color=color,
+                   fontsize=plt.rcParams["axes.titlesize"],
+                   fontweight=plt.rcParams["axes.titleweight"],
+                   transform=offset_copy(ax.transAxes, fig=ax.figure,
+                                         y=plt.rcParams["axes.titlepad"], units="points"))
+
+
+def benchmark_scatter_layered(
+    data: pd.DataFrame,
+    curve: pd.DataFrame,
+    *,
+    iso3: str,
+    country_label: str,
+    peers: Sequence[str] = (),
+    peer_label: str = "peers",
+    frontier: pd.DataFrame | None = None,
+    title: str,
+    ylabel: str,
+    source: str,
+    log_y: bool = False,
+    dpi: int = 110,
+) -> RenderedImage:
+    """:func:`benchmark_scatter` drawn as a shared base plus the country's overlay.
+
+    The base (every economy in light grey, the fitted line, the band, the
+    frontier, axes and source) is the same for every country of a batch and is
+    rendered once per process (:mod:`p2c_research.figures.layers`); the
+    overlay holds what is the country's own: its peers drawn darker, its point
+    and label, the legend and the title.
+    """
+    apply_theme()
+    curve = curve.sort_values("gdp_pc_ppp")
+    pts = data.dropna(subset=["gdp_pc_ppp", "value"])
+    fr = None if frontier is None or frontier.empty else frontier.sort_values("gdp_pc_ppp")
+    n_lines = title.count("\n") + 1
+
+    def build() -> Figure:
+        fig, ax = plt.subplots(figsize=(8, 5.2))
+        ax.scatter(pts["gdp_pc_ppp"], pts["value"], s=14, color=WORLD_COLOR, alpha=0.8,
+                   linewidths=0, zorder=2)
+        ax.fill_between(curve["gdp_pc_ppp"], curve["pi_low"], curve["pi_high"],
+                        color="#6baed6", alpha=0.18, linewidth=0, zorder=1)
+        ax.plot(curve["gdp_pc_ppp"], curve["fitted"], color="#2171b5", linewidth=2, zorder=4)
+        if fr is not None:
+            ax.plot(fr["gdp_pc_ppp"], fr["fitted"], color="#2171b5", linewidth=1.2,
+                    linestyle="--", zorder=4)
+        ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xlabel("GDP per capita, PPP (current international $, log scale)")
+        ax.set_ylabel(textwrap.fill(ylabel, 45))
+        _title(ax, "\n".join(["Mg"] * n_lines), color=(0, 0, 0, 0))  # room for the title
+        add_source(fig, source)
+        return fig
+
+    def overlay(fig: Figure) -> list:
+        ax = fig.axes[0]
+        peer_mask = pts["iso3"].isin(list(peers)) & (pts["iso3"] != iso3)
+        n_rest = int((~peer_mask & (pts["iso3"] != iso3)).sum())
+        added: list = [ax.scatter(pts.loc[peer_mask, "gdp_pc_ppp"], pts.loc[peer_mask, "value"],
+                                  s=26, color=PEER_COLOR, alpha=0.9, linewidths=0, zorder=3)]
+        handles: list = [
+            Line2D([], [], marker="o", linestyle="", color=WORLD_COLOR, markersize=4,
+                   label=f"other economies (n = {n_rest})"),
+            Line2D([], [], marker="o", linestyle="", color=PEER_COLOR, markersize=5,
+                   label=f"{peer_label} (n = {int(peer_mask.sum())})"),
+            Patch(color="#6baed6", alpha=0.18, label="90% prediction interval"),
+            Line2D([], [], color="#2171b5", linewidth=2, label="expected for income (fit)"),
+        ]
+        if fr is not None:
+            handles.append(Line2D([], [], color="#2171b5", linewidth=1.2, linestyle="--",
+                                  label="best-practice frontier"))
+        own = pts[pts["iso3"] == iso3]
+        if not own.empty:
+            x, y = float(own["gdp_pc_ppp"].iloc[0]), float(own["value"].iloc[0])
+            added.append(ax.scatter([x], [y], s=90, color=COUNTRY_COLOR, edgecolor="white",
+                                    linewidth=1.2, zorder=6))
+            added.append(ax.annotate(country_label, (x, y), xytext=(8, 8),
+                                     textcoords="offset points", fontsize=10,
+                                     fontweight="bold", color=COUNTRY_COLOR, zorder=7))
+            handles.append(Line2D([], [], marker="o", linestyle="", color=COUNTRY_COLOR,
+                                  markeredgecolor="white", markersize=9, label=country_label))
+        else:
+            added.append(ax.text(0.02, 0.96, f"{country_label}: no value in the window",
+                                 transform=ax.transAxes, ha="left", va="top", fontsize=9,
+                                 color=COUNTRY_COLOR))
+        added.append(_title(ax, title))
+        added.append(ax.legend(handles=handles, loc="best", fontsize=8, frameon=True))
+        return added
+
+    key = ("benchmark-scatter", frame_digest(pts[["iso3", "gdp_pc_ppp", "value"]], curve,
+                                             fr if fr is not None else pd.DataFrame(),
+                                             ylabel, source, log_y, n_lines))
+    return render_layered(key, build, overlay, dpi)
 
 
 def residual_dotplot(

@@ -107,18 +107,26 @@ def _extent(geo: gpd.GeoDataFrame, iso3s: Sequence[str] | None,
     return x0 - dx, x1 + dx, y0 - dy, y1 + dy
 
 
-def _highlight(ax, geo: gpd.GeoDataFrame, iso3: str | None) -> None:
+def highlight_country(ax, geo: gpd.GeoDataFrame, iso3: str | None) -> list:
+    """Outline and label ``iso3``; returns the artists added (for layered rendering)."""
     if not iso3:
-        return
+        return []
     own = geo[geo["iso3"] == iso3]
     if own.empty:
-        return
-    own.boundary.plot(ax=ax, color=COUNTRY_COLOR, linewidth=1.8, zorder=5)
+        return []
+    before = set(map(id, ax.get_children()))
+    with _one_draw(ax.figure):
+        own.boundary.plot(ax=ax, color=COUNTRY_COLOR, linewidth=1.8, zorder=5)
     point = own.geometry.iloc[0].representative_point()
-    ax.annotate(iso3, xy=(point.x, point.y), xytext=(6, 6), textcoords="offset points",
+    # Label inward near the right edge, so it stays inside the map's frame.
+    x0, x1 = ax.get_xlim()
+    right = (point.x - x0) > 0.85 * (x1 - x0)
+    ax.annotate(iso3, xy=(point.x, point.y), xytext=(-6 if right else 6, 6),
+                textcoords="offset points", ha="right" if right else "left",
                 color=COUNTRY_COLOR, fontsize=9, fontweight="bold", zorder=6,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": COUNTRY_COLOR,
                       "lw": 0.6, "alpha": 0.85})
+    return [a for a in ax.get_children() if id(a) not in before]
 
 
 def _finish(fig: Figure, ax, title: str, source: str, note: str,
@@ -152,6 +160,9 @@ def _one_draw(fig: Figure) -> Iterator[None]:
     saved. The patch is on this figure's own canvas only and removed after.
     """
     canvas = fig.canvas
+    if "draw_idle" in vars(canvas):  # already inside _one_draw (nested use)
+        yield
+        return
     canvas.draw_idle = lambda *args, **kwargs: None  # type: ignore[method-assign]
     try:
         yield
@@ -232,7 +243,7 @@ def choropleth(
             frame.plot(ax=ax, facecolor="white", edgecolor="#8c8c8c", hatch=NO_DATA_HATCH,
                        linewidth=0.3)
             ax.legend(handles=[_no_data_patch()], fontsize=8, **_legend_place(region))
-        _highlight(ax, geo, highlight)
+        highlight_country(ax, geo, highlight)
     return _finish(fig, ax, title, source, note, _extent(geo, region))
 
 
@@ -271,7 +282,7 @@ def bivariate_map(
         if (~ok).any():
             frame[~ok].plot(ax=ax, facecolor="white", edgecolor="#8c8c8c",
                             hatch=NO_DATA_HATCH, linewidth=0.3)
-        _highlight(ax, geo, highlight)
+        highlight_country(ax, geo, highlight)
     _bivariate_legend(ax, need_label, support_label)
     return _finish(fig, ax, title, source, note, _extent(geo, region))
 

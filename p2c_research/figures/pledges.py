@@ -11,7 +11,6 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from p2c_research.figures.theme import COUNTRY_COLOR, PEER_COLOR, add_source
@@ -63,12 +62,19 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str) -> Figure:
     height = max(2.8, 0.48 * n_rows + 2.4)
     fig, ax = plt.subplots(figsize=(width, height))
     inner = counts.to_numpy()[~totals]
-    sns.heatmap(counts, ax=ax, mask=totals, annot=True, fmt=".0f", cmap="Blues", cbar=False,
-                vmin=0, vmax=max(1.0, float(inner.max()) if inner.size else 1.0),
-                linewidths=0.5, linecolor="white", annot_kws={"fontsize": 8})
-    sns.heatmap(counts, ax=ax, mask=~totals, annot=True, fmt=".0f", cmap="Greys", cbar=False,
-                vmin=0, vmax=counts.to_numpy().max() * 4 + 1, linewidths=0.5,
-                linecolor="white", annot_kws={"fontsize": 8, "fontweight": "bold"})
+    values = counts.to_numpy()
+    # Plain pcolormesh rather than sns.heatmap: seaborn draws the whole figure once per
+    # call to check tick-label overlap, which doubled this chart's cost in every report.
+    _annotated_mesh(ax, np.ma.masked_where(totals, values), "Blues",
+                    vmax=max(1.0, float(inner.max()) if inner.size else 1.0))
+    _annotated_mesh(ax, np.ma.masked_where(~totals, values), "Greys",
+                    vmax=float(values.max()) * 4 + 1, fontweight="bold")
+    ax.set_xlim(0, n_cols)
+    ax.set_ylim(n_rows, 0)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.tick_params(length=0)
     n_pillar = sum(c.startswith("pillar: ") for c in counts.columns)
     for x in (n_pillar, n_cols - 1):
         ax.axvline(x, color="#555555", linewidth=1.2)
@@ -82,9 +88,26 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str) -> Figure:
             style="italic")
     ax.text((n_pillar + n_cols - 1) / 2, -0.25, "stakeholder group", ha="center", va="bottom",
             fontsize=9, style="italic")
-    ax.set_title(title, loc="left", pad=22)
+    ax.set_title(title, loc="left", pad=28)
     fig.tight_layout()
     return _source(fig, source)
+
+
+def _annotated_mesh(ax, values: np.ma.MaskedArray, cmap: str, *, vmax: float,
+                    fontweight: str = "normal") -> None:
+    """Coloured cells with their counts written in, dark or light text by cell luminance."""
+    from matplotlib.colors import Normalize, to_rgb
+
+    norm = Normalize(vmin=0, vmax=vmax)
+    mesh = ax.pcolormesh(values, cmap=cmap, norm=norm, edgecolors="white", linewidth=0.5)
+    colormap = mesh.get_cmap()
+    for (row, col), value in np.ndenumerate(values.filled(np.nan)):
+        if not np.isfinite(value):
+            continue
+        r, g, b = to_rgb(colormap(norm(value)))
+        luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+        ax.text(col + 0.5, row + 0.5, f"{value:.0f}", ha="center", va="center", fontsize=8,
+                fontweight=fontweight, color="#262626" if luminance > 0.408 else "white")
 
 
 def follow_through_bars(follow: pd.DataFrame, *, title: str, source: str) -> Figure:

@@ -30,6 +30,11 @@ def apply_theme() -> None:
         "axes.titlesize": 12,
         "figure.titleweight": "bold",
         "savefig.bbox": "tight",
+        # A fixed title position: with the default (None, "auto") matplotlib
+        # measures every tick label of every axes to place each title, which
+        # was the largest single cost of rendering a report (about 40%).
+        "axes.titley": 1.0,
+        "axes.titlepad": 8.0,
     })
 
 

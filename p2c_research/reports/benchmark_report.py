@@ -32,7 +32,12 @@ from p2c_research.analyses.regression import std_residual_guide
 from p2c_research.catalog import PILLAR_LABELS, Catalog
 from p2c_research.context import RunContext
 from p2c_research.datasets import load_panel
-from p2c_research.figures.benchmark import benchmark_scatter, residual_dotplot
+from p2c_research.figures.benchmark import (
+    benchmark_scatter,
+    benchmark_scatter_layered,
+    residual_dotplot,
+)
+from p2c_research.figures.layers import RenderedImage
 from p2c_research.figures.theme import PILLAR_COLORS
 from p2c_research.params import resolve_peer_sets
 from p2c_research.report_io import save_figure, save_table
@@ -80,7 +85,8 @@ class BenchmarkReport:
     pi_level: float
     peer_min_n: int
     sources: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    _figures: dict[str, Figure] = field(default_factory=dict, repr=False)
+    dpi: int = 110  # of the layered scatters (rendered when built)
+    _figures: dict[str, Figure | RenderedImage] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ tables
     def preferred(self) -> pd.DataFrame:
@@ -182,9 +188,13 @@ class BenchmarkReport:
                 guide=std_residual_guide(self.pi_level), pillar_colors=PILLAR_COLORS)
         return self._figures["residual_dotplot"]
 
-    def figure_scatter(self, indicator: str) -> Figure:
-        """Every economy against GDP per capita for one indicator (preferred model's line)."""
-        name = f"scatter_{indicator}"
+    def figure_scatter(self, indicator: str, *, layered: bool = False) -> Figure | RenderedImage:
+        """Every economy against GDP per capita for one indicator (preferred model's line).
+
+        ``layered`` returns the finished image drawn over a base shared by every
+        country (the report and batches); otherwise a matplotlib figure (explorer).
+        """
+        name = f"scatter_{indicator}" + ("_layered" if layered else "")
         if name in self._figures:
             return self._figures[name]
         ind = self.catalog[indicator]
@@ -198,19 +208,20 @@ class BenchmarkReport:
         label, members = self.highlight
         verdict = _CLASS_WORDS.get(str(row["classification"]), "not classified")
         title = f"{self.country_name}: {verdict}\n{textwrap.shorten(ind.name, 70)}"
-        fig = benchmark_scatter(
-            data, curve, iso3=self.iso3, country_label=self.country_name, peers=members,
-            peer_label=label, frontier=frontier, title=title,
-            ylabel=f"{ind.name} ({ind.unit})", source=self.source_line([indicator]),
-            log_y=model == MODEL_LOG)
+        kwargs = dict(iso3=self.iso3, country_label=self.country_name, peers=members,
+                      peer_label=label, frontier=frontier, title=title,
+                      ylabel=f"{ind.name} ({ind.unit})", source=self.source_line([indicator]),
+                      log_y=model == MODEL_LOG)
+        fig = (benchmark_scatter_layered(data, curve, dpi=self.dpi, **kwargs) if layered
+               else benchmark_scatter(data, curve, **kwargs))
         self._figures[name] = fig
         return fig
 
-    def figure_scatters(self) -> dict[str, Figure]:
+    def figure_scatters(self) -> dict[str, Figure | RenderedImage]:
         """Scatters of the country's key indicators (largest gaps, plus Internet use)."""
-        return {f"scatter_{i}": self.figure_scatter(i) for i in self.key}
+        return {f"scatter_{i}": self.figure_scatter(i, layered=True) for i in self.key}
 
-    def figures(self) -> dict[str, Figure]:
+    def figures(self) -> dict[str, Figure | RenderedImage]:
         return {"residual_dotplot": self.figure_dotplot(), **self.figure_scatters()}
 
     # ------------------------------------------------------------------ text
@@ -381,6 +392,7 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
         pi_level=opts.prediction_interval,
         peer_min_n=opts.peer_min_n,
         sources=indicator_sources(load_panel(ctx.selection)),
+        dpi=ctx.params.output.figure_dpi,
     )
 
 

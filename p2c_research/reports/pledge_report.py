@@ -15,10 +15,12 @@ notebook goes through :func:`html_table` (``to_html(escape=True)``) or
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,6 +46,7 @@ from p2c_research.datasets import load_geometries, load_panel, load_pledges
 from p2c_research.errors import P2CError
 from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
+from p2c_research.figures.layers import RenderedImage, frame_digest, render_layered
 from p2c_research.figures.theme import apply_theme
 from p2c_research.pledges.schema import REGION_LABELS, region_members
 from p2c_research.report_io import save_figure, save_table
@@ -506,7 +509,7 @@ def save_pledge_tables(report: PledgeGapReport, out_dir: Path | str) -> dict[str
 
 
 # --------------------------------------------------------------------------- figures
-def pledge_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure]:
+def pledge_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure | RenderedImage]:
     """The maps and charts of the report, by output name (render only)."""
     apply_theme()
     with warnings.catch_warnings():
@@ -515,32 +518,64 @@ def pledge_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure
         return _draw_figures(report, ctx)
 
 
-def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure]:
+@functools.lru_cache(maxsize=2)
+def _map_geometries(path: str, mtime: float) -> Any:
+    """The projected features of the maps, once per file version (projection costs ~0.1 s)."""
+    import geopandas as gpd
+
     economies = countries.load_countries()["iso3"]
-    geo = maps.prepare_geometries(load_geometries(ctx.selection), economies)
+    return maps.prepare_geometries(gpd.read_file(path), economies)
+
+
+def map_geometries(selection: DataSelection) -> Any:
+    """Projected map features of ``selection`` (shared; do not mutate)."""
+    p = selection.geometries_path
+    load_geometries(selection)  # the same clear error when the file is missing
+    return _map_geometries(str(p), p.stat().st_mtime)
+
+
+def _world_map(geo: Any, iso3: str, dpi: int, kind: str, build: Callable[[], Figure],
+               *key_parts: Any) -> RenderedImage:
+    """A world map whose base is shared by every country; only ``iso3``'s outline is drawn here."""
+    key = ("world-map", kind, id(geo), frame_digest(*key_parts))
+    return render_layered(key, build,
+                          lambda fig: maps.highlight_country(fig.axes[0], geo, iso3), dpi)
+
+
+def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure | RenderedImage]:
+    geo = map_geometries(ctx.selection)
+    dpi = ctx.params.output.figure_dpi
     overall = report.world[report.world["level"] == "country"].set_index("iso3")
     note = maps.not_drawn_note(report.not_drawn)
     chart_src = report.source_line + f" Allocation rule: {report.rule}."
     src = chart_src + " Boundaries: Natural Earth 1:110m."
     iso3, name = report.iso3, report.name
     region_label, region = report.map_region
-    figs: dict[str, Figure] = {}
-    figs["map_pledge_usd_pc"] = maps.choropleth(
-        geo, overall["usd_per_capita"], title="Pledge USD allocated per person, all pledges",
-        legend_title="USD per person (quintiles)", scheme="Quantiles", fmt="{:,.2f}",
-        cmap="Blues", source=src, highlight=iso3, note=note)
-    figs["map_need"] = maps.choropleth(
-        geo, overall["need"], title="Need: distance to 100 plus under-performance",
-        legend_title="need (quintiles)", scheme="Quantiles", source=src, highlight=iso3,
-        note=note)
-    figs["map_gap_index"] = maps.choropleth(
-        geo, overall["gap_index"], title="Gap index: high need, thin pledge support",
-        legend_title="gap index 0-100 (quintiles)", scheme="Quantiles", fmt="{:.0f}",
-        source=src, highlight=iso3, note=note)
-    figs["map_bivariate"] = maps.bivariate_map(
-        geo, overall["need_class"], overall["support_class"],
-        title="Need by pledge support (terciles across economies)", source=src,
-        highlight=iso3, note=note)
+    figs: dict[str, Figure | RenderedImage] = {}
+    # World maps: one shared rendering per batch (see figures.layers); the
+    # parameters below are all the base depends on, and all go into its key.
+    world_choropleths = {
+        "map_pledge_usd_pc": dict(
+            values=overall["usd_per_capita"], title="Pledge USD allocated per person, all pledges",
+            legend_title="USD per person (quintiles)", fmt="{:,.2f}", cmap="Blues"),
+        "map_need": dict(
+            values=overall["need"], title="Need: distance to 100 plus under-performance",
+            legend_title="need (quintiles)"),
+        "map_gap_index": dict(
+            values=overall["gap_index"], title="Gap index: high need, thin pledge support",
+            legend_title="gap index 0-100 (quintiles)", fmt="{:.0f}"),
+    }
+    for key, kw in world_choropleths.items():
+        def build(kw=kw) -> Figure:
+            return maps.choropleth(geo, scheme="Quantiles", source=src, note=note, **kw)
+
+        figs[key] = _world_map(geo, iso3, dpi, key, build, *kw.values(), src, note)
+    figs["map_bivariate"] = _world_map(
+        geo, iso3, dpi, "map_bivariate",
+        lambda: maps.bivariate_map(
+            geo, overall["need_class"], overall["support_class"],
+            title="Need by pledge support (terciles across economies)", source=src, note=note),
+        overall["need_class"].astype(str), overall["support_class"].astype(str), src, note)
     figs["map_regional_gap_index"] = maps.choropleth(
         geo, overall["gap_index"].reindex(region),
         title=f"Gap index in {region_label}: {name} outlined",
@@ -561,14 +596,16 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure]
     return figs
 
 
-def save_pledge_figures(figs: dict[str, Figure], ctx: RunContext) -> dict[str, Path]:
+def save_pledge_figures(figs: dict[str, Figure | RenderedImage], ctx: RunContext
+                        ) -> dict[str, Path]:
     """Save each figure as ``OUT/<ISO3>/figures/<name>.png`` and close it."""
     import matplotlib.pyplot as plt
 
     paths = {}
     for name, fig in figs.items():
         paths[name] = save_figure(fig, ctx.out_dir, ctx.iso3, name, ctx.params.output.figure_dpi)
-        plt.close(fig)
+        if not isinstance(fig, RenderedImage):
+            plt.close(fig)
     return paths
 
 

@@ -118,7 +118,6 @@ def execute_one(
     With ``warm`` the notebook runs in this thread's warm kernel (see
     :mod:`p2c_research.runner.warm_kernel`) instead of a fresh one.
     """
-    import nbformat
 
     stem = Path(NOTEBOOKS[notebook]).stem
     country_dir = out_dir / country
@@ -131,8 +130,8 @@ def execute_one(
     try:
         src = notebook_path(notebook)
         validate_parameters(src, parameters)
-        _execute(src, running, parameters, kernel, warm)
-        html = to_html(running)
+        executed = _execute(src, running, parameters, kernel, warm)
+        html = to_html(executed)
         atomic_write_text(country_dir / f"{stem}.html", html)
         os.replace(running, country_dir / f"{stem}.ipynb")
         with contextlib.suppress(FileNotFoundError):
@@ -146,12 +145,6 @@ def execute_one(
                 running.unlink()
             raise
         if running.exists():
-            if warm:
-                from p2c_research.runner import warm_kernel
-
-                with contextlib.suppress(Exception):
-                    nbformat.write(warm_kernel.strip_reset_cell(
-                        nbformat.read(str(running), as_version=4)), str(running))
             os.replace(running, country_dir / f"{stem}.failed.ipynb")
             status.ipynb = f"{country}/{stem}.failed.ipynb"
         status.error = _describe(exc)
@@ -161,7 +154,9 @@ def execute_one(
     return status
 
 
-def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str, warm: bool) -> None:
+def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str,
+             warm: bool) -> Any:
+    """Run ``src`` into ``running`` with papermill; returns the executed notebook node."""
     import nbformat
     import papermill
 
@@ -169,7 +164,8 @@ def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str, 
         if warm:
             from p2c_research.runner import warm_kernel
 
-            papermill.execute_notebook(
+            # The warm engine removes its reset cell before papermill writes ``running``.
+            return papermill.execute_notebook(
                 warm_kernel.with_reset_cell(nbformat.read(str(src), as_version=4)), str(running),
                 parameters=parameters, kernel_name=kernel, engine_name=warm_kernel.ENGINE_NAME,
                 progress_bar=False, log_output=False,
@@ -177,13 +173,10 @@ def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str, 
                 # cell; it still writes it once at the end, and on an error with the error.
                 request_save_on_cell_execute=False,
             )
-            executed = warm_kernel.strip_reset_cell(nbformat.read(str(running), as_version=4))
-            nbformat.write(executed, str(running))
-        else:
-            papermill.execute_notebook(
-                str(src), str(running), parameters=parameters, kernel_name=kernel,
-                cwd=str(src.parent), progress_bar=False, log_output=False,
-            )
+        return papermill.execute_notebook(
+            str(src), str(running), parameters=parameters, kernel_name=kernel,
+            cwd=str(src.parent), progress_bar=False, log_output=False,
+        )
 
 
 def _describe(exc: BaseException) -> str:

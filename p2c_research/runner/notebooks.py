@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from p2c_research.config import RESOURCES_DIR, notebooks_dir
 from p2c_research.errors import P2CError
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 # Report order; the key is the name used in params.output.notebooks.
 NOTEBOOKS: dict[str, str] = {
@@ -48,9 +52,10 @@ def validate_parameters(path: Path, parameters: dict[str, Any]) -> None:
                        f"{sorted(declared)}")
 
 
-def to_html(executed: Path) -> str:
-    """Self-contained HTML with the code hidden and images embedded (nbconvert)."""
-    import nbformat
+@functools.cache
+def _exporter():
+    """One HTML exporter per process: building it and compiling its templates costs more
+    than converting a report."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
@@ -60,7 +65,20 @@ def to_html(executed: Path) -> str:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.embed_images = True
-    nb = nbformat.read(str(executed), as_version=4)
+    return exporter
+
+
+def to_html(executed: Path | NotebookNode) -> str:
+    """Self-contained HTML with the code hidden and images embedded (nbconvert).
+
+    Takes the executed notebook's path or, to skip reading it back, its node.
+    """
+    import nbformat
+
+    if isinstance(executed, nbformat.NotebookNode):
+        nb = nbformat.from_dict(executed)  # a copy: the caller's node keeps its metadata
+    else:
+        nb = nbformat.read(str(executed), as_version=4)
     nb.metadata.pop("widgets", None)  # widget state needs a CDN manager; reports are static
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = _exporter().from_notebook_node(nb)
     return body

@@ -3,8 +3,8 @@
 Starting a kernel and importing pandas, geopandas, statsmodels and
 matplotlib costs seconds per notebook, more than most of our notebooks take
 to run. In a batch, each worker keeps one kernel alive and runs notebook
-after notebook in it, clearing the user namespace (``%reset -f``) and closing
-figures before each one, so no variable leaks from one report into the next
+after notebook in it, clearing the user namespace and closing figures before
+each one (:mod:`p2c_research.runner.kernel_reset`), so no variable leaks from one report into the next
 while imported modules and the in-process data caches stay warm.
 
 The cold path (a fresh kernel per notebook, papermill's default) is still
@@ -26,10 +26,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_NAME = "p2c-warm"
 RESET_TAG = "p2c-warm-reset"
-RESET_SOURCE = (
-    "get_ipython().run_line_magic('reset', '-f')\n"
-    "import matplotlib.pyplot as _p2c_plt; _p2c_plt.close('all'); del _p2c_plt"
-)
+RESET_SOURCE = "__import__('p2c_research.runner.kernel_reset', fromlist=['_']).reset_user_namespace();"
 
 _kernels: dict[int, tuple[Any, Any]] = {}
 _lock = threading.Lock()
@@ -65,7 +62,12 @@ class WarmKernelEngine(NBClientEngine):
         )
         km, kc = _warm_kernel(kernel_name, client)
         client.km, client.kc, client.owns_km = km, kc, False
-        return client.execute(cleanup_kc=False)
+        try:
+            return client.execute(cleanup_kc=False)
+        finally:
+            # Before papermill writes the notebook (also when a cell failed), so the
+            # saved notebook and the report never show the reset cell.
+            strip_reset_cell(nb_man.nb)
 
 
 papermill_engines.register(ENGINE_NAME, WarmKernelEngine)

@@ -1,0 +1,181 @@
+"""Render a figure's shared base once and only the country's own marks per report.
+
+A world map of the gap index is the same picture in every country's report
+except for the outline of the country under study. Rendering it from scratch
+costs about a third of a second per map, four maps per report, 217 reports
+per batch. Here the base (everything but the highlight) is drawn once per
+process and kept as pixels; each report then draws only its overlay on a
+transparent layer of the *same* figure, cropped to the *same* box, and
+composites the two. Only public matplotlib API is used (``savefig`` to raw
+RGBA with an explicit ``bbox_inches``), so base and overlay line up pixel for
+pixel.
+
+Caveat by design: the crop box is the base's tight box, so an overlay that
+reaches beyond it (a label at the very edge of a map) is cut there; the map
+highlight places its label inward to avoid that.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
+
+#: Bases kept per process (each holds a figure and its pixels, ~3 MB).
+MAX_BASES = 24
+
+
+@dataclass(frozen=True)
+class RenderedImage:
+    """A finished PNG that notebooks display and :func:`report_io.save_figure` writes as is."""
+
+    png: bytes
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+
+@dataclass
+class _Base:
+    fig: Figure
+    bbox: Bbox  # inches, padded like savefig's "tight"
+    pixels: np.ndarray  # H x W x 4, uint8, straight alpha
+    dpi: int
+
+
+_bases: OrderedDict[Hashable, _Base] = OrderedDict()
+_lock = threading.Lock()
+stats = {"built": 0, "reused": 0}
+
+
+def _rgba(fig: Figure, bbox: Bbox, dpi: int, transparent: bool) -> np.ndarray:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="rgba", dpi=dpi, bbox_inches=bbox, transparent=transparent)
+    data = np.frombuffer(buffer.getvalue(), dtype=np.uint8)
+    # Raw RGBA carries no size; matplotlib rounds the canvas size its own way, so
+    # take the candidate next to the exact size that accounts for every pixel.
+    pixels = data.size // 4
+    exact_w, exact_h = bbox.width * dpi, bbox.height * dpi
+    for width in sorted({int(exact_w), int(exact_w) + 1, round(exact_w), int(exact_w) - 1}):
+        if width > 0 and pixels % width == 0 and abs(pixels // width - exact_h) < 2:
+            return data.reshape(pixels // width, width, 4)
+    raise RuntimeError(f"cannot infer the size of a {pixels}-pixel rendering of {bbox}")
+
+
+def _build(build: Callable[[], Figure], dpi: int) -> _Base:
+    fig = build()
+    plt.close(fig)  # kept by the cache, not by pyplot (never shown by the inline backend)
+    FigureCanvasAgg(fig)  # a closed figure may be left with a canvas that cannot render
+    # The box savefig(bbox_inches="tight") would use: text is measured at the output dpi.
+    screen_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        bbox = fig.get_tightbbox(fig.canvas.get_renderer())
+    finally:
+        fig.set_dpi(screen_dpi)
+    bbox = bbox.padded(plt.rcParams["savefig.pad_inches"])
+    return _Base(fig=fig, bbox=bbox, pixels=_rgba(fig, bbox, dpi, transparent=False), dpi=dpi)
+
+
+@contextmanager
+def _only(fig: Figure, keep: list[Artist]) -> Iterator[None]:
+    """Hide every artist of ``fig`` except ``keep`` (and the axes holding them)."""
+    keep_ids = {id(a) for a in keep}
+    holders = {id(a.axes) for a in keep if a.axes is not None}
+    hidden: list[Artist] = []
+
+    def hide(artist: Artist) -> None:
+        if id(artist) in keep_ids:
+            return
+        if id(artist) in holders:  # an axes holding an overlay: hide its other children
+            for child in artist.get_children():
+                hide(child)
+            return
+        if artist.get_visible():
+            artist.set_visible(False)
+            hidden.append(artist)
+
+    for child in fig.get_children():
+        if child is fig.patch:
+            continue  # made transparent by savefig(transparent=True)
+        hide(child)
+    try:
+        yield
+    finally:
+        for artist in hidden:
+            artist.set_visible(True)
+
+
+def render_layered(key: Hashable, build: Callable[[], Figure],
+                   overlay: Callable[[Figure], list[Artist]], dpi: int) -> RenderedImage:
+    """The base built by ``build`` (cached under ``key``) with ``overlay``'s artists on top.
+
+    ``overlay`` adds its artists to the base figure and returns them; they are
+    removed again afterwards, so the cached base stays clean.
+    """
+    from PIL import Image
+
+    cache_key = (key, dpi)
+    with _lock:
+        base = _bases.get(cache_key)
+        if base is not None:
+            _bases.move_to_end(cache_key)
+            stats["reused"] += 1
+    if base is None:
+        base = _build(build, dpi)
+        with _lock:
+            _bases[cache_key] = base
+            stats["built"] += 1
+            while len(_bases) > MAX_BASES:
+                _bases.popitem(last=False)
+    artists = overlay(base.fig)
+    try:
+        if artists:
+            with _only(base.fig, artists):
+                top = _rgba(base.fig, base.bbox, dpi, transparent=True)
+            image = Image.alpha_composite(Image.fromarray(base.pixels, "RGBA"),
+                                          Image.fromarray(top, "RGBA"))
+        else:
+            image = Image.fromarray(base.pixels, "RGBA")
+    finally:
+        for artist in artists:
+            artist.remove()
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="png", dpi=(dpi, dpi))
+    return RenderedImage(buffer.getvalue())
+
+
+def frame_digest(*parts: object) -> str:
+    """A short content key for a base's inputs: frames and series are hashed, the rest repr'd."""
+    import hashlib
+
+    import pandas as pd
+
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, pd.DataFrame | pd.Series):
+            h.update(pd.util.hash_pandas_object(part, index=True).to_numpy().tobytes())
+            if isinstance(part, pd.DataFrame):
+                h.update(repr(list(part.columns)).encode())
+        else:
+            h.update(repr(part).encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:24]
+
+
+def clear_cache() -> None:
+    """Forget every cached base (tests; a new data vintage in a long-lived kernel)."""
+    with _lock:
+        for base in _bases.values():
+            plt.close(base.fig)
+        _bases.clear()
