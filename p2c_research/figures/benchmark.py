@@ -238,15 +238,16 @@ def residual_dotplot(
     if guide is not None:
         ax.axvspan(-guide, guide, color="#f0f0f0", zorder=0)
     ax.axvline(0, color="#636363", linewidth=1, zorder=1)
-    for y, (_, row) in zip(ypos, table.iterrows(), strict=True):
-        cls = str(row["classification"])
-        val = row["perf_std_residual"]
-        if cls == "no_data" or pd.isna(val):
-            ax.text(0, y, "no data", ha="center", va="center", fontsize=8, color="#969696")
-            continue
-        ax.hlines(y, 0, val, color=CLASS_COLORS.get(cls, "#8c8c8c"), linewidth=1.5, zorder=2)
-        ax.scatter([val], [y], s=60, color=CLASS_COLORS.get(cls, "#8c8c8c"), zorder=3,
-                   edgecolor="white", linewidth=0.8)
+    classes = table["classification"].astype(str).to_numpy()
+    values = table["perf_std_residual"].to_numpy(dtype="float64")
+    shown = (classes != "no_data") & ~np.isnan(values)
+    for y in ypos[~shown]:
+        ax.text(0, y, "no data", ha="center", va="center", fontsize=8, color="#969696")
+    if shown.any():  # one collection each for the stems and the dots (not one per row)
+        colors = [CLASS_COLORS.get(c, "#8c8c8c") for c in classes[shown]]
+        ax.hlines(ypos[shown], 0, values[shown], colors=colors, linewidth=1.5, zorder=2)
+        ax.scatter(values[shown], ypos[shown], s=60, c=colors, zorder=3, edgecolor="white",
+                   linewidth=0.8)
     ax.set_yticks(ypos)
     ax.set_yticklabels(table["label"].tolist(), fontsize=9)
     if pillar_colors:

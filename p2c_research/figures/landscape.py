@@ -122,7 +122,10 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
     if not inds:
         return _empty_figure("No indicator has values in the window.", title, source)
     nrows = math.ceil(len(inds) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), squeeze=False)
+    # Shared years: only the bottom panel of each column labels them (fewer texts to
+    # lay out, and this is the costliest figure of a report to draw).
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), squeeze=False,
+                             sharex=True)
     tgt = {} if targets is None else dict(zip(targets["indicator"], targets["target"],
                                              strict=False))
     years = (lines["year"].min() - 0.5, lines["year"].max() + 0.5)
@@ -137,10 +140,14 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
         ax.set_title(_wrap(names.get(ind, ind), 34), fontsize=8.5)
         ax.set_ylabel(_wrap(units.get(ind, ""), 22), fontsize=7.5)
         ax.tick_params(labelsize=7.5)
-        ax.set_xlim(*years)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
-    for ax in list(axes.flat)[len(inds):]:
-        ax.axis("off")
+        ax.yaxis.set_major_locator(plt.MaxNLocator(4))
+    axes[0, 0].set_xlim(*years)
+    axes[0, 0].xaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
+    for k, ax in enumerate(axes.flat):
+        if k >= len(inds):
+            ax.axis("off")
+        elif k + ncols >= len(inds):  # the last panel of its column: show the years
+            ax.xaxis.set_tick_params(labelbottom=True)
     handles = [Line2D([0], [0], color=PEER_COLOR, marker="o", label="observed (colour = pillar)"),
                Line2D([0], [0], color="black", linestyle="--", label="Theil-Sen trend"),
                Line2D([0], [0], color=COUNTRY_COLOR, linestyle=":", label="target")]
