@@ -389,3 +389,27 @@ def test_world_fits_are_cached_per_vintage_and_options(tmp_path, monkeypatch, pa
         check_dtype=False)
     bm.world_benchmark_cached(sel, catalog, WINDOW, min_n=20, pi_level=0.8, root=root)
     assert calls == [0.9, 0.8]
+
+
+def test_peer_refit_memo_gives_the_same_rows_and_fits_once(results, catalog, monkeypatch):
+    peers = _peers_with_data(results, "mobile_subscriptions", 20)
+    bm._peer_fits.clear()
+    calls = []
+    real = bm.fit_ols_hc3
+
+    def counting(y, exog):
+        calls.append(len(y))
+        return real(y, exog)
+
+    monkeypatch.setattr(bm, "fit_ols_hc3", counting)
+    first = bm.peer_refits(results, COUNTRY, {"region": peers}, catalog)
+    n_first = len(calls)
+    assert n_first == int(first["refit"].sum()) > 0
+    # A second member of the same set refits the same sample: served by the memo,
+    # and its rows are those of a fresh fit.
+    other = peers[0]
+    again = bm.peer_refits(results, other, {"region": [*peers, COUNTRY]}, catalog)
+    assert len(calls) == n_first
+    bm._peer_fits.clear()
+    fresh = bm.peer_refits(results, other, {"region": [*peers, COUNTRY]}, catalog)
+    pd.testing.assert_frame_equal(again, fresh)

@@ -251,3 +251,26 @@ def test_priority_is_scored_on_its_sufficient_sub_pillars_only(catalog) -> None:
     assert out["coverage"] == pytest.approx(4 / 11)  # below the threshold as a whole ...
     assert out["sufficient"]                         # ... but infrastructure itself is covered
     assert out["score"] == pytest.approx((50 + 50 + 80 + 0.5 * 50) / 3.5)
+
+
+def test_cached_frames_memo_hands_out_copies(tmp_path) -> None:
+    from p2c_research import cache
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"t": pd.DataFrame({"a": [1.0, 2.0]})}
+
+    first = cache.cached_frames("memo_test", "k1", compute, root=tmp_path)
+    second = cache.cached_frames("memo_test", "k1", compute, root=tmp_path)
+    second["t"]["a"] = [9.0, 9.0]  # a caller editing its frame
+    second["t"]["b"] = 1
+    third = cache.cached_frames("memo_test", "k1", compute, root=tmp_path)
+    assert calls == [1]
+    assert third["t"]["a"].tolist() == [1.0, 2.0] and "b" not in third["t"]
+    assert first["t"]["a"].tolist() == [1.0, 2.0]
+    # a rewritten entry (new DONE marker) is read again, not served from the memo
+    (tmp_path / "memo_test" / "k1" / "DONE").unlink()
+    cache.cached_frames("memo_test", "k1", compute, root=tmp_path)
+    assert calls == [1, 1]

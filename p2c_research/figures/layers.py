@@ -8,7 +8,8 @@ process and kept as pixels; each report then draws only its overlay on a
 transparent layer of the *same* figure, cropped to the *same* box, and
 composites the two. Only public matplotlib API is used (``savefig`` to raw
 RGBA with an explicit ``bbox_inches``), so base and overlay line up pixel for
-pixel.
+pixel. Legends and inset keys belong to the overlay layer, drawn last, so they
+stay on top of a country's marks as in a figure drawn at once.
 
 Caveat by design: the crop box is the base's tight box, so an overlay that
 reaches beyond it (a label at the very edge of a map) is cut there; the map
@@ -84,7 +85,25 @@ def _build(build: Callable[[], Figure], dpi: int) -> _Base:
     finally:
         fig.set_dpi(screen_dpi)
     bbox = bbox.padded(plt.rcParams["savefig.pad_inches"])
-    return _Base(fig=fig, bbox=bbox, pixels=_rgba(fig, bbox, dpi, transparent=False), dpi=dpi)
+    top = _top_artists(fig)
+    for artist in top:
+        artist.set_visible(False)
+    try:  # legends go on the overlay layer, so a country's outline never covers them
+        pixels = _rgba(fig, bbox, dpi, transparent=False)
+    finally:
+        for artist in top:
+            artist.set_visible(True)
+    return _Base(fig=fig, bbox=bbox, pixels=pixels, dpi=dpi)
+
+
+def _top_artists(fig: Figure) -> list[Artist]:
+    """Legends and inset axes (a map's key): drawn above everything, so with the overlay."""
+    out: list[Artist] = list(fig.legends)
+    for ax in fig.axes:
+        if ax.get_legend() is not None:
+            out.append(ax.get_legend())
+        out.extend(ax.child_axes)
+    return out
 
 
 @contextmanager
@@ -140,13 +159,10 @@ def render_layered(key: Hashable, build: Callable[[], Figure],
                 _bases.popitem(last=False)
     artists = overlay(base.fig)
     try:
-        if artists:
-            with _only(base.fig, artists):
-                top = _rgba(base.fig, base.bbox, dpi, transparent=True)
-            image = Image.alpha_composite(Image.fromarray(base.pixels, "RGBA"),
-                                          Image.fromarray(top, "RGBA"))
-        else:
-            image = Image.fromarray(base.pixels, "RGBA")
+        with _only(base.fig, [*artists, *_top_artists(base.fig)]):
+            top = _rgba(base.fig, base.bbox, dpi, transparent=True)
+        image = Image.alpha_composite(Image.fromarray(base.pixels, "RGBA"),
+                                      Image.fromarray(top, "RGBA"))
     finally:
         for artist in artists:
             artist.remove()
