@@ -405,3 +405,20 @@ def test_html_table_escapes_untrusted_text() -> None:
     assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "&lt;b&gt;x&lt;/b&gt;" in text and "&lt;i&gt;c&lt;/i&gt;" in text
     assert "&lt;NA&gt;" not in text
+
+
+def test_report_world_gaps_are_shared_between_countries_and_equal_a_fresh_build(tmp_path) -> None:
+    from p2c_research.context import open_context
+    from p2c_research.reports import pledge_report as pr
+
+    pr._world_gaps_memo.clear()
+    ken = pr.build_pledge_report(open_context("KEN", "", "sample", tmp_path))
+    ken.world["need"] = -1.0  # a caller editing its copy must not reach the memo
+    per = pr.build_pledge_report(open_context("PER", "", "sample", tmp_path))
+    assert len(pr._world_gaps_memo) == 1  # same default priorities: one world computation
+    assert (per.world["need"].dropna() >= 0).all()
+    pr._world_gaps_memo.clear()
+    fresh = pr.build_pledge_report(open_context("PER", "", "sample", tmp_path))
+    pd.testing.assert_frame_equal(per.world.reset_index(drop=True),
+                                  fresh.world.reset_index(drop=True))
+    pd.testing.assert_frame_equal(per.tables["pledge_gaps"], fresh.tables["pledge_gaps"])

@@ -15,7 +15,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.transforms import offset_copy
 
 from p2c_research.figures.layers import RenderedImage, frame_digest, render_layered
 from p2c_research.figures.theme import (
@@ -24,6 +23,7 @@ from p2c_research.figures.theme import (
     PEER_COLOR,
     add_source,
     apply_theme,
+    title_text,
 )
 
 #: Colour of each classification (performance: over = better than income predicts).
@@ -110,19 +110,6 @@ def benchmark_scatter(
     return fig
 
 
-def _title(ax, text: str, color: object = "#262626"):
-    """The scatter's title as a plain text artist, placed where ``set_title(loc="left")`` puts it.
-
-    A separate artist (not ``ax.title``) so the layered scatter can add it as
-    part of a country's overlay and remove it again.
-    """
-    return ax.text(0.0, 1.0, text, ha="left", va="baseline", color=color,
-                   fontsize=plt.rcParams["axes.titlesize"],
-                   fontweight=plt.rcParams["axes.titleweight"],
-                   transform=offset_copy(ax.transAxes, fig=ax.figure,
-                                         y=plt.rcParams["axes.titlepad"], units="points"))
-
-
 def benchmark_scatter_layered(
     data: pd.DataFrame,
     curve: pd.DataFrame,
@@ -167,7 +154,7 @@ def benchmark_scatter_layered(
             ax.set_yscale("log")
         ax.set_xlabel("GDP per capita, PPP (current international $, log scale)")
         ax.set_ylabel(textwrap.fill(ylabel, 45))
-        _title(ax, "\n".join(["Mg"] * n_lines), color=(0, 0, 0, 0))  # room for the title
+        title_text(ax, "\n".join(["Mg"] * n_lines), color=(0, 0, 0, 0))  # room for the title
         add_source(fig, source)
         return fig
 
@@ -202,7 +189,7 @@ def benchmark_scatter_layered(
             added.append(ax.text(0.02, 0.96, f"{country_label}: no value in the window",
                                  transform=ax.transAxes, ha="left", va="top", fontsize=9,
                                  color=COUNTRY_COLOR))
-        added.append(_title(ax, title))
+        added.append(title_text(ax, title))
         added.append(ax.legend(handles=handles, loc="best", fontsize=8, frameon=True))
         return added
 

@@ -43,3 +43,19 @@ def add_source(fig: Figure, text: str) -> Figure:
     fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555",
              transform=fig.transFigure)
     return fig
+
+
+def title_text(ax, text: str, color: object = "#262626"):
+    """A title as a plain text artist, placed where ``ax.set_title(text, loc="left")`` puts it.
+
+    A separate artist (not ``ax.title``), so a layered figure
+    (:mod:`p2c_research.figures.layers`) can draw it as part of a country's
+    overlay and remove it again; a transparent one reserves the room in a base.
+    """
+    from matplotlib.transforms import offset_copy
+
+    return ax.text(0.0, 1.0, text, ha="left", va="baseline", color=color,
+                   fontsize=plt.rcParams["axes.titlesize"],
+                   fontweight=plt.rcParams["axes.titleweight"],
+                   transform=offset_copy(ax.transAxes, fig=ax.figure,
+                                         y=plt.rcParams["axes.titlepad"], units="points"))

@@ -47,7 +47,7 @@ from p2c_research.errors import P2CError
 from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
 from p2c_research.figures.layers import RenderedImage, frame_digest, render_layered
-from p2c_research.figures.theme import apply_theme
+from p2c_research.figures.theme import apply_theme, title_text
 from p2c_research.pledges.schema import REGION_LABELS, region_members
 from p2c_research.report_io import save_figure, save_table
 from p2c_research.store import read_provenance
@@ -301,6 +301,44 @@ def _benchmark_rows(bench: pd.DataFrame | None) -> tuple[pd.DataFrame | None, st
     return bench, gp.BENCHMARK_MODEL
 
 
+_world_gaps_memo: dict[str, tuple[pd.DataFrame, ...]] = {}
+
+
+def _world_gaps(key: str, compute: Callable[[], tuple[pd.DataFrame, ...]]
+                ) -> tuple[pd.DataFrame, ...]:
+    """``(labels, world_gaps, under)`` for ``key``, computed once per process.
+
+    Every country of a batch with the default priorities shares them; the
+    frames handed out are copy-on-write copies, so callers cannot alter the memo.
+    """
+    if key not in _world_gaps_memo:
+        if len(_world_gaps_memo) >= 8:
+            _world_gaps_memo.pop(next(iter(_world_gaps_memo)))
+        _world_gaps_memo[key] = compute()
+    return tuple(frame.copy(deep=False) for frame in _world_gaps_memo[key])
+
+
+def _compute_world_gaps(ctx: RunContext, pledges: pd.DataFrame, priorities: list,
+                        world: WorldScores, bench: pd.DataFrame | None, model: str,
+                        allocation: pd.DataFrame, population: pd.Series,
+                        economies: pd.DataFrame, group_index: pd.DataFrame
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Pledge labels; need, support and gap index of every economy; the 'under' shares."""
+    labels = classify_pledges(pledges, priorities)
+    membership = gp.indicator_membership(ctx.catalog, priorities)
+    under = gp.under_shares(bench, membership, model=model)
+    prio = priority_scores(world, priorities)
+    prio_scores = prio.rename(columns={"priority_id": "group_id"}).assign(level="priority")
+    scores = pd.concat([prio_scores[["iso3", "level", "group_id", "score"]],
+                        _pillar_and_country_scores(world)], ignore_index=True)
+    need = gp.need_scores(scores, under)
+    groups = gp.pledge_groups(pledges, labels)
+    support = gp.support_by_group(allocation, groups, population, list(economies["iso3"]),
+                                  group_index=group_index)
+    world_gaps = gp.gap_index(need, support)
+    return labels, world_gaps[world_gaps["iso3"].isin(set(economies["iso3"]))], under
+
+
 def _pillar_and_country_scores(world: WorldScores) -> pd.DataFrame:
     """Pillar scores and the country-level mean, in the long ``level, group_id`` shape."""
     pillars = world.pillars[["iso3", "pillar", "score"]]
@@ -425,24 +463,22 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
     alloc_frames = world_allocation(ctx, rule)
     allocation = alloc_frames["allocation"]
 
-    # Need, support and the gap index for every economy.
-    labels = classify_pledges(pledges, priorities)
-    membership = gp.indicator_membership(ctx.catalog, priorities)
-    under = gp.under_shares(bench, membership, model=model)
-    prio = priority_scores(world, priorities)
-    prio_scores = prio.rename(columns={"priority_id": "group_id"}).assign(level="priority")
-    scores = pd.concat([prio_scores[["iso3", "level", "group_id", "score"]],
-                        _pillar_and_country_scores(world)], ignore_index=True)
-    need = gp.need_scores(scores, under)
-    groups = gp.pledge_groups(pledges, labels)
+    # Need, support and the gap index for every economy (shared by every country
+    # with the same priorities and options: memoised in-process, see _world_gaps).
     group_index = pd.DataFrame(
         [("priority", p.id) for p in priorities]
         + [("pillar", p) for p in SCORED_PILLARS] + [("country", gp.COUNTRY_GROUP)],
         columns=["level", "group_id"])
-    support = gp.support_by_group(allocation, groups, population, list(economies["iso3"]),
-                                  group_index=group_index)
-    world_gaps = gp.gap_index(need, support)
-    world_gaps = world_gaps[world_gaps["iso3"].isin(set(economies["iso3"]))]
+    memo_key = cache_key(
+        vintage=ctx.selection.fingerprint(), rule=rule, window=list(window),
+        threshold=params.analysis.coverage_threshold, model=model,
+        pi_level=params.analysis.prediction_interval,
+        frontier_q=params.analysis.frontier_quantile,
+        priorities=[p.model_dump(mode="json") for p in priorities],
+        catalog=hashlib.sha256(ctx.catalog.model_dump_json().encode()).hexdigest())
+    labels, world_gaps, under = _world_gaps(
+        memo_key, lambda: _compute_world_gaps(ctx, pledges, priorities, world, bench, model,
+                                              allocation, population, economies, group_index))
 
     # The country's rows.
     mine = world_gaps[world_gaps["iso3"] == iso3].copy()
@@ -542,6 +578,34 @@ def _world_map(geo: Any, iso3: str, dpi: int, kind: str, build: Callable[[], Fig
                           lambda fig: maps.highlight_country(fig.axes[0], geo, iso3), dpi)
 
 
+def _regional_map(report: PledgeGapReport, geo: Any, overall: pd.DataFrame, src: str,
+                  dpi: int) -> RenderedImage:
+    """The region's gap map; its base is shared by the region's countries, the title
+    and outline are the country's overlay."""
+    region_label, region = report.map_region
+    values = overall["gap_index"].reindex(region)
+    note = maps.not_drawn_note([c for c in report.not_drawn if c in set(region)])
+    # The base reserves room for the longest title any member of the region gets.
+    room = max((f"Gap index in {region_label}: {countries.iso3_to_name(c)} outlined"
+                for c in [*region, report.iso3] if countries.is_economy(c)), key=len)
+
+    def build() -> Figure:
+        fig = maps.choropleth(geo, values, title=room, legend_title="gap index (quintiles in region)",
+                              scheme="Quantiles", fmt="{:.0f}", source=src, region=region,
+                              note=note)
+        fig.axes[0].set_title("", loc="left")
+        title_text(fig.axes[0], room, color=(0, 0, 0, 0))
+        return fig
+
+    def overlay(fig: Figure) -> list:
+        ax = fig.axes[0]
+        return [title_text(ax, f"Gap index in {region_label}: {report.name} outlined"),
+                *maps.highlight_country(ax, geo, report.iso3)]
+
+    key = ("regional-map", id(geo), frame_digest(values, region_label, src, note, room))
+    return render_layered(key, build, overlay, dpi)
+
+
 def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure | RenderedImage]:
     geo = map_geometries(ctx.selection)
     dpi = ctx.params.output.figure_dpi
@@ -550,7 +614,6 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure 
     chart_src = report.source_line + f" Allocation rule: {report.rule}."
     src = chart_src + " Boundaries: Natural Earth 1:110m."
     iso3, name = report.iso3, report.name
-    region_label, region = report.map_region
     figs: dict[str, Figure | RenderedImage] = {}
     # World maps: one shared rendering per batch (see figures.layers); the
     # parameters below are all the base depends on, and all go into its key.
@@ -576,12 +639,7 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure 
             geo, overall["need_class"], overall["support_class"],
             title="Need by pledge support (terciles across economies)", source=src, note=note),
         overall["need_class"].astype(str), overall["support_class"].astype(str), src, note)
-    figs["map_regional_gap_index"] = maps.choropleth(
-        geo, overall["gap_index"].reindex(region),
-        title=f"Gap index in {region_label}: {name} outlined",
-        legend_title="gap index (quintiles in region)", scheme="Quantiles", fmt="{:.0f}",
-        source=src, highlight=iso3, region=region,
-        note=maps.not_drawn_note([c for c in report.not_drawn if c in set(region)]))
+    figs["map_regional_gap_index"] = _regional_map(report, geo, overall, src, dpi)
     figs["pledge_matrix"] = pf.matrix_heatmap(
         report.tables["priority_pledge_matrix"],
         title=f"{name}: pledges per strategic priority, by pillar and stakeholder", source=chart_src)

@@ -40,9 +40,7 @@ def validate_parameters(path: Path, parameters: dict[str, Any]) -> None:
     papermill only warns about unknown parameters; a typo would then run the
     notebook silently on its defaults, so here it is an error.
     """
-    import papermill
-
-    declared = papermill.inspect_notebook(str(path))
+    declared = _declared_parameters(str(path), path.stat().st_mtime_ns)
     if not declared:
         raise P2CError(f"{path}: no cell tagged 'parameters'; tag the first code cell "
                        "'parameters' so papermill can inject values")
@@ -50,6 +48,14 @@ def validate_parameters(path: Path, parameters: dict[str, Any]) -> None:
     if unknown:
         raise P2CError(f"{path}: unknown parameter(s) {unknown}; the notebook declares "
                        f"{sorted(declared)}")
+
+
+@functools.lru_cache(maxsize=16)
+def _declared_parameters(path: str, mtime_ns: int) -> dict[str, Any]:
+    """The notebook's ``parameters`` cell, read once per file version (a batch asks 600 times)."""
+    import papermill
+
+    return papermill.inspect_notebook(path)
 
 
 @functools.cache
