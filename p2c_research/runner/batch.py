@@ -134,8 +134,10 @@ def _run_dask(codes: list[str], out: Path, params_file: str, data: str, resume: 
         cluster = None
     else:
         n = workers or os.cpu_count() or 2
+        # CRITICAL: at shutdown a worker's last heartbeat can race the scheduler's
+        # close and log a harmless traceback; task failures reach us as results.
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster)
     results: list[dict] = []
     try:
