@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import html
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from p2c_research import countries
-from p2c_research.figures.layers import RenderedImage
 from p2c_research.store import atomic_path
 
 if TYPE_CHECKING:
@@ -45,6 +45,18 @@ def save_table(frame: pd.DataFrame, out_dir: Path | str, iso3: str, name: str) -
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return path
+
+
+@dataclass(frozen=True)
+class RenderedImage:
+    """A finished PNG (e.g. a shared figure base with a country's overlay,
+    :mod:`p2c_research.figures.layers`): notebooks display it, :func:`save_figure`
+    writes it as is."""
+
+    png: bytes
+
+    def _repr_png_(self) -> bytes:
+        return self.png
 
 
 _PNG_CACHE_ATTR = "_p2c_png"
@@ -90,8 +102,7 @@ def save_figure(fig: Figure | RenderedImage, out_dir: Path | str, iso3: str, nam
                 dpi: int = 110) -> Path:
     """Write ``OUT/<ISO3>/figures/<name>.png`` atomically (reusing a rendering already made).
 
-    ``fig`` may also be a finished :class:`~p2c_research.figures.layers.RenderedImage`
-    (a shared base with the country's overlay), written as it is.
+    ``fig`` may also be a finished :class:`RenderedImage`, written as it is.
     """
     path = country_output_dir(out_dir, iso3) / "figures" / f"{name}.png"
     data = fig.png if isinstance(fig, RenderedImage) else figure_png(fig, dpi)

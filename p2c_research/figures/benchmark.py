@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from p2c_research.figures.layers import RenderedImage, frame_digest, render_layered
+from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import (
     COUNTRY_COLOR,
     MISSING_COLOR,
@@ -25,6 +25,7 @@ from p2c_research.figures.theme import (
     apply_theme,
     title_text,
 )
+from p2c_research.report_io import RenderedImage
 
 #: Colour of each classification (performance: over = better than income predicts).
 CLASS_COLORS: dict[str, str] = {

@@ -33,20 +33,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
+from p2c_research.report_io import RenderedImage
+
 #: Bases kept per process: a batch uses about 40 (4 world maps, one regional
 #: map per region, one scatter per indicator); each holds its figure and its
 #: compressed pixels.
 MAX_BASES = 64
-
-
-@dataclass(frozen=True)
-class RenderedImage:
-    """A finished PNG that notebooks display and :func:`report_io.save_figure` writes as is."""
-
-    png: bytes
-
-    def _repr_png_(self) -> bytes:
-        return self.png
 
 
 @dataclass

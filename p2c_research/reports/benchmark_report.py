@@ -37,10 +37,9 @@ from p2c_research.figures.benchmark import (
     benchmark_scatter_layered,
     residual_dotplot,
 )
-from p2c_research.figures.layers import RenderedImage
 from p2c_research.figures.theme import PILLAR_COLORS
 from p2c_research.params import resolve_peer_sets
-from p2c_research.report_io import save_figure, save_table
+from p2c_research.report_io import RenderedImage, save_figure, save_table
 
 #: Columns benchmark.csv must have (the issue's contract; tests check them).
 REQUIRED_TABLE_COLUMNS: tuple[str, ...] = (

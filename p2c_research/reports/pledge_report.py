@@ -15,7 +15,6 @@ notebook goes through :func:`html_table` (``to_html(escape=True)``) or
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import html
 import logging
@@ -46,10 +45,10 @@ from p2c_research.datasets import load_geometries, load_panel, load_pledges
 from p2c_research.errors import P2CError
 from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
-from p2c_research.figures.layers import RenderedImage, frame_digest, render_layered
+from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import apply_theme, title_text
 from p2c_research.pledges.schema import REGION_LABELS, region_members
-from p2c_research.report_io import save_figure, save_table
+from p2c_research.report_io import RenderedImage, save_figure, save_table
 from p2c_research.store import read_provenance
 
 if TYPE_CHECKING:
@@ -554,20 +553,23 @@ def pledge_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure
         return _draw_figures(report, ctx)
 
 
-@functools.lru_cache(maxsize=2)
-def _map_geometries(path: str, mtime: float) -> Any:
-    """The projected features of the maps, once per file version (projection costs ~0.1 s)."""
-    import geopandas as gpd
-
-    economies = countries.load_countries()["iso3"]
-    return maps.prepare_geometries(gpd.read_file(path), economies)
+_projected: dict[tuple[str, float], Any] = {}
 
 
 def map_geometries(selection: DataSelection) -> Any:
-    """Projected map features of ``selection`` (shared; do not mutate)."""
+    """Projected map features of ``selection``, once per file version (shared; do not mutate).
+
+    Projection costs ~0.1 s, so a batch does it once per worker, on the frame
+    :func:`load_geometries` already keeps (which also gives the clear error
+    when the file is missing).
+    """
+    raw = load_geometries(selection)
     p = selection.geometries_path
-    load_geometries(selection)  # the same clear error when the file is missing
-    return _map_geometries(str(p), p.stat().st_mtime)
+    key = (str(p), p.stat().st_mtime)
+    if key not in _projected:
+        _projected.clear()
+        _projected[key] = maps.prepare_geometries(raw, countries.load_countries()["iso3"])
+    return _projected[key]
 
 
 def _world_map(geo: Any, iso3: str, dpi: int, kind: str, build: Callable[[], Figure],
