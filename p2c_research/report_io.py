@@ -8,7 +8,6 @@ and ``--resume`` knows what is done. Every write is atomic.
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,9 +71,9 @@ def figure_png(fig: Figure, dpi: int = 110) -> bytes:
     cached = getattr(fig, _PNG_CACHE_ATTR, None)
     if cached is not None and cached[0] == dpi:
         return cached[1]
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=dpi, bbox_inches="tight", format="png")
-    data = buffer.getvalue()
+    from p2c_research.figures.raster import figure_to_png
+
+    data = figure_to_png(fig, dpi)
     setattr(fig, _PNG_CACHE_ATTR, (dpi, data))
     return data
 

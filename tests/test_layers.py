@@ -62,7 +62,9 @@ def test_layered_map_equals_the_map_drawn_at_once(world, country) -> None:
     assert np.abs(layered - direct).mean() < 0.05
     assert (np.abs(layered - direct).max(axis=2) > 24).sum() < 20  # a few antialiased edge pixels
     plain = _pixels(figure_png(_map(world, None), DPI))
-    assert np.abs(plain - direct).max(axis=2).astype(bool).sum() > 200  # the outline shows
+    # the outline shows (the crops may differ by the outline's width at the map's edge)
+    h, w = min(plain.shape[0], direct.shape[0]), min(plain.shape[1], direct.shape[1])
+    assert np.abs(plain[:h, :w] - direct[:h, :w]).max(axis=2).astype(bool).sum() > 200
 
 
 def test_base_is_built_once_and_left_clean(world, _fresh_cache) -> None:

@@ -11,14 +11,14 @@ RGBA with an explicit ``bbox_inches``), so base and overlay line up pixel for
 pixel. Legends and inset keys belong to the overlay layer, drawn last, so they
 stay on top of a country's marks as in a figure drawn at once.
 
-Caveat by design: the crop box is the base's tight box, so an overlay that
-reaches beyond it (a label at the very edge of a map) is cut there; the map
-highlight places its label inward to avoid that.
+Caveat by design: the canvas is the base's tight box plus
+:data:`OVERLAY_ROOM`, so an overlay that reaches further (a label at the very
+edge of a map) is cut there; the map highlight places its label inward to
+avoid that.
 """
 
 from __future__ import annotations
 
-import io
 import threading
 import zlib
 from collections import OrderedDict
@@ -33,12 +33,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
+from p2c_research.figures.raster import (
+    crop_to_ink,
+    encode_png,
+    pad_pixels,
+    render_rgba,
+    snap_to_pixels,
+)
 from p2c_research.report_io import RenderedImage
 
 #: Bases kept per process: a batch uses about 40 (4 world maps, one regional
 #: map per region, one scatter per indicator); each holds its figure and its
 #: compressed pixels.
 MAX_BASES = 64
+
+#: Inches of canvas kept around a base's tight box for overlay marks at its edge.
+OVERLAY_ROOM = 0.25
 
 
 @dataclass
@@ -61,20 +71,6 @@ _lock = threading.Lock()
 stats = {"built": 0, "reused": 0}
 
 
-def _rgba(fig: Figure, bbox: Bbox, dpi: int, transparent: bool) -> np.ndarray:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="rgba", dpi=dpi, bbox_inches=bbox, transparent=transparent)
-    data = np.frombuffer(buffer.getvalue(), dtype=np.uint8)
-    # Raw RGBA carries no size; matplotlib rounds the canvas size its own way, so
-    # take the candidate next to the exact size that accounts for every pixel.
-    pixels = data.size // 4
-    exact_w, exact_h = bbox.width * dpi, bbox.height * dpi
-    for width in sorted({int(exact_w), int(exact_w) + 1, round(exact_w), int(exact_w) - 1}):
-        if width > 0 and pixels % width == 0 and abs(pixels // width - exact_h) < 2:
-            return data.reshape(pixels // width, width, 4)
-    raise RuntimeError(f"cannot infer the size of a {pixels}-pixel rendering of {bbox}")
-
-
 def _build(build: Callable[[], Figure], dpi: int) -> _Base:
     fig = build()
     plt.close(fig)  # kept by the cache, not by pyplot (never shown by the inline backend)
@@ -86,14 +82,16 @@ def _build(build: Callable[[], Figure], dpi: int) -> _Base:
         bbox = fig.get_tightbbox(fig.canvas.get_renderer())
     finally:
         fig.set_dpi(screen_dpi)
-    bbox = bbox.padded(plt.rcParams["savefig.pad_inches"])
+    # Room beyond the tight box for overlay marks at the edge (a thick outline, a
+    # label): the composite is cropped to its ink afterwards, like a direct render.
+    bbox = snap_to_pixels(bbox.padded(plt.rcParams["savefig.pad_inches"] + OVERLAY_ROOM), dpi)
     for ax in fig.axes:  # overlays must never move the view the base was drawn with
         ax.set_autoscale_on(False)
     top = _top_artists(fig)
     for artist in top:
         artist.set_visible(False)
     try:  # legends go on the overlay layer, so a country's outline never covers them
-        pixels = _rgba(fig, bbox, dpi, transparent=False)
+        pixels = render_rgba(fig, bbox, dpi, transparent=False)
     finally:
         for artist in top:
             artist.set_visible(True)
@@ -168,14 +166,15 @@ def render_layered(key: Hashable, build: Callable[[], Figure],
     artists = overlay(base.fig)
     try:
         with _only(base.fig, [*artists, *_top_artists(base.fig)]):
-            top = _rgba(base.fig, base.bbox, dpi, transparent=True)
+            top = render_rgba(base.fig, base.bbox, dpi, transparent=True)
         image = Image.alpha_composite(base.image(), Image.fromarray(top, "RGBA"))
     finally:
         for artist in artists:
             artist.remove()
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="png", dpi=(dpi, dpi))
-    return RenderedImage(buffer.getvalue())
+    # Cropped to the ink like a figure rendered on its own (raster.figure_to_png),
+    # so a layered image and the same figure drawn at once have the same size.
+    pixels = crop_to_ink(np.asarray(image), pad_pixels(dpi), strict=False)
+    return RenderedImage(encode_png(pixels, dpi))
 
 
 def frame_digest(*parts: object) -> str:

@@ -38,9 +38,18 @@ def apply_theme() -> None:
     })
 
 
-def add_source(fig: Figure, text: str) -> Figure:
-    """Write ``text`` (source and year) under the figure, left-aligned, small."""
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, color="#555555",
+def add_source(fig: Figure, text: str, *, wrap: int | None = None,
+               fontsize: float = 8) -> Figure:
+    """Write ``text`` (source and year) under the figure, left-aligned, small.
+
+    ``wrap``: wrap at this many characters, for a figure narrower than its
+    source line (a thumbnail would otherwise be as wide as the line).
+    """
+    if wrap:
+        import textwrap
+
+        text = "\n".join(textwrap.wrap(text, wrap))
+    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=fontsize, color="#555555",
              transform=fig.transFigure)
     return fig
 

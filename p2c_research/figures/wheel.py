@@ -156,5 +156,7 @@ def wheel_figure(sub_pillar_scores_country: pd.DataFrame, peer_medians: pd.DataF
         fig.subplots_adjust(left=0.12, right=0.88, top=0.84, bottom=0.2)
         fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=3,
                    frameon=False, fontsize=9)
-    add_source(fig, source)
+    # The thumbnail's source line is wrapped to its width, or the image would be
+    # as wide as the line and the wheel tiny on the index page.
+    add_source(fig, source, wrap=62 if small else None, fontsize=6 if small else 8)
     return fig

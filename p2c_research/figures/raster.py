@@ -1,0 +1,132 @@
+"""Figures to PNG bytes, fast: one draw, cropped to the ink, encoded at a low zlib level.
+
+``savefig(bbox_inches="tight")`` draws a figure twice: a full draw with output
+switched off, to place every artist, then a pass measuring them all for the
+tight box, then the real draw. For a report's figures the first two were about
+half of all rendering (trend panels: 1.1 s of 2.5 s). Here the figure is drawn
+once, onto a canvas with generous margins around the figure (so tick labels,
+legends and the source line placed outside it are drawn too), and the canvas is
+cropped to the pixels that differ from the background, plus savefig's usual
+pad. Where ink touches the canvas edge (a margin too small) or the figure has a
+layout engine (which needs the first draw), the tight path is used instead.
+Limit by design: a mark drawn wholly beyond :data:`MARGINS` (inches outside the
+figure) leaves no ink on the canvas and is left out; the report figures keep
+theirs within about 2.5 inches.
+
+The difference from a tight box is only what carries no ink: a tight box
+counts the full extent of every artist (the descent of a text line without
+descenders, say), so crops can differ by a pixel or two; the drawing itself is
+the same.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
+
+#: zlib level for every PNG a report writes. Encoding at the default level (6)
+#: was about a tenth of a report's run time; level 1 encodes the report figures
+#: in half the time for files about 8% larger (measured on KEN's 19 figures:
+#: 1.06 s and 2.14 MB at level 6, 0.47 s and 2.31 MB at level 1).
+PNG_COMPRESS_LEVEL = 1
+
+#: Canvas margins (inches) around the figure: left, bottom, right, top. Wrapped
+#: indicator names as tick labels reach about 2.5 in left of the figure; the
+#: source line and bottom legends sit below it.
+MARGINS = (3.5, 1.5, 4.0, 1.0)
+
+
+def snap_to_pixels(bbox: Bbox, dpi: int) -> Bbox:
+    """``bbox`` (inches) grown to whole pixels from the figure's origin at ``dpi``.
+
+    Two canvases snapped this way put every artist on the same pixel grid, so
+    they rasterise it identically (a layered base and the figure drawn at once).
+    """
+    x0, y0 = math.floor(bbox.x0 * dpi), math.floor(bbox.y0 * dpi)
+    x1, y1 = math.ceil(bbox.x1 * dpi), math.ceil(bbox.y1 * dpi)
+    return Bbox.from_extents(x0 / dpi, y0 / dpi, x1 / dpi, y1 / dpi)
+
+
+def render_rgba(fig: Figure, bbox: Bbox, dpi: int, *, transparent: bool = False) -> np.ndarray:
+    """The part of ``fig`` inside ``bbox`` (inches) as an ``H x W x 4`` uint8 array (one draw)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="rgba", dpi=dpi, bbox_inches=bbox, transparent=transparent)
+    data = np.frombuffer(buffer.getvalue(), dtype=np.uint8)
+    # Raw RGBA carries no size; matplotlib rounds the canvas size its own way, so
+    # take the candidate next to the exact size that accounts for every pixel.
+    pixels = data.size // 4
+    exact_w, exact_h = bbox.width * dpi, bbox.height * dpi
+    for width in sorted({int(exact_w), int(exact_w) + 1, round(exact_w), int(exact_w) - 1}):
+        if width > 0 and pixels % width == 0 and abs(pixels // width - exact_h) < 2:
+            return data.reshape(pixels // width, width, 4)
+    raise RuntimeError(f"cannot infer the size of a {pixels}-pixel rendering of {bbox}")
+
+
+def ink_box(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(top, bottom, left, right)`` (exclusive ends) of the pixels unlike the corner colour.
+
+    None when the image is blank or its corners differ (ink at the edge).
+    """
+    flat = np.ascontiguousarray(pixels).view(np.uint32)[..., 0]
+    background = flat[0, 0]
+    if not (flat[0, -1] == flat[-1, 0] == flat[-1, -1] == background):
+        return None
+    ink = flat != background
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(ink[rows[0]:rows[-1] + 1].any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def crop_to_ink(pixels: np.ndarray, pad: int, *, strict: bool = True) -> np.ndarray | None:
+    """``pixels`` cropped to their ink plus ``pad`` pixels.
+
+    ``strict``: None when the ink comes within ``pad`` of the edge (the canvas
+    may have cut something); otherwise the pad is trimmed at the edges.
+    """
+    box = ink_box(pixels)
+    if box is None:
+        return None if strict else pixels
+    top, bottom, left, right = box
+    height, width = pixels.shape[:2]
+    if strict and (top < pad or left < pad or bottom > height - pad or right > width - pad):
+        return None
+    return pixels[max(top - pad, 0):bottom + pad, max(left - pad, 0):right + pad]
+
+
+def encode_png(pixels: np.ndarray, dpi: int) -> bytes:
+    """RGB or RGBA pixels as PNG bytes (:data:`PNG_COMPRESS_LEVEL`)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(
+        buffer, format="png", dpi=(dpi, dpi), compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def pad_pixels(dpi: int) -> int:
+    """savefig's ``pad_inches`` around a tight box, in pixels at ``dpi``."""
+    import matplotlib as mpl
+
+    return round(mpl.rcParams["savefig.pad_inches"] * dpi)
+
+
+def figure_to_png(fig: Figure, dpi: int) -> bytes:
+    """``fig`` as PNG bytes, cropped like ``savefig(bbox_inches="tight")`` but drawn once."""
+    if fig.get_layout_engine() is None:
+        width, height = fig.get_size_inches()
+        left, bottom, right, top = MARGINS
+        canvas = snap_to_pixels(
+            Bbox.from_extents(-left, -bottom, width + right, height + top), dpi)
+        cropped = crop_to_ink(render_rgba(fig, canvas, dpi), pad_pixels(dpi))
+        if cropped is not None:
+            return encode_png(cropped, dpi)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, bbox_inches="tight", format="png",
+                pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+    return buffer.getvalue()
