@@ -743,13 +743,18 @@ def peer_refits(
     data = results.data[results.data["ln_gdp"].notna()]
     fitted = set(results.models.loc[results.models["fitted"].astype(bool)
                                     & (results.models["model"] == MODEL_BASE), "indicator"])
+    # Split once by indicator: filtering the whole frame per (peer set, indicator)
+    # was most of this function's time.
+    by_indicator = {str(k): g.set_index("iso3")
+                    for k, g in data.groupby("indicator", sort=False, observed=True)}
+    empty = data.iloc[:0].set_index("iso3")
     for label, members in peer_sets.items():
         group = set(members) | {iso3}
         for ind in catalog.scored:
             if ind.id not in fitted:
                 continue
-            sample = data[(data["indicator"] == ind.id) & data["iso3"].isin(group)]
-            sample = sample.set_index("iso3")
+            rows = by_indicator.get(ind.id, empty)
+            sample = rows[rows.index.isin(group)]
             n = len(sample)
             rec: dict[str, Any] = dict.fromkeys(PEER_COLUMNS, np.nan)
             rec.update(iso3=iso3, peer_set=label, indicator=ind.id, model=MODEL_BASE, n=n,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +59,51 @@ def _declared_parameters(path: str, mtime_ns: int) -> dict[str, Any]:
     return papermill.inspect_notebook(path)
 
 
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+_FOCUSABLE_DIV = re.compile(
+    r'<div class="([^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*)"(?![^>]*tabindex)')
+
+
+def accessible(html: str) -> str:
+    """What nbconvert's HTML exporter adds with a BeautifulSoup pass, done with two regexes.
+
+    Images get an alt text and output areas a ``tabindex``, for screen readers
+    and keyboards. nbconvert parses the whole page (megabytes of embedded
+    images) to do it, which cost as much as rendering the report's template.
+    """
+    html = _IMG_WITHOUT_ALT.sub('<img alt="Report figure"', html)
+    return _FOCUSABLE_DIV.sub(r'<div class="\1" tabindex="0"', html)
+
+
 @functools.cache
 def _exporter():
     """One HTML exporter per process: building it and compiling its templates costs more
     than converting a report."""
     from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-    exporter = HTMLExporter(
+    class ReportHTMLExporter(HTMLExporter):
+        """``HTMLExporter`` with its closing BeautifulSoup pass replaced by :func:`accessible`.
+
+        The body is ``HTMLExporter.from_notebook_node`` (nbconvert 7) up to that pass.
+        """
+
+        def from_notebook_node(self, nb, resources=None, **kw):
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight = self.filters.get("highlight_code",
+                                         Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self,
+                                              resources=resources)
+            self.register_filter("highlight_code", highlight)
+            self.register_filter("filter_data_type", data_type)
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            return accessible(html), resources
+
+    exporter = ReportHTMLExporter(
         extra_template_basedirs=[str(RESOURCES_DIR / "nbconvert")], template_name="p2c_report"
     )
     exporter.exclude_input = True
