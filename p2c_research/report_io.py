@@ -90,7 +90,15 @@ def install_png_formatter(dpi: int = 110) -> bool:
     shell = get_ipython()
     if shell is None:
         return False
+    # Load pyplot's backend first: loading the inline backend registers its own PNG
+    # formatter for figures, which replaced this one when it happened later (in a
+    # fresh kernel the first report's figures were then rendered a second time,
+    # differently from the saved files). Switching to the current backend loads it.
+    import matplotlib
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure as MplFigure
+
+    plt.switch_backend(matplotlib.get_backend())
 
     shell.display_formatter.formatters["image/png"].for_type(
         MplFigure, lambda fig: figure_png(fig, dpi))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -122,4 +123,9 @@ def test_notebook_runs_for_cambodia(tmp_path, monkeypatch) -> None:
     assert not [o for o in outputs if o["output_type"] == "error"]
     markdown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for o in outputs)
     assert "1. " in markdown
+    # A fresh kernel shows the very PNG it saved (one rendering per figure): the
+    # inline backend's own formatter must not take over once pyplot is imported.
+    shown = {"".join(o["data"]["image/png"]).replace("\n", "") for o in outputs
+             if "image/png" in o.get("data", {})}
+    assert base64.b64encode(wheel.read_bytes()).decode() in shown
     assert "from `pillar_scores.csv`, row `" in markdown
