@@ -95,3 +95,32 @@ def test_other_landscape_figures_name_their_source() -> None:
     for fig in figs:
         assert "Source: s, 2024" in [t.get_text() for t in fig.texts]
         plt.close(fig)
+
+
+def test_indicator_strips_are_the_same_picture_on_every_run() -> None:
+    from p2c_research.report_io import figure_png
+
+    rng = np.random.default_rng(5)
+    inds = ["internet_users", "mobile_subscriptions"]
+    rows = [(f"P{k:02d}", ind, "ACCESS", float(rng.uniform(0, 100)), "peer")
+            for k in range(25) for ind in inds]
+    rows += [("XXX", "internet_users", "ACCESS", 50.0, "country")]
+    strip = pd.DataFrame(rows, columns=["iso3", "indicator", "pillar", "score", "role"])
+    names = {"internet_users": "Internet users", "mobile_subscriptions": "Mobile"}
+
+    def draw():
+        return indicator_strip_figure(strip, names, title="t", source="Source: s, 2024",
+                                      peer_label="peers")
+
+    first, second = draw(), draw()
+    assert figure_png(first, 60) == figure_png(second, 60)  # seeded jitter
+    peers = first.axes[0].collections[0].get_offsets()
+    assert len(peers) == 50
+    # each peer sits within the jitter band of its own row (0 = first indicator, on top)
+    by_row = np.round(peers[:, 1])
+    assert set(by_row) == {0.0, 1.0}
+    assert np.abs(peers[:, 1] - by_row).max() <= 0.18
+    assert np.abs(peers[:, 1] - by_row).std() > 0.05  # jittered, not on a line
+    assert [t.get_text() for t in first.axes[0].get_yticklabels()] == ["Internet users", "Mobile"]
+    plt.close(first)
+    plt.close(second)

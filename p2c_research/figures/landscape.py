@@ -12,7 +12,6 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -70,11 +69,20 @@ def indicator_strip_figure(strip: pd.DataFrame, names: dict[str, str], *, title:
     data = strip.assign(label=strip["indicator"].map(labels))
     label_order = [labels[i] for i in order]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(order) + 1.6))
-    peers = data[data["role"] == "peer"]
-    if not peers.empty:
-        sns.stripplot(data=peers, x="score", y="label", order=label_order, color=PEER_COLOR,
-                      alpha=0.35, size=4, jitter=0.18, ax=ax)
     pos = {lab: k for k, lab in enumerate(label_order)}
+    ax.set_yticks(range(len(label_order)), label_order)
+    ax.set_ylim(len(label_order) - 0.5, -0.5)  # first indicator on top
+    ax.yaxis.grid(False)
+    peers = data[(data["role"] == "peer") & data["label"].isin(pos)]
+    if not peers.empty:
+        # A strip plot drawn directly, with seeded jitter: seaborn's stripplot draws
+        # its jitter from numpy's global generator (a different picture on every
+        # run) and cost more than the rest of this figure.
+        rows = peers["label"].map(pos).to_numpy(dtype=float)
+        crowded = peers["label"].map(peers["label"].value_counts()).to_numpy() > 1
+        jitter = np.random.default_rng(0).uniform(-0.18, 0.18, len(rows))
+        ax.scatter(peers["score"], rows + np.where(crowded, jitter, 0.0), s=16,
+                   color=PEER_COLOR, alpha=0.35, linewidths=0)
     if peer_medians is not None and not peer_medians.empty:
         med = peer_medians[peer_medians["indicator"].isin(order)]
         ax.scatter(med["peer_median_score"], med["indicator"].map(labels).map(pos), marker="|",
