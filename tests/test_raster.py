@@ -77,6 +77,28 @@ def test_figures_with_a_layout_engine_use_the_tight_render() -> None:
     plt.close(fig)
 
 
+def test_a_figure_laid_out_once_by_tight_layout_is_drawn_once(monkeypatch) -> None:
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("a label tight_layout makes room for")
+    fig.tight_layout()  # leaves a placeholder engine that does nothing at draw time
+    assert fig.get_layout_engine() is not None
+    formats: list[str] = []
+    real_savefig = fig.savefig
+
+    def spy(*args, **kwargs):
+        formats.append(kwargs.get("format"))
+        return real_savefig(*args, **kwargs)
+
+    monkeypatch.setattr(fig, "savefig", spy)
+    fast = _pixels(raster.figure_to_png(fig, DPI))
+    assert formats == ["rgba"]  # one raw draw, no tight-box savefig
+    monkeypatch.undo()
+    tight = _tight(fig)
+    plt.close(fig)
+    assert abs(fast.shape[0] - tight.shape[0]) <= 4 and abs(fast.shape[1] - tight.shape[1]) <= 4
+
+
 def test_crop_to_ink() -> None:
     pixels = np.full((50, 60, 4), 255, dtype=np.uint8)
     pixels[20:25, 10:40] = (0, 0, 0, 255)

@@ -7,7 +7,11 @@ once, onto a canvas with generous margins around the figure (so tick labels,
 legends and the source line placed outside it are drawn too), and the canvas is
 cropped to the pixels that differ from the background, plus savefig's usual
 pad. Where ink touches the canvas edge (a margin too small) or the figure has a
-layout engine (which needs the first draw), the tight path is used instead.
+layout engine that acts at draw time (constrained or tight layout, which need
+the first draw), the tight path is used instead. A figure laid out once by
+``fig.tight_layout()`` keeps only a placeholder engine that does nothing at draw
+time, so it is drawn once like the others (the three pledge charts of KEN,
+KHM, MRT and BRA: 1.08 against 1.00 CPU seconds per country).
 Limit by design: a mark drawn wholly beyond :data:`MARGINS` (inches outside the
 figure) leaves no ink on the canvas and is left out; the report figures keep
 theirs within about 2.5 inches.
@@ -120,9 +124,16 @@ def pad_pixels(dpi: int) -> int:
     return round(mpl.rcParams["savefig.pad_inches"] * dpi)
 
 
+def _acts_at_draw(engine: object) -> bool:
+    """Whether a figure's layout engine moves artists when the figure is drawn."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    return engine is not None and not isinstance(engine, PlaceHolderLayoutEngine)
+
+
 def figure_to_png(fig: Figure, dpi: int) -> bytes:
     """``fig`` as PNG bytes, cropped like ``savefig(bbox_inches="tight")`` but drawn once."""
-    if fig.get_layout_engine() is None:
+    if not _acts_at_draw(fig.get_layout_engine()):
         width, height = fig.get_size_inches()
         left, bottom, right, top = MARGINS
         canvas = snap_to_pixels(
