@@ -43,6 +43,8 @@ class MemorySampler:
     def __init__(self, interval: float = 0.25):
         self.interval = interval
         self.peak_tree_mb: dict[int, float] = {}
+        #: at each tree's peak: (worker process, its kernel and other children), MiB
+        self.peak_split: dict[int, tuple[float, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -54,6 +56,12 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
 
+    def report(self) -> str:
+        """The peaks, largest first, each with its split between worker and kernel."""
+        roots = sorted(self.peak_tree_mb, key=self.peak_tree_mb.get, reverse=True)[:4]
+        return ", ".join(f"{self.peak_tree_mb[r]:.0f} MiB (worker {self.peak_split[r][0]:.0f}"
+                         f" + kernel {self.peak_split[r][1]:.0f})" for r in roots)
+
     def _run(self):
         me = psutil.Process()
         while not self._stop.is_set():
@@ -61,13 +69,16 @@ class MemorySampler:
                 # me -> invoke process -> worker processes (each with its kernel below it)
                 for child in me.children(recursive=False):
                     for tree_root in child.children(recursive=False):
-                        total = 0.0
-                        for p in [tree_root, *tree_root.children(recursive=True)]:
+                        own, below = 0.0, 0.0
+                        with contextlib.suppress(psutil.Error):
+                            own = tree_root.memory_info().rss / 2**20
+                        for p in tree_root.children(recursive=True):
                             with contextlib.suppress(psutil.Error):
-                                total += p.memory_info().rss
-                        mb = total / 2**20
+                                below += p.memory_info().rss / 2**20
+                        mb = own + below
                         if mb > self.peak_tree_mb.get(tree_root.pid, 0.0):
                             self.peak_tree_mb[tree_root.pid] = mb
+                            self.peak_split[tree_root.pid] = (own, below)
             except psutil.Error:
                 pass
             self._stop.wait(self.interval)
@@ -128,20 +139,17 @@ def main() -> None:
           f"({batch / len(codes):.1f} s per country)")
     if naive is not None:
         print(f"ratio (a)/(b): {naive / batch:.2f}x")
-    peaks = sorted(mem.peak_tree_mb.values(), reverse=True)
-    if peaks:
+    if mem.peak_tree_mb:
         print("peak memory per worker (worker process + its kernel), largest first: "
-              + ", ".join(f"{p:.0f} MB" for p in peaks[:4]))
+              + mem.report())
     if args.all:
         with MemorySampler() as mem_all:
             full = run_batch(None, work / "all", env_for("all"), args.workers)
         n = sum(1 for p in (work / "all").iterdir() if p.is_dir())
         print(f"full batch --all: {full:.1f} s for {n} countries "
               f"({full / max(n, 1):.2f} s per country)")
-        peaks = sorted(mem_all.peak_tree_mb.values(), reverse=True)
-        if peaks:
-            print("peak memory per worker (--all), largest first: "
-                  + ", ".join(f"{p:.0f} MB" for p in peaks[:4]))
+        if mem_all.peak_tree_mb:
+            print("peak memory per worker (--all), largest first: " + mem_all.report())
 
 
 if __name__ == "__main__":

@@ -217,14 +217,76 @@ def test_warm_kernel_clears_variables_between_notebooks(stub_root, tmp_path):
         shutdown_warm_kernels()
     assert first.status == "ok", first.error
     assert second.status == "ok", second.error
-    pids = []
     for code in ("KHM", "TUV"):
         executed = nbformat.read(out / code / "01_landscape.ipynb", as_version=4)
         assert not any("p2c-warm-reset" in c.metadata.get("tags", []) for c in executed.cells)
+    pids = _kernel_pids(out, ("KHM", "TUV"))
+    assert pids[0] == pids[1], "the second notebook did not reuse the warm kernel"
+
+
+def _kernel_pids(out: Path, codes: tuple[str, ...]) -> list[str]:
+    pids = []
+    for code in codes:
+        executed = nbformat.read(out / code / "01_landscape.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                        for o in c.get("outputs", []))
         pids.append(text.split("kernel pid", 1)[1].split()[0])
-    assert pids[0] == pids[1], "the second notebook did not reuse the warm kernel"
+    return pids
+
+
+def test_a_warm_kernel_over_the_worker_memory_budget_is_replaced(stub_root, tmp_path, monkeypatch):
+    from p2c_research.runner import warm_kernel
+    from p2c_research.runner.execute import execute_one
+
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell(
+        "import os\nprint('kernel pid', os.getpid())")
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    out = tmp_path / "out"
+    # this process alone is larger than the budget, so the kernel is over it after a notebook
+    monkeypatch.setenv(warm_kernel.MEMORY_BUDGET_ENV, "100")
+    monkeypatch.setattr(warm_kernel, "MIN_NOTEBOOKS_PER_KERNEL", 1)
+    before = warm_kernel.stats["recycled"]
+    try:
+        first = execute_one("KHM", "landscape", out, warm=True)
+        second = execute_one("TUV", "landscape", out, warm=True)
+    finally:
+        warm_kernel.shutdown_warm_kernels()
+    assert first.status == "ok", first.error
+    assert second.status == "ok", second.error
+    assert warm_kernel.stats["recycled"] - before == 2
+    pids = _kernel_pids(out, ("KHM", "TUV"))
+    assert pids[0] != pids[1], "the kernel over the memory budget was reused"
+
+
+def test_a_kernel_over_budget_is_kept_for_its_first_notebooks(stub_root, tmp_path, monkeypatch):
+    from p2c_research.runner import warm_kernel
+    from p2c_research.runner.execute import execute_one
+
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell("import os\nprint('kernel pid', os.getpid())")
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    out = tmp_path / "out"
+    monkeypatch.setenv(warm_kernel.MEMORY_BUDGET_ENV, "100")
+    monkeypatch.setattr(warm_kernel, "MIN_NOTEBOOKS_PER_KERNEL", 3)
+    try:
+        statuses = [execute_one(c, "landscape", out, warm=True) for c in ("KHM", "TUV")]
+    finally:
+        warm_kernel.shutdown_warm_kernels()
+    assert all(s.status == "ok" for s in statuses), [s.error for s in statuses]
+    pids = _kernel_pids(out, ("KHM", "TUV"))
+    assert pids[0] == pids[1], "a kernel was replaced before its minimum number of notebooks"
+
+
+def test_a_malformed_worker_memory_budget_fails_the_batch_before_any_run(stub_root, tmp_path,
+                                                                       monkeypatch):
+    from p2c_research.errors import P2CError
+    from p2c_research.runner.batch import run_batch
+
+    monkeypatch.setenv("P2C_WORKER_MEMORY_MB", "1GB")
+    with pytest.raises(P2CError, match="P2C_WORKER_MEMORY_MB='1GB' is not a number"):
+        run_batch(["KHM"], out_dir=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "KHM").exists()
 
 
 @pytest.mark.parametrize("warm", [False, True])

@@ -82,6 +82,9 @@ def run_batch(
     if not notebooks:
         raise P2CError("no report notebooks found under notebooks/; nothing to run")
     selection = select_data(data)  # type: ignore[arg-type]
+    from p2c_research.runner.warm_kernel import memory_budget_mb
+
+    memory_budget_mb()  # a malformed P2C_WORKER_MEMORY_MB fails here, before any run
 
     # Validate every code before any path is built from it (no path traversal).
     valid: list[str] = []
@@ -147,8 +150,8 @@ def _run_dask(codes: list[str], out: Path, params_file: str, data: str, resume: 
             for code in codes
         }
         bar = _progress(None, progress, total=len(futures)) if progress else None
-        for fut in as_completed(futures):
-            code = futures[fut]
+        for fut in as_completed(list(futures)):
+            code = futures.pop(fut)  # dropping the future lets the worker free the result
             try:
                 results += fut.result()
             except Exception as exc:  # a worker died: record, carry on
