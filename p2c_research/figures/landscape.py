@@ -133,7 +133,7 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
     # This is the costliest figure of a report to draw, and most of that is ticks
     # (each a label, a mark and a grid line): every panel shares the same years, so
     # only the bottom panel of each column has year ticks, and no panel draws
-    # vertical grid lines (0.25 s of CPU less per report for KEN's 19 panels).
+    # vertical grid lines (about 0.26 s of CPU less per report for KEN's 19 panels).
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), squeeze=False)
     tgt = {} if targets is None else dict(zip(targets["indicator"], targets["target"],
                                              strict=False))
