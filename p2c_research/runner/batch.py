@@ -75,16 +75,15 @@ def run_batch(
     from p2c_research.runner.index import write_index
     from p2c_research.runner.manifest import write_manifest
     from p2c_research.runner.shared import precompute_shared
+    from p2c_research.runner.warm_kernel import memory_budget_mb
 
+    memory_budget_mb()  # a malformed P2C_WORKER_MEMORY_MB fails here, before anything is written
     out = Path(out_dir or outputs_dir()).resolve()
     out.mkdir(parents=True, exist_ok=True)
     notebooks = available_notebooks()
     if not notebooks:
         raise P2CError("no report notebooks found under notebooks/; nothing to run")
     selection = select_data(data)  # type: ignore[arg-type]
-    from p2c_research.runner.warm_kernel import memory_budget_mb
-
-    memory_budget_mb()  # a malformed P2C_WORKER_MEMORY_MB fails here, before any run
 
     # Validate every code before any path is built from it (no path traversal).
     valid: list[str] = []
