@@ -311,3 +311,23 @@ def test_figures_survive_an_agg_backend_in_the_callers_environment(stub_root, tm
              for k in o.get("data", {})}
     assert "image/png" in kinds
     assert os.environ["MPLBACKEND"] == "Agg"  # the caller's environment is restored
+
+
+def _periodic_callbacks(client) -> list[list[str]]:
+    return list(client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks)).values())
+
+
+def test_the_batch_cluster_runs_its_workers_without_the_profiler():
+    from dask.distributed import Client, LocalCluster
+
+    from p2c_research.runner.batch import local_cluster
+
+    # Control: a worker with Dask's defaults has the profiler this test looks for.
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as plain, \
+            Client(plain) as client:
+        assert all("profile" in names for names in _periodic_callbacks(client))
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        names = _periodic_callbacks(client)
+    assert len(names) == 1
+    assert "profile" not in names[0] and "profile-cycle" not in names[0]
+    assert "heartbeat" in names[0]  # the worker itself is running normally
