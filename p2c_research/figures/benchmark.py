@@ -23,6 +23,7 @@ from p2c_research.figures.theme import (
     PEER_COLOR,
     add_source,
     apply_theme,
+    plain_log_ticks,
     title_text,
 )
 from p2c_research.report_io import RenderedImage
@@ -99,9 +100,7 @@ def benchmark_scatter(
     else:
         ax.text(0.02, 0.96, f"{country_label}: no value in the window", transform=ax.transAxes,
                 ha="left", va="top", fontsize=9, color=COUNTRY_COLOR)
-    ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
+    _log_axes(ax, log_y)
     ax.set_xlabel("GDP per capita, PPP (current international $, log scale)")
     ax.set_ylabel(textwrap.fill(ylabel, 45))
     ax.set_title(title, loc="left")
@@ -109,6 +108,15 @@ def benchmark_scatter(
     add_source(fig, source)
     plt.close(fig)  # returned for display/saving; keeps pyplot from showing it twice
     return fig
+
+
+def _log_axes(ax, log_y: bool) -> None:
+    """Income on a log axis (and the value too for log-scaled indicators), plainly labelled."""
+    ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
+    if log_y:
+        ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
 
 
 def benchmark_scatter_layered(
@@ -150,9 +158,7 @@ def benchmark_scatter_layered(
         if fr is not None:
             ax.plot(fr["gdp_pc_ppp"], fr["fitted"], color="#2171b5", linewidth=1.2,
                     linestyle="--", zorder=4)
-        ax.set_xscale("log")
-        if log_y:
-            ax.set_yscale("log")
+        _log_axes(ax, log_y)
         ax.set_xlabel("GDP per capita, PPP (current international $, log scale)")
         ax.set_ylabel(textwrap.fill(ylabel, 45))
         title_text(ax, "\n".join(["Mg"] * n_lines), color=(0, 0, 0, 0))  # room for the title

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from p2c_research.figures.theme import COUNTRY_COLOR, PEER_COLOR, add_source
+from p2c_research.figures.theme import COUNTRY_COLOR, PEER_COLOR, add_source, plain_log_ticks
 
 STATUS_COLORS: dict[str, str] = {
     "completed": "#1a9850",
@@ -49,8 +49,9 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str) -> Figure:
 
     ``matrix`` is ``priority_pledge_matrix`` output. Cells are coloured on
     their own scale; the totals (last row, ``pledges`` column) are written in
-    grey so they do not flatten the colours. The USD column is left out (other
-    units; it is in the table).
+    grey so they do not flatten the colours. Inner cells with no pledge are
+    left blank, so the counts that exist stand out (a total of 0 is still
+    written). The USD column is left out (other units; it is in the table).
     """
     counts = matrix.set_index("priority_id").drop(columns=["usd_allocated"], errors="ignore")
     counts = counts.astype(float)
@@ -66,7 +67,7 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str) -> Figure:
     # Plain pcolormesh rather than sns.heatmap: seaborn draws the whole figure once per
     # call to check tick-label overlap, which doubled this chart's cost in every report.
     _annotated_mesh(ax, np.ma.masked_where(totals, values), "Blues",
-                    vmax=max(1.0, float(inner.max()) if inner.size else 1.0))
+                    vmax=max(1.0, float(inner.max()) if inner.size else 1.0), blank_zero=True)
     _annotated_mesh(ax, np.ma.masked_where(~totals, values), "Greys",
                     vmax=float(values.max()) * 4 + 1, fontweight="bold")
     ax.set_xlim(0, n_cols)
@@ -94,7 +95,7 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str) -> Figure:
 
 
 def _annotated_mesh(ax, values: np.ma.MaskedArray, cmap: str, *, vmax: float,
-                    fontweight: str = "normal") -> None:
+                    fontweight: str = "normal", blank_zero: bool = False) -> None:
     """Coloured cells with their counts written in, dark or light text by cell luminance."""
     from matplotlib.colors import Normalize, to_rgb
 
@@ -102,7 +103,7 @@ def _annotated_mesh(ax, values: np.ma.MaskedArray, cmap: str, *, vmax: float,
     mesh = ax.pcolormesh(values, cmap=cmap, norm=norm, edgecolors="white", linewidth=0.5)
     colormap = mesh.get_cmap()
     for (row, col), value in np.ndenumerate(values.filled(np.nan)):
-        if not np.isfinite(value):
+        if not np.isfinite(value) or (blank_zero and value == 0):
             continue
         r, g, b = to_rgb(colormap(norm(value)))
         luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
@@ -159,6 +160,7 @@ def need_support_scatter(rows: pd.DataFrame, *, highlight: str, title: str, sour
                     xytext=(6, 6), textcoords="offset points", fontweight="bold",
                     color=COUNTRY_COLOR)
     ax.set_xscale("symlog", linthresh=0.01)
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("pledge USD allocated per capita (symmetric log scale)")
     ax.set_ylabel(need_label)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))

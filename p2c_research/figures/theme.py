@@ -68,3 +68,17 @@ def title_text(ax, text: str, color: object = "#262626"):
                    fontweight=plt.rcParams["axes.titleweight"],
                    transform=offset_copy(ax.transAxes, fig=ax.figure,
                                          y=plt.rcParams["axes.titlepad"], units="points"))
+
+
+def plain_log_ticks(axis) -> None:
+    """Label a log or symlog axis with plain numbers (1,000 / 0.01) instead of powers of ten.
+
+    Matplotlib's default log labels are mathtext (``$10^{3}$``), which an
+    analyst reads less easily than "1,000" and which matplotlib parses and
+    lays out glyph by glyph on every draw. Minor ticks stay unlabelled.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.10g}"))
+    axis.set_minor_formatter(NullFormatter())
+
