@@ -48,6 +48,10 @@ PNG_COMPRESS_LEVEL = 1
 MARGINS = (3.5, 1.5, 4.0, 1.0)
 
 
+#: See :func:`render_rgba`.
+EPSILON_PX = 1e-6
+
+
 def snap_to_pixels(bbox: Bbox, dpi: int) -> Bbox:
     """``bbox`` (inches) grown to whole pixels from the figure's origin at ``dpi``.
 
@@ -61,6 +65,13 @@ def snap_to_pixels(bbox: Bbox, dpi: int) -> Bbox:
 
 def render_rgba(fig: Figure, bbox: Bbox, dpi: int, *, transparent: bool = False) -> np.ndarray:
     """The part of ``fig`` inside ``bbox`` (inches) as an ``H x W x 4`` uint8 array (one draw)."""
+    # matplotlib's Agg canvas truncates its size to whole pixels (``int``), while
+    # artists are placed from the exact top edge. A box snapped to pixels can come
+    # out a hair under its size (487 / 90 * 90 = 486.99999...): the canvas then
+    # loses a row and everything moves up a pixel, unlike a canvas of another
+    # size. A millionth of a pixel more keeps every snapped box whole.
+    bbox = Bbox.from_extents(bbox.x0, bbox.y0, bbox.x1 + EPSILON_PX / dpi,
+                             bbox.y1 + EPSILON_PX / dpi)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="rgba", dpi=dpi, bbox_inches=bbox, transparent=transparent)
     data = np.frombuffer(buffer.getvalue(), dtype=np.uint8)
