@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 
 PILLAR_COLORS: dict[str, str] = {
@@ -70,7 +71,7 @@ def title_text(ax, text: str, color: object = "#262626"):
                                          y=plt.rcParams["axes.titlepad"], units="points"))
 
 
-def plain_log_ticks(axis) -> None:
+def plain_log_ticks(axis: Axis) -> None:
     """Label a log or symlog axis with plain numbers (1,000 / 0.01) instead of powers of ten.
 
     Matplotlib's default log labels are mathtext (``$10^{3}$``), which an
@@ -81,4 +82,3 @@ def plain_log_ticks(axis) -> None:
 
     axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.10g}"))
     axis.set_minor_formatter(NullFormatter())
-

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from p2c_research import countries
 from p2c_research.config import outputs_dir
@@ -21,6 +22,9 @@ from p2c_research.datasets import load_panel, select_data
 from p2c_research.errors import P2CError
 from p2c_research.runner.execute import NotebookStatus, run_country
 from p2c_research.runner.notebooks import available_notebooks
+
+if TYPE_CHECKING:
+    from dask.distributed import LocalCluster
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +140,7 @@ def _progress(items, enabled: bool, total: int | None = None):
 LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
-def local_cluster(n_workers: int):
+def local_cluster(n_workers: int) -> LocalCluster:
     """A LocalCluster of ``n_workers`` one-thread processes, without the worker profiler."""
     import dask
     from dask.distributed import LocalCluster
