@@ -8,8 +8,8 @@ each one (:mod:`p2c_research.runner.kernel_reset`), so no variable leaks from on
 while imported modules and the in-process data caches stay warm.
 
 A kernel that lives for a whole batch holds more memory the longer it runs
-(figure bases and memos fill up, freed memory stays with the allocator), and
-so does the worker process. After each notebook both are measured; past
+(figure bases and memos fill up, freed memory stays with the allocator). After
+each notebook the kernel and the worker process are measured together; past
 :func:`memory_budget_mb` the kernel is shut down and the next notebook starts
 a fresh one, the way ``maxtasksperchild`` bounds a process pool. A fresh
 kernel costs a few seconds of imports and rebuilt caches.
@@ -43,9 +43,10 @@ RESET_SOURCE = "__import__('p2c_research.runner.kernel_reset', fromlist=['_']).r
 MEMORY_BUDGET_ENV = "P2C_WORKER_MEMORY_MB"
 
 #: Default budget. #8 asks for under 1 GB per worker. Over a full batch the
-#: worker process held 230-330 MiB and its kernel 550-670 MiB (sampled every
-#: second); a notebook's own peak adds up to about 80 MiB to where the kernel
-#: settles after it, so the kernel is replaced once the two pass this.
+#: kernel held 550-690 MiB; the worker process, once Dask's profiler was off
+#: (``runner/batch.py``), stayed at 212-224 MiB. A notebook's own peak adds up to
+#: about 80 MiB to where the kernel settles after it, so the kernel is replaced
+#: once the two pass this (in a full batch that happens only near the end).
 DEFAULT_MEMORY_BUDGET_MB = 900
 
 #: A kernel runs at least this many notebooks (two countries) before it may be
