@@ -1,0 +1,81 @@
+"""Python-backed strings: set on import, a user's choice kept, and the same results as Arrow."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import p2c_research  # noqa: F401  (the import applies the setting)
+from p2c_research.config import project_root
+from p2c_research.pandas_options import STRING_STORAGE, apply_string_storage
+
+SAMPLE_PANEL = project_root() / "data" / "sample" / "panel.parquet"
+
+
+def test_importing_the_package_makes_str_columns_python_backed() -> None:
+    assert pd.Series(["KHM", None]).dtype == "str"
+    assert pd.Series(["KHM", None]).dtype.storage == STRING_STORAGE == "python"
+
+
+def test_a_storage_the_user_chose_is_kept() -> None:
+    before = pd.get_option("mode.string_storage")
+    try:
+        pd.set_option("mode.string_storage", "pyarrow")
+        assert apply_string_storage() == "pyarrow"
+        assert pd.Series(["a"]).dtype.storage == "pyarrow"
+        pd.set_option("mode.string_storage", "auto")
+        assert apply_string_storage() == "python"
+    finally:
+        pd.set_option("mode.string_storage", before)
+
+
+# One country's three reports' tables and the landscape figures, in a fresh process.
+_RUN = textwrap.dedent("""
+    import sys
+    import pandas as pd
+    if sys.argv[2] != "default":
+        pd.set_option("mode.string_storage", sys.argv[2])
+    from p2c_research.context import open_context
+    from p2c_research.reports import benchmark_report, landscape_report, pledge_report
+    out = sys.argv[1]
+    ctx = open_context("KHM", "", "sample", out)
+    landscape_report.save(landscape_report.run_country(ctx), ctx)
+    bench = benchmark_report.build_benchmark_report(ctx)
+    for name, frame in (("benchmark", bench.table), ("peers", bench.peers),
+                        ("panel_trend", bench.trend)):
+        frame.to_csv(f"{out}/{name}.csv", index=False)
+    ctx = open_context("KHM", "", "sample", out)
+    pledge_report.save_pledge_tables(pledge_report.build_pledge_report(ctx), out)
+    print(pd.Series(["x"]).dtype.storage)
+""")
+
+
+@pytest.mark.skipif(not SAMPLE_PANEL.exists(), reason="embedded sample not built yet")
+def test_python_and_arrow_strings_write_identical_tables_and_figures(tmp_path: Path) -> None:
+    runs = {}
+    for storage in ("default", "pyarrow"):  # both at once: two cores, half the wait
+        env = {**os.environ, "P2C_CACHE": str(tmp_path / f"cache-{storage}"), "MPLBACKEND": "Agg"}
+        runs[storage] = subprocess.Popen(
+            [sys.executable, "-c", _RUN, str(tmp_path / storage), storage], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = {}
+    for storage, proc in runs.items():
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stderr[-3000:]
+        assert stdout.split()[-1] == ("python" if storage == "default" else "pyarrow")
+        out = tmp_path / storage
+        outputs[storage] = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert outputs["default"] == outputs["pyarrow"]
+    names = [str(p) for p in outputs["default"]]
+    assert sum(n.endswith(".csv") for n in names) >= 15
+    assert sum(n.endswith(".png") for n in names) >= 5
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "default", tmp_path / "pyarrow", names,
+                                           shallow=False)
+    assert mismatch == [] and errors == []
