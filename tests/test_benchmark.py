@@ -7,6 +7,8 @@ statsmodels' own HC3 for the errors, a hand cluster sandwich for the panel.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -413,3 +415,10 @@ def test_peer_refit_memo_gives_the_same_rows_and_fits_once(results, catalog, mon
     bm._peer_fits.clear()
     fresh = bm.peer_refits(results, other, {"region": [*peers, COUNTRY]}, catalog)
     pd.testing.assert_frame_equal(again, fresh)
+    # Other data (another vintage) with the same members is fitted anew, not served.
+    n_before = len(calls)
+    doubled = dataclasses.replace(results, data=results.data.assign(value=results.data["value"] * 2))
+    changed = bm.peer_refits(doubled, other, {"region": [*peers, COUNTRY]}, catalog)
+    assert len(calls) == n_before + int(changed["refit"].sum())
+    refit = changed["refit"].astype(bool)
+    assert np.allclose(changed.loc[refit, "predicted"], 2 * fresh.loc[refit, "predicted"])

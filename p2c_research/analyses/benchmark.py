@@ -70,7 +70,6 @@ import pandas as pd
 from p2c_research import countries
 from p2c_research.analyses.regression import (
     LOGIT_CLIP_PERCENT,
-    OlsFit,
     classify,
     coefficient_table,
     expit_percent,
@@ -734,20 +733,17 @@ def peer_refits(
     A refit needs ``n >= min_n`` economies (peers plus the country) with a
     value and GDP of the same year; below that the world fit is reported with
     the note "n < 15: peer refit skipped, world fit used". The fits are small;
-    they are memoised in-process (:func:`_peer_fit`), not on disk, because the
-    members of a region share them within a batch.
+    they are memoised in-process (:func:`_peer_fit`), not on disk, because
+    the members of a region share them within a batch.
     """
     records: list[dict[str, Any]] = []
     world = results.countries[(results.countries["iso3"] == iso3)
                               & (results.countries["model"] == MODEL_BASE)].set_index("indicator")
-    data = results.data[results.data["ln_gdp"].notna()]
+    digest = _data_digest(results)
+    by_indicator = _by_indicator(results)
     fitted = set(results.models.loc[results.models["fitted"].astype(bool)
                                     & (results.models["model"] == MODEL_BASE), "indicator"])
-    # Split once by indicator: filtering the whole frame per (peer set, indicator)
-    # was most of this function's time.
-    by_indicator = {str(k): g.set_index("iso3")
-                    for k, g in data.groupby("indicator", sort=False, observed=True)}
-    empty = data.iloc[:0].set_index("iso3")
+    empty = results.data.iloc[:0].set_index("iso3")
     for label, members in peer_sets.items():
         group = set(members) | {iso3}
         for ind in catalog.scored:
@@ -766,17 +762,14 @@ def peer_refits(
                 if w is not None:
                     rec["actual"] = w["actual"]
             elif n >= min_n:
-                exog = _base_exog(sample)
-                fit = _peer_fit(ind.id, sample, exog)
-                pred = predict_interval(fit.result, exog.loc[[iso3]], pi_level).iloc[0]
+                fit = _peer_fit(digest, ind.id, sample, pi_level)
+                predicted, pi_low, pi_high = fit.predictions[iso3]
                 actual = float(sample.at[iso3, "value"])
-                rec.update(refit=True, r2=float(fit.result.rsquared),
-                           slope=float(fit.result.params["ln_gdp"]), actual=actual,
-                           predicted=pred["predicted"], pi_low=pred["pi_low"],
-                           pi_high=pred["pi_high"], residual=actual - pred["predicted"],
-                           std_residual=float(fit.std_resid[iso3]),
+                rec.update(refit=True, r2=fit.r2, slope=fit.slope, actual=actual,
+                           predicted=predicted, pi_low=pi_low, pi_high=pi_high,
+                           residual=actual - predicted, std_residual=fit.std_resid[iso3],
                            note=f"refit on {n} economies (peers + country)")
-                rec["classification"] = classify([actual], [pred["pi_low"]], [pred["pi_high"]],
+                rec["classification"] = classify([actual], [pi_low], [pi_high],
                                                  ind.higher_is_better)[0]
             else:
                 rec["note"] = f"n < {min_n}: peer refit skipped, world fit used"
@@ -791,21 +784,51 @@ def peer_refits(
     return out
 
 
-#: Peer refits of this process. Every country of a region refits the same region,
-#: so in a batch each (indicator, sample) is fitted once, not once per member.
-_peer_fits: dict[tuple[str, str], OlsFit] = {}
+@dataclass(frozen=True)
+class _PeerFit:
+    """What a report needs of one peer refit, for every economy in its sample."""
+
+    r2: float
+    slope: float
+    std_resid: dict[str, float]
+    predictions: dict[str, tuple[float, float, float]]  # iso3 -> predicted, pi_low, pi_high
+
+
+#: Peer refits of this process. Every country of a region refits the same
+#: region, so in a batch each (indicator, sample) is fitted once, with the
+#: prediction for every member, not once per member. The key is a digest of the
+#: fits' cross-section (one per country report) and the sample's members, which
+#: fix its rows; hashing each sample's rows instead cost more than the fits.
+_peer_fits: dict[tuple[str, str, frozenset[str], float], _PeerFit] = {}
 _PEER_FITS_MAX = 1024
 
 
-def _peer_fit(indicator: str, sample: pd.DataFrame, exog: pd.DataFrame) -> OlsFit:
-    """:func:`fit_ols_hc3` on a peer sample, memoised on a hash of its exact data."""
-    digest = hashlib.sha256(
-        pd.util.hash_pandas_object(sample[["value"]].join(exog), index=True).to_numpy().tobytes()
-    ).hexdigest()
-    key = (indicator, digest)
+def _data_digest(results: BenchmarkResults) -> str:
+    """A digest of the cross-section every peer sample is cut from."""
+    return hashlib.sha256(pd.util.hash_pandas_object(results.data, index=False)
+                          .to_numpy().tobytes()).hexdigest()
+
+
+def _by_indicator(results: BenchmarkResults) -> dict[str, pd.DataFrame]:
+    """The fits' cross-section with GDP, split by indicator and indexed by iso3."""
+    data = results.data[results.data["ln_gdp"].notna()]
+    return {str(k): g.set_index("iso3")
+            for k, g in data.groupby("indicator", sort=False, observed=True)}
+
+
+def _peer_fit(digest: str, indicator: str, sample: pd.DataFrame, pi_level: float) -> _PeerFit:
+    """:func:`fit_ols_hc3` on a peer sample and its prediction interval for each member."""
+    key = (digest, indicator, frozenset(sample.index), pi_level)
     fit = _peer_fits.get(key)
     if fit is None:
-        fit = fit_ols_hc3(sample["value"], exog)
+        exog = _base_exog(sample)
+        ols = fit_ols_hc3(sample["value"], exog)
+        pred = predict_interval(ols.result, exog, pi_level)
+        fit = _PeerFit(
+            r2=float(ols.result.rsquared), slope=float(ols.result.params["ln_gdp"]),
+            std_resid={str(k): float(v) for k, v in ols.std_resid.items()},
+            predictions={str(k): (float(p), float(lo), float(hi)) for k, p, lo, hi in zip(
+                pred.index, pred["predicted"], pred["pi_low"], pred["pi_high"], strict=True)})
         if len(_peer_fits) >= _PEER_FITS_MAX:
             _peer_fits.pop(next(iter(_peer_fits)))
         _peer_fits[key] = fit

@@ -110,6 +110,9 @@ def _exporter():
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.embed_images = True
+    # Validate the notebook once after all preprocessors, not after each of the
+    # eleven: each validation walks every output (megabytes of base64 images).
+    exporter.optimistic_validation = True
     return exporter
 
 
