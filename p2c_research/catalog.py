@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from p2c_research.config import RESOURCES_DIR
 from p2c_research.errors import CatalogError
+from p2c_research.yamlio import parse_yaml
 
 CATALOG_PATH = RESOURCES_DIR / "catalog.yaml"
 
@@ -180,7 +181,7 @@ class Catalog(BaseModel):
 def parse_catalog(text: str, origin: str = "<string>") -> Catalog:
     """Parse and validate catalog YAML text; errors name the entry and field."""
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{origin}: not valid YAML: {exc}") from exc
     try:

@@ -30,6 +30,7 @@ from p2c_research import countries
 from p2c_research.catalog import SCORED_PILLARS, load_catalog
 from p2c_research.config import params_dir
 from p2c_research.errors import ParamsError, UnknownCountryError
+from p2c_research.yamlio import parse_yaml
 
 DEFAULTS_NAME = "defaults.yaml"
 
@@ -189,7 +190,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise ParamsError(f"{path}: file not found") from exc
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)

@@ -106,3 +106,19 @@ def test_invoke_params_check_fails_on_misspelt_key(params_copy, project_root):
     ok = subprocess.run([sys.executable, "-m", "invoke", "params.check"], cwd=project_root,
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_libyaml_parses_every_shipped_yaml_like_pyyaml():
+    """The fast loader must read our files exactly as ``yaml.safe_load`` does."""
+    import yaml
+
+    from p2c_research.config import RESOURCES_DIR, params_dir
+    from p2c_research.yamlio import _LOADER, parse_yaml
+
+    if yaml.__with_libyaml__:
+        assert _LOADER is yaml.CSafeLoader
+    files = [*sorted(params_dir().glob("*.yaml")), RESOURCES_DIR / "catalog.yaml"]
+    assert len(files) >= 6
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert parse_yaml(text) == yaml.safe_load(text), path

@@ -44,6 +44,7 @@ from p2c_research.pledges.schema import (
     split_valid,
 )
 from p2c_research.store import Provenance, atomic_write_with, sha256_file, write_parquet
+from p2c_research.yamlio import parse_yaml
 
 SOURCE_NAME = "p2c_pledge_export"
 OUTPUT_NAME = "pledges.parquet"
@@ -83,7 +84,7 @@ def load_mapping(path: Path | str) -> ColumnMapping:
     if not path.is_file():
         raise DataError(f"{path}: column-mapping file not found; {_MAPPING_HINT}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise DataError(f"{path}: not valid YAML: {exc}") from exc
     try:
