@@ -374,17 +374,22 @@ def group_members(group: str) -> list[str]:
     Raises:
         DataError: the group is none of these; the message lists the valid ones.
     """
+    return list(_group_members(str(group).strip()))
+
+
+@lru_cache(maxsize=64)
+def _group_members(text: str) -> tuple[str, ...]:
+    """:func:`group_members`, once per group and process (every report asks for its sets)."""
     countries = _countries_frame()
-    text = str(group).strip()
     if text.upper() in UN_GROUPS:
         members = countries.loc[countries[UN_GROUPS[text.upper()]], "iso3"]
-        return sorted(members)
+        return tuple(sorted(members))
     key = normalise_name(text)
     for column in ("wb_region", "income_group"):
         values = countries[column].dropna()
         matching = values[values.map(normalise_name) == key]
         if not matching.empty:
-            return sorted(countries.loc[matching.index, "iso3"])
+            return tuple(sorted(countries.loc[matching.index, "iso3"]))
     regions = sorted(countries["wb_region"].dropna().unique())
     incomes = sorted(countries["income_group"].dropna().unique())
     raise DataError(
