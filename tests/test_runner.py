@@ -317,7 +317,7 @@ def _periodic_callbacks(client) -> list[list[str]]:
     return list(client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks)).values())
 
 
-def test_the_batch_cluster_runs_its_workers_without_the_profiler():
+def test_the_batch_cluster_runs_without_the_profiler_and_with_coarse_bookkeeping():
     from dask.distributed import Client, LocalCluster
 
     from p2c_research.runner.batch import local_cluster
@@ -328,6 +328,16 @@ def test_the_batch_cluster_runs_its_workers_without_the_profiler():
         assert all("profile" in names for names in _periodic_callbacks(client))
     with local_cluster(1) as cluster, Client(cluster) as client:
         names = _periodic_callbacks(client)
+        intervals = client.run(lambda dask_worker: {
+            name: dask_worker.periodic_callbacks[name].callback_time
+            for name in ("tick", "monitor", "memory_monitor")
+            if name in dask_worker.periodic_callbacks})
+        scheduler = {name: cluster.scheduler.periodic_callbacks[name].callback_time
+                     for name in ("tick", "monitor", "stealing")}
     assert len(names) == 1
     assert "profile" not in names[0] and "profile-cycle" not in names[0]
     assert "heartbeat" in names[0]  # the worker itself is running normally
+    # The bookkeeping runs at the coarser intervals, in the worker and the scheduler (ms).
+    (worker_intervals,) = intervals.values()
+    assert worker_intervals == {"tick": 1000, "monitor": 5000, "memory_monitor": 1000}
+    assert scheduler == {"tick": 1000, "monitor": 5000, "stealing": 1000}

@@ -130,18 +130,34 @@ def _progress(items, enabled: bool, total: int | None = None):
     return tqdm(items, total=total, desc="countries", unit="country", file=sys.stderr)
 
 
-#: Dask settings of the batch's own LocalCluster. A worker's statistical profiler
-#: samples the task thread every 10 ms and keeps each second's call tree for up to
-#: ``distributed.admin.low-level-log-length`` (1000) seconds. A country task is
-#: seconds of Python in nbclient's event loop, so over a full batch these trees
-#: grew each worker from 218 to about 330 MiB and cost about 0.7 s of its CPU per
-#: country (sampled every second, 30 and 70 countries). The batch has no
-#: dashboard to show them.
-LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False}
+#: Dask settings of the batch's own LocalCluster.
+#:
+#: - The worker's statistical profiler samples the task thread every 10 ms and
+#:   keeps each second's call tree for up to ``distributed.admin.low-level-log-length``
+#:   (1000) seconds. A country task is seconds of Python in nbclient's event loop,
+#:   so over a full batch these trees grew each worker from 218 to about 330 MiB
+#:   and cost about 0.7 s of its CPU per country (sampled every second, 30 and 70
+#:   countries). The batch has no dashboard to show them.
+#: - The periodic bookkeeping of the scheduler, nannies and workers runs at
+#:   coarser intervals. An idle two-worker cluster used 0.135 s of CPU per second
+#:   (7% of this 2-core machine) with Dask's defaults and 0.026 s with these
+#:   (30 s each). The event-loop "tick" (every 20 ms) only detects a loop
+#:   blocked for more than ``tick.limit`` (3 s), which 1 s still does; the system
+#:   monitor feeds the dashboard; the memory monitor enforces Dask's own worker
+#:   memory limit, which a one-task-at-a-time worker nears slowly (the batch
+#:   bounds each worker and its kernel itself, see ``runner/warm_kernel.py``);
+#:   work stealing has little to move, since the scheduler queues the tasks.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.scheduler.work-stealing-interval": "1s",
+}
 
 
 def local_cluster(n_workers: int) -> LocalCluster:
-    """A LocalCluster of ``n_workers`` one-thread processes, without the worker profiler."""
+    """A LocalCluster of ``n_workers`` one-thread processes (:data:`LOCAL_CLUSTER_CONFIG`)."""
     import dask
     from dask.distributed import LocalCluster
 
