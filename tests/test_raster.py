@@ -123,3 +123,18 @@ def test_snapped_boxes_sit_on_whole_pixels() -> None:
     for value in (box.x0, box.y0, box.x1, box.y1):
         assert abs(value * 110 - round(value * 110)) < 1e-9
     assert box.x0 <= -0.123 and box.y0 <= 0.456 and box.x1 >= 3.141 and box.y1 >= 2.718
+
+
+def test_png_encoding_is_lossless_and_drops_only_an_opaque_alpha() -> None:
+    rng = np.random.default_rng(1)
+    opaque = rng.integers(0, 256, (40, 60, 4), dtype=np.uint8)
+    opaque[..., 3] = 255
+    image = Image.open(io.BytesIO(raster.encode_png(opaque, 110)))
+    assert image.mode == "RGB"
+    assert np.array_equal(np.asarray(image), opaque[..., :3])
+    assert image.info["dpi"] == pytest.approx((110, 110), abs=0.01)
+    translucent = opaque.copy()
+    translucent[5, 7, 3] = 128
+    image = Image.open(io.BytesIO(raster.encode_png(translucent, 110)))
+    assert image.mode == "RGBA"
+    assert np.array_equal(np.asarray(image), translucent)
