@@ -39,13 +39,11 @@ def child(storage: str, warm: list[str], codes: list[str], out: str) -> None:
     """Runs in the measured process: prints the CPU seconds per country as JSON."""
     import pandas as pd
 
-    if storage != "auto-default":
-        pd.set_option("mode.string_storage", storage)
+    pd.set_option("mode.string_storage", storage)  # before the package: it keeps a choice
     import matplotlib
     from IPython.core.interactiveshell import InteractiveShell
 
     matplotlib.use("Agg")
-    import p2c_research  # noqa: F401  (applies the package's setting when left at "auto")
     from p2c_research.runner.kernel_reset import reset_user_namespace
 
     shell = InteractiveShell.instance()
