@@ -1,4 +1,4 @@
-"""Figures to PNG bytes, fast: one draw, cropped to the ink, encoded at a low zlib level.
+"""Figures to PNG bytes, fast: one draw, cropped to the ink, encoded without row filters.
 
 ``savefig(bbox_inches="tight")`` draws a figure twice: a full draw with output
 switched off, to place every artist, then a pass measuring them all for the
@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+import zlib
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -119,20 +121,41 @@ def crop_to_ink(pixels: np.ndarray, pad: int, *, strict: bool = True) -> np.ndar
 
 
 def encode_png(pixels: np.ndarray, dpi: int) -> bytes:
-    """RGB or RGBA pixels as PNG bytes (:data:`PNG_COMPRESS_LEVEL`).
+    """RGB or RGBA pixels as PNG bytes: no row filter, zlib at :data:`PNG_COMPRESS_LEVEL`.
 
     Fully opaque RGBA (every report figure: white background) is written as
-    RGB, which is lossless then: a quarter less data to filter and compress
-    (a country's 19 figures: 0.49 against 0.67 s, files 10% smaller).
-    """
-    from PIL import Image
+    RGB, which is lossless then: a quarter less data to compress (a country's
+    19 figures: 0.49 against 0.67 s, files 10% smaller).
 
-    image = Image.fromarray(np.ascontiguousarray(pixels))
-    if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
-        image = image.convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="png", dpi=(dpi, dpi), compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+    Why not Pillow: its PNG encoder tries all five row filters on every row and
+    keeps the best, and at zlib level 1 that choice costs three times the
+    compression itself. Flat-coloured figures need no filter: BRA's 19 figures
+    (15 Mpx) take 0.17 s instead of 0.52 s to encode, and come out smaller
+    (1.96 against 2.11 MB). The container is four chunks of the PNG standard
+    (IHDR, pHYs for the dpi, one IDAT, IEND); ``tests/test_raster.py`` decodes the
+    result with Pillow, which checks every chunk's CRC, and compares every pixel.
+    """
+    pixels = np.asarray(pixels, dtype=np.uint8)
+    if pixels.shape[2] == 4 and bool((pixels[..., 3] == 255).all()):
+        pixels = pixels[..., :3]
+    height, width, channels = pixels.shape
+    color_type = {3: 2, 4: 6}[channels]  # truecolour, truecolour with alpha
+    rows = np.empty((height, 1 + width * channels), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type 0 (None) for every row
+    rows[:, 1:] = pixels.reshape(height, width * channels)
+    per_metre = round(dpi / 0.0254)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)),
+        _png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+        _png_chunk(b"IDAT", zlib.compress(rows.data, PNG_COMPRESS_LEVEL)),
+        _png_chunk(b"IEND", b""),
+    ))
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
 
 
 def pad_pixels(dpi: int) -> int:
