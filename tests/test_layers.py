@@ -116,3 +116,24 @@ def test_save_figure_writes_a_rendered_image_as_is(tmp_path, world) -> None:
     assert path.read_bytes() == image.png
     assert image._repr_png_() == image.png
     plt.close("all")
+
+
+@pytest.mark.parametrize("country", ["C07", "C33", "none"])
+def test_layered_need_support_scatter_equals_the_direct_one(country) -> None:
+    from p2c_research.figures import pledges as fp
+
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame({"iso3": [f"C{k:02d}" for k in range(50)],
+                         "need": rng.uniform(0, 110, 50),
+                         "usd_per_capita": np.exp(rng.uniform(-6, 3, 50)),
+                         "flag": rng.choice(["high need, thin support", ""], 50)})
+    kw = dict(highlight=country, title="Need against pledge support", source="Source: test",
+              need_label="need (0-110)")
+    direct = _pixels(figure_png(fp.need_support_scatter(rows, **kw), DPI))
+    layered = _pixels(fp.need_support_scatter_layered(rows, dpi=DPI, **kw).png)
+    assert layered.shape == direct.shape
+    assert np.abs(layered - direct).mean() < 0.05
+    assert (np.abs(layered - direct).max(axis=2) > 24).sum() < 20
+    # the country's red (#d62728), not the thin-support points' #c85a5a
+    red = (layered[..., 0] > 190) & (layered[..., 1] < 70) & (layered[..., 2] < 70)
+    assert (red.sum() > 50) == (country != "none")

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import COUNTRY_COLOR, PEER_COLOR, add_source, plain_log_ticks
+from p2c_research.report_io import RenderedImage
 
 STATUS_COLORS: dict[str, str] = {
     "completed": "#1a9850",
@@ -146,24 +148,62 @@ def need_support_scatter(rows: pd.DataFrame, *, highlight: str, title: str, sour
     usd_per_capita, flag``).
     """
     data = rows.dropna(subset=["need", "usd_per_capita"])
+    fig = _need_support_base(data, title=title, source=source, need_label=need_label)
+    _need_support_marks(fig, data, highlight)
+    return fig
+
+
+def need_support_scatter_layered(rows: pd.DataFrame, *, highlight: str, title: str,
+                                 source: str, need_label: str = "need",
+                                 dpi: int = 110) -> RenderedImage:
+    """:func:`need_support_scatter` as a shared base plus the country's marks.
+
+    Every economy's point is the same in every report of a batch; only the
+    country's point, its label and the legend (which names it) are its own, so
+    the rest is rendered once per process (:mod:`p2c_research.figures.layers`).
+    """
+    data = rows.dropna(subset=["need", "usd_per_capita"])
+    key = ("need-vs-support", frame_digest(data[["iso3", "need", "usd_per_capita", "flag"]],
+                                           title, source, need_label))
+    return render_layered(
+        key, lambda: _need_support_base(data, title=title, source=source, need_label=need_label),
+        lambda fig: _need_support_marks(fig, data, highlight), dpi)
+
+
+def _need_support_base(data: pd.DataFrame, *, title: str, source: str, need_label: str) -> Figure:
+    """Every economy's point, the axes, the title and the source (the same for every country)."""
     fig, ax = plt.subplots(figsize=(8.0, 5.0))
     thin = data["flag"] == "high need, thin support"
     ax.scatter(data.loc[~thin, "usd_per_capita"], data.loc[~thin, "need"], s=14,
                color=PEER_COLOR, alpha=0.45, label="economies")
     ax.scatter(data.loc[thin, "usd_per_capita"], data.loc[thin, "need"], s=16,
                color="#c85a5a", alpha=0.8, label="high need, thin support")
-    own = data[data["iso3"] == highlight]
-    if not own.empty:
-        ax.scatter(own["usd_per_capita"], own["need"], s=90, color=COUNTRY_COLOR,
-                   edgecolor="black", zorder=5, label=highlight)
-        ax.annotate(highlight, (own["usd_per_capita"].iloc[0], own["need"].iloc[0]),
-                    xytext=(6, 6), textcoords="offset points", fontweight="bold",
-                    color=COUNTRY_COLOR)
     ax.set_xscale("symlog", linthresh=0.01)
     plain_log_ticks(ax.xaxis)
     ax.set_xlabel("pledge USD allocated per capita (symmetric log scale)")
     ax.set_ylabel(need_label)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    # Laid out with the legend of the shared points: a country's entry adds a row
+    # below them, never width ("high need, thin support" is the widest label).
+    _legend(ax)
     ax.set_title(title, loc="left")
     fig.tight_layout()
     return _source(fig, source)
+
+
+def _need_support_marks(fig: Figure, data: pd.DataFrame, highlight: str) -> list:
+    """The country's point and label, and the legend naming it; returns the artists added."""
+    ax = fig.axes[0]
+    added: list = []
+    own = data[data["iso3"] == highlight]
+    if not own.empty:
+        added.append(ax.scatter(own["usd_per_capita"], own["need"], s=90, color=COUNTRY_COLOR,
+                                edgecolor="black", zorder=5, label=highlight))
+        added.append(ax.annotate(highlight, (own["usd_per_capita"].iloc[0], own["need"].iloc[0]),
+                                 xytext=(6, 6), textcoords="offset points", fontweight="bold",
+                                 color=COUNTRY_COLOR))
+    added.append(_legend(ax))
+    return added
+
+
+def _legend(ax):
+    return ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))

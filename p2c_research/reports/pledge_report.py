@@ -649,10 +649,10 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure 
         report.tables["follow_through"],
         title=f"{name}: implementation status of pledges, by priority "
               f"(as of {report.as_of.isoformat()})", source=chart_src)
-    figs["need_vs_support"] = pf.need_support_scatter(
+    figs["need_vs_support"] = pf.need_support_scatter_layered(
         overall.reset_index(), highlight=iso3,
         title="Need against pledge support, every economy", source=chart_src,
-        need_label="need (0-110)")
+        need_label="need (0-110)", dpi=dpi)
     return figs
 
 
