@@ -10,13 +10,11 @@ import math
 import textwrap
 
 import matplotlib.pyplot as plt
-import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from p2c_research.figures import reuse
 from p2c_research.figures.theme import (
     COUNTRY_COLOR,
     PEER_COLOR,
@@ -136,16 +134,7 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
     # (each a label, a mark and a grid line): every panel shares the same years, so
     # only the bottom panel of each column has year ticks, and no panel draws
     # vertical grid lines (about 0.26 s of CPU less per report for KEN's 19 panels).
-    # In a batch the grid itself comes from the figure pool (figures.reuse): making
-    # twenty axes costs about 0.3 s more.
-    key = ("trend-grid", nrows, ncols)
-    fig = reuse.take(key)
-    if fig is None:
-        fig = _trend_grid(nrows, ncols)
-        reuse.lend(key, fig)
-    else:
-        _clear_trend_grid(fig)
-    axes = np.asarray(fig.axes[:nrows * ncols]).reshape(nrows, ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), squeeze=False)
     tgt = {} if targets is None else dict(zip(targets["indicator"], targets["target"],
                                              strict=False))
     years = (lines["year"].min() - 0.5, lines["year"].max() + 0.5)
@@ -159,6 +148,9 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
             ax.axhline(tgt[ind], linestyle=":", color=COUNTRY_COLOR, linewidth=1.3)
         ax.set_title(_wrap(names.get(ind, ind), 34), fontsize=8.5)
         ax.set_ylabel(_wrap(units.get(ind, ""), 22), fontsize=7.5)
+        ax.tick_params(labelsize=7.5)
+        ax.yaxis.set_major_locator(plt.MaxNLocator(4))
+        ax.grid(axis="x", visible=False)
         ax.set_xlim(*years)
     for k, ax in enumerate(axes.flat):
         if k >= len(inds):
@@ -167,19 +159,6 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
             ax.xaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
         else:
             ax.set_xticks([])
-    height = 2.5 * nrows
-    fig.suptitle(title, y=1 - 0.2 / height)
-    add_source(fig, source)
-    return fig
-
-
-def _trend_grid(nrows: int, ncols: int) -> Figure:
-    """The empty grid of :func:`trend_small_multiples`: panels, legend and margins."""
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.tick_params(labelsize=7.5)
-        ax.yaxis.set_major_locator(plt.MaxNLocator(4))
-        ax.grid(axis="x", visible=False)
     handles = [Line2D([0], [0], color=PEER_COLOR, marker="o", label="observed (colour = pillar)"),
                Line2D([0], [0], color="black", linestyle="--", label="Theil-Sen trend"),
                Line2D([0], [0], color=COUNTRY_COLOR, linestyle=":", label="target")]
@@ -189,33 +168,9 @@ def _trend_grid(nrows: int, ncols: int) -> Figure:
     # Fixed margins in inches (tight_layout costs seconds on 20+ panels).
     fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.75 / height, bottom=0.65 / height,
                         hspace=0.75, wspace=0.45)
+    fig.suptitle(title, y=1 - 0.2 / height)
+    add_source(fig, source)
     return fig
-
-
-def _clear_trend_grid(fig: Figure) -> None:
-    """Take a pooled grid back to what :func:`_trend_grid` made: no marks, no titles, no source.
-
-    What a report sets on every panel it uses (title, unit, x range, x ticks)
-    is set again by the report; only what it adds is removed here. The y range
-    is computed from the new lines, as on fresh axes.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)  # a figure closed by pyplot may be left with a canvas that cannot render
-    for ax in fig.axes:
-        for line in list(ax.lines):
-            line.remove()
-        ax.set_title("")
-        ax.set_ylabel("")
-        ax.axis("on")
-        ax.relim()
-        ax.set_autoscaley_on(True)
-        ax.set_autoscalex_on(True)
-        ax.xaxis.set_major_locator(mticker.AutoLocator())
-    suptitle = fig._suptitle  # the suptitle artist (matplotlib has no public getter for it)
-    for text in list(fig.texts):
-        if text is not suptitle:
-            text.remove()  # the source line (add_source)
 
 
 def target_progress_figure(targets: pd.DataFrame, names: dict[str, str], *, title: str,
