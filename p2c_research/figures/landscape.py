@@ -90,7 +90,8 @@ def indicator_strip_figure(strip: pd.DataFrame, names: dict[str, str], *, title:
     own = data[data["role"] == "country"]
     ax.scatter(own["score"], own["label"].map(pos), marker="D", s=55, color=COUNTRY_COLOR,
                zorder=5, edgecolor="white")
-    missing = [lab for lab in label_order if lab not in set(own["label"])]
+    have = set(own["label"])
+    missing = [lab for lab in label_order if lab not in have]
     for lab in missing:
         ax.text(101, pos[lab], "no data", va="center", fontsize=8, color="#888888")
     pillar_of = strip.drop_duplicates("indicator").set_index("indicator")["pillar"]
