@@ -11,7 +11,9 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 
 from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import COUNTRY_COLOR, PEER_COLOR, add_source, plain_log_ticks
@@ -205,5 +207,5 @@ def _need_support_marks(fig: Figure, data: pd.DataFrame, highlight: str) -> list
     return added
 
 
-def _legend(ax):
+def _legend(ax: Axes) -> Legend:
     return ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
