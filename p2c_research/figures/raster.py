@@ -142,7 +142,13 @@ def encode_png(pixels: np.ndarray, dpi: int) -> bytes:
     color_type = {3: 2, 4: 6}[channels]  # truecolour, truecolour with alpha
     rows = np.empty((height, 1 + width * channels), dtype=np.uint8)
     rows[:, 0] = 0  # filter type 0 (None) for every row
-    rows[:, 1:] = pixels.reshape(height, width * channels)
+    # Copied a channel at a time: a cropped (strided) image copied whole goes
+    # through numpy's loop three or four bytes at a time, ten times slower
+    # (20 against 2 ms for a 1.2 Mpx figure). ``copy=False`` raises rather than
+    # silently writing into a temporary copy.
+    target = rows[:, 1:].reshape(height, width, channels, copy=False)
+    for channel in range(channels):
+        target[..., channel] = pixels[..., channel]
     per_metre = round(dpi / 0.0254)
     return b"".join((
         b"\x89PNG\r\n\x1a\n",
