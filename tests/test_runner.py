@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -200,100 +201,115 @@ def test_batch_on_a_real_dask_scheduler_and_worker(stub_root, tmp_path):
                     p.kill()
 
 
-def test_warm_kernel_clears_variables_between_notebooks(stub_root, tmp_path):
+EVERY_OUTPUT_KIND = """\
+import sys
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+print("to stdout", country)
+print("to stderr", file=sys.stderr)
+display(Markdown("**markdown** for " + country))
+fig, ax = plt.subplots(figsize=(2, 1.5))
+ax.plot([1, 2, 3], [3, 1, 2])
+display(fig)
+plt.close(fig)
+print("after the figure")
+left_open, ax2 = plt.subplots(figsize=(2, 1.5))
+ax2.bar([0, 1], [2, 3])
+pd.DataFrame({"a": [1.5, 2.0], "b": ["x", "y"]})
+"""
+
+
+def _code_outputs(path: Path) -> list[list[dict]]:
+    nb = nbformat.read(path, as_version=4)
+    return [[dict(o) for o in c.outputs] for c in nb.cells if c.cell_type == "code"], nb
+
+
+def test_inprocess_outputs_are_those_of_a_kernel(stub_root, tmp_path):
+    """Streams, display(), figures shown and left open, a last expression:
+    the in-process engine writes exactly what a Jupyter kernel sends."""
     from p2c_research.runner.execute import execute_one
-    from p2c_research.runner.warm_kernel import shutdown_warm_kernels
+
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell(EVERY_OUTPUT_KIND)
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1"))
+    nb.cells.append(nbformat.v4.new_code_cell("x + 1"))
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    status = execute_one("KHM", "landscape", tmp_path / "kernel", engine="kernel")
+    assert status.status == "ok", status.error
+    # In a fresh process, like a batch worker: this one's matplotlib settings depend
+    # on the tests that ran before.
+    script = ("from pathlib import Path\nfrom p2c_research.runner.execute import execute_one\n"
+              f"s = execute_one('KHM', 'landscape', Path({str(tmp_path / 'inprocess')!r}), "
+              "engine='inprocess')\nprint(s.status, s.error)")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert res.stdout.strip() == "ok", res.stdout + res.stderr
+    runs = {engine: _code_outputs(tmp_path / engine / "KHM" / "01_landscape.ipynb")
+            for engine in ("kernel", "inprocess")}
+    (kernel, kernel_nb), (inproc, inproc_nb) = runs["kernel"], runs["inprocess"]
+    every = inproc[2]  # after the parameters and papermill's injected parameters
+    kinds = [(o["output_type"], o.get("name", "")) for o in every]
+    assert kinds == [("stream", "stdout"), ("stream", "stderr"), ("display_data", ""),
+                     ("display_data", ""), ("stream", "stdout"), ("execute_result", ""),
+                     ("display_data", "")], kinds
+    # the figure left open is shown at the end of the cell, as the inline backend does
+    assert set(every[-1]["data"]) == {"image/png", "text/plain"}
+    assert inproc[-1] == [{"output_type": "execute_result", "execution_count": 5,
+                           "data": {"text/plain": "2"}, "metadata": {}}]
+    assert inproc == kernel
+    assert inproc_nb.metadata.language_info == kernel_nb.metadata.language_info
+    assert [c.get("execution_count") for c in inproc_nb.cells] == \
+        [c.get("execution_count") for c in kernel_nb.cells]
+
+
+def test_inprocess_clears_variables_and_settings_between_notebooks(stub_root, tmp_path):
+    from p2c_research.runner.execute import execute_one
 
     nb = _stub_notebook()
     nb.cells[2] = nbformat.v4.new_code_cell(
         "assert 'leaked' not in globals(), 'a variable leaked from the previous notebook'\n"
-        "leaked = country\nimport os\nprint('kernel pid', os.getpid())")
+        "import matplotlib as mpl\n"
+        "assert mpl.rcParams['lines.linewidth'] != 7, 'a matplotlib setting leaked'\n"
+        "mpl.rcParams['lines.linewidth'] = 7\n"
+        "leaked = country\nimport os\nprint('process', os.getpid())")
     nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
     out = tmp_path / "out"
-    try:
-        first = execute_one("KHM", "landscape", out, warm=True)
-        second = execute_one("TUV", "landscape", out, warm=True)
-    finally:
-        shutdown_warm_kernels()
+    first = execute_one("KHM", "landscape", out, engine="inprocess")
+    second = execute_one("TUV", "landscape", out, engine="inprocess")
     assert first.status == "ok", first.error
     assert second.status == "ok", second.error
     for code in ("KHM", "TUV"):
         executed = nbformat.read(out / code / "01_landscape.ipynb", as_version=4)
-        assert not any("p2c-warm-reset" in c.metadata.get("tags", []) for c in executed.cells)
-    pids = _kernel_pids(out, ("KHM", "TUV"))
-    assert pids[0] == pids[1], "the second notebook did not reuse the warm kernel"
-
-
-def _kernel_pids(out: Path, codes: tuple[str, ...]) -> list[str]:
-    pids = []
-    for code in codes:
-        executed = nbformat.read(out / code / "01_landscape.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                        for o in c.get("outputs", []))
-        pids.append(text.split("kernel pid", 1)[1].split()[0])
-    return pids
+        assert f"process {os.getpid()}" in text  # really in this process, no kernel
 
 
-def test_a_warm_kernel_over_the_worker_memory_budget_is_replaced(stub_root, tmp_path, monkeypatch):
-    from p2c_research.runner import warm_kernel
+def test_an_error_in_process_fails_the_notebook_with_its_traceback(stub_root, tmp_path):
     from p2c_research.runner.execute import execute_one
 
     nb = _stub_notebook()
-    nb.cells[2] = nbformat.v4.new_code_cell(
-        "import os\nprint('kernel pid', os.getpid())")
+    nb.cells[2] = nbformat.v4.new_code_cell("print('before')\n1 / 0")
+    nb.cells.append(nbformat.v4.new_code_cell("print('never run')"))
     nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
-    out = tmp_path / "out"
-    # this process alone is larger than the budget, so the kernel is over it after a notebook
-    monkeypatch.setenv(warm_kernel.MEMORY_BUDGET_ENV, "100")
-    monkeypatch.setattr(warm_kernel, "MIN_NOTEBOOKS_PER_KERNEL", 1)
-    before = warm_kernel.stats["recycled"]
-    try:
-        first = execute_one("KHM", "landscape", out, warm=True)
-        second = execute_one("TUV", "landscape", out, warm=True)
-    finally:
-        warm_kernel.shutdown_warm_kernels()
-    assert first.status == "ok", first.error
-    assert second.status == "ok", second.error
-    assert warm_kernel.stats["recycled"] - before == 2
-    pids = _kernel_pids(out, ("KHM", "TUV"))
-    assert pids[0] != pids[1], "the kernel over the memory budget was reused"
+    status = execute_one("KHM", "landscape", tmp_path / "out", engine="inprocess")
+    assert status.status == "failed"
+    assert status.error == "ZeroDivisionError: division by zero"
+    failed = nbformat.read(tmp_path / "out" / "KHM" / "01_landscape.failed.ipynb", as_version=4)
+    code = [c for c in failed.cells if c.cell_type == "code"]
+    error = [o for o in code[-2].outputs if o.output_type == "error"]
+    assert error and error[0].ename == "ZeroDivisionError"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error[0].traceback))  # without colours
+    assert "1 / 0" in plain and "ZeroDivisionError" in plain
+    assert code[-1].outputs == [] and code[-1].execution_count is None  # stopped there
+    assert not (tmp_path / "out" / "KHM" / "01_landscape.html").exists()
 
 
-def test_a_kernel_over_budget_is_kept_for_its_first_notebooks(stub_root, tmp_path, monkeypatch):
-    from p2c_research.runner import warm_kernel
-    from p2c_research.runner.execute import execute_one
-
-    nb = _stub_notebook()
-    nb.cells[2] = nbformat.v4.new_code_cell("import os\nprint('kernel pid', os.getpid())")
-    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
-    out = tmp_path / "out"
-    monkeypatch.setenv(warm_kernel.MEMORY_BUDGET_ENV, "100")
-    monkeypatch.setattr(warm_kernel, "MIN_NOTEBOOKS_PER_KERNEL", 3)
-    try:
-        statuses = [execute_one(c, "landscape", out, warm=True) for c in ("KHM", "TUV")]
-    finally:
-        warm_kernel.shutdown_warm_kernels()
-    assert all(s.status == "ok" for s in statuses), [s.error for s in statuses]
-    pids = _kernel_pids(out, ("KHM", "TUV"))
-    assert pids[0] == pids[1], "a kernel was replaced before its minimum number of notebooks"
-
-
-def test_a_malformed_worker_memory_budget_fails_the_batch_before_any_run(stub_root, tmp_path,
-                                                                       monkeypatch):
-    from p2c_research.errors import P2CError
-    from p2c_research.runner.batch import run_batch
-
-    monkeypatch.setenv("P2C_WORKER_MEMORY_MB", "1GB")
-    with pytest.raises(P2CError, match="P2C_WORKER_MEMORY_MB='1GB' is not a number"):
-        run_batch(["KHM"], out_dir=tmp_path / "out", progress=False)
-    assert not (tmp_path / "out" / "KHM").exists()
-
-
-@pytest.mark.parametrize("warm", [False, True])
+@pytest.mark.parametrize("engine", ["kernel", "inprocess"])
 def test_figures_survive_an_agg_backend_in_the_callers_environment(stub_root, tmp_path,
-                                                                    monkeypatch, warm):
+                                                                    monkeypatch, engine):
     from p2c_research.runner.execute import execute_one
-    from p2c_research.runner.warm_kernel import shutdown_warm_kernels
 
     nb = _stub_notebook()
     nb.cells[2] = nbformat.v4.new_code_cell(
@@ -301,10 +317,7 @@ def test_figures_survive_an_agg_backend_in_the_callers_environment(stub_root, tm
         "display(fig)\nplt.close(fig)")
     nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    try:
-        status = execute_one("KHM", "landscape", tmp_path / "out", warm=warm)
-    finally:
-        shutdown_warm_kernels()
+    status = execute_one("KHM", "landscape", tmp_path / "out", engine=engine)
     assert status.status == "ok", status.error
     executed = nbformat.read(tmp_path / "out" / "KHM" / "01_landscape.ipynb", as_version=4)
     kinds = {k for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])

@@ -1,10 +1,10 @@
 """Batch runs: many countries in parallel on a Dask cluster, with a summary, index and manifest.
 
-By default a LocalCluster of processes (one per core, one thread each:
-kernels and papermill's working directory are per process). With
-``scheduler`` it connects to a running ``dask scheduler``. Each country task
-returns status records instead of raising, so one failure never sinks the
-batch; the batch exits non-zero when anything failed.
+By default a LocalCluster of processes (one per core, one thread each: the
+notebooks run inside the worker processes, :mod:`p2c_research.runner.inprocess`).
+With ``scheduler`` it connects to a running ``dask scheduler``. Each country
+task returns status records instead of raising, so one failure never sinks
+the batch; the batch exits non-zero when anything failed.
 """
 
 from __future__ import annotations
@@ -40,18 +40,12 @@ def all_countries_with_data(data: str = "auto") -> list[str]:
 
 
 def _country_task(country: str, out_dir: str, params_file: str, data: str, resume: bool,
-                  root: str | None, warm: bool = True) -> list[dict]:
+                  root: str | None) -> list[dict]:
     """What a Dask worker runs for one country (plain dicts cross the wire)."""
     if root:
         os.environ.setdefault("P2C_ROOT", root)
     return [s.to_dict() for s in run_country(country, out_dir, params_file=params_file,
-                                             data=data, resume=resume, warm=warm)]
-
-
-def _shutdown_kernels() -> None:
-    from p2c_research.runner.warm_kernel import shutdown_warm_kernels
-
-    shutdown_warm_kernels()
+                                             data=data, resume=resume, engine="inprocess")]
 
 
 def _invalid_country_status(code: str, error: str, notebooks: list[str]) -> list[dict]:
@@ -79,9 +73,6 @@ def run_batch(
     from p2c_research.runner.index import write_index
     from p2c_research.runner.manifest import write_manifest
     from p2c_research.runner.shared import precompute_shared
-    from p2c_research.runner.warm_kernel import memory_budget_mb
-
-    memory_budget_mb()  # a malformed P2C_WORKER_MEMORY_MB fails here, before anything is written
     out = Path(out_dir or outputs_dir()).resolve()
     out.mkdir(parents=True, exist_ok=True)
     notebooks = available_notebooks()
@@ -106,11 +97,8 @@ def run_batch(
 
     pf = str(Path(params_file).resolve()) if params_file else ""
     if local or (len(valid) <= 1 and not scheduler):
-        try:
-            for code in _progress(valid, progress):
-                results += _country_task(code, str(out), pf, selection.choice, resume, None)
-        finally:
-            _shutdown_kernels()
+        for code in _progress(valid, progress):
+            results += _country_task(code, str(out), pf, selection.choice, resume, None)
     else:
         results += _run_dask(valid, out, pf, selection.choice, resume, workers, scheduler,
                              progress)
@@ -134,7 +122,7 @@ def _progress(items, enabled: bool, total: int | None = None):
 #:
 #: - The worker's statistical profiler samples the task thread every 10 ms and
 #:   keeps each second's call tree for up to ``distributed.admin.low-level-log-length``
-#:   (1000) seconds. A country task is seconds of Python in nbclient's event loop,
+#:   (1000) seconds. A country task is seconds of Python (then in nbclient's event loop),
 #:   so over a full batch these trees grew each worker from 218 to about 330 MiB
 #:   and cost about 0.7 s of its CPU per country (sampled every second, 30 and 70
 #:   countries). The batch has no dashboard to show them.
@@ -144,8 +132,8 @@ def _progress(items, enabled: bool, total: int | None = None):
 #:   (30 s each). The event-loop "tick" (every 20 ms) only detects a loop
 #:   blocked for more than ``tick.limit`` (3 s), which 1 s still does; the system
 #:   monitor feeds the dashboard; the memory monitor enforces Dask's own worker
-#:   memory limit, which a one-task-at-a-time worker nears slowly (the batch
-#:   bounds each worker and its kernel itself, see ``runner/warm_kernel.py``);
+#:   memory limit (a share of the machine's memory), far above the 700-750 MiB
+#:   a worker running the notebooks in its own process settles at;
 #:   work stealing has little to move, since the scheduler queues the tasks.
 LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
@@ -200,10 +188,6 @@ def _run_dask(codes: list[str], out: Path, params_file: str, data: str, resume: 
         if bar is not None:
             bar.close()
     finally:
-        try:
-            client.run(_shutdown_kernels)
-        except Exception as exc:  # workers may already be gone
-            log.debug("could not stop warm kernels: %s", exc)
         client.close()
         if cluster is not None:
             cluster.close()

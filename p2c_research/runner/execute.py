@@ -29,6 +29,10 @@ from p2c_research.runner.notebooks import (
 from p2c_research.store import atomic_write_text
 
 KERNEL_NAME = "python3"
+#: How a notebook is executed: ``kernel`` starts a fresh Jupyter kernel for it
+#: (papermill's default; ``invoke run``), ``inprocess`` runs its cells in this
+#: process (:mod:`p2c_research.runner.inprocess`; the batch's workers).
+ENGINES = ("kernel", "inprocess")
 #: nbformat validates every notebook it reads and writes; its default validator
 #: (jsonschema) takes ~50 ms per report notebook each time, fastjsonschema (an
 #: nbformat dependency, same schema) ~5 ms. A user's own choice is respected.
@@ -98,11 +102,13 @@ def is_complete(country_dir: Path, notebook: str, params_fp: str, data_fp: str) 
     return info.get("params_fingerprint") == params_fp and info.get("data_fingerprint") == data_fp
 
 
-def _peak_rss_children_mb() -> float:
+def _peak_rss_mb(*, children: bool) -> float:
+    """Peak resident MiB of the kernels this process started, or of this process itself."""
     try:
         import resource
 
-        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+        who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+        return resource.getrusage(who).ru_maxrss / 1024.0
     except (ImportError, OSError):
         return 0.0
 
@@ -115,13 +121,9 @@ def execute_one(
     params_file: str = "",
     data: str = "auto",
     kernel: str = KERNEL_NAME,
-    warm: bool = False,
+    engine: str = "kernel",
 ) -> NotebookStatus:
-    """Execute one notebook for one (validated) country; never raises.
-
-    With ``warm`` the notebook runs in this thread's warm kernel (see
-    :mod:`p2c_research.runner.warm_kernel`) instead of a fresh one.
-    """
+    """Execute one notebook for one (validated) country with ``engine`` (:data:`ENGINES`); never raises."""
 
     os.environ.setdefault(*VALIDATOR_ENV)
     stem = Path(NOTEBOOKS[notebook]).stem
@@ -135,7 +137,7 @@ def execute_one(
     try:
         src = notebook_path(notebook)
         validate_parameters(src, parameters)
-        executed = _execute(src, running, parameters, kernel, warm)
+        executed = _execute(src, running, parameters, kernel, engine)
         html = to_html(executed)
         atomic_write_text(country_dir / f"{stem}.html", html)
         os.replace(running, country_dir / f"{stem}.ipynb")
@@ -155,29 +157,28 @@ def execute_one(
         status.error = _describe(exc)
     status.ended = _now()
     status.seconds = round(time.perf_counter() - t0, 2)
-    status.peak_rss_mb = round(_peak_rss_children_mb(), 1)
+    status.peak_rss_mb = round(_peak_rss_mb(children=engine == "kernel"), 1)
     return status
 
 
 def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str,
-             warm: bool) -> Any:
+             engine: str) -> Any:
     """Run ``src`` into ``running`` with papermill; returns the executed notebook node."""
-    import nbformat
     import papermill
 
-    with kernel_environment():
-        if warm:
-            from p2c_research.runner import warm_kernel
+    if engine == "inprocess":
+        from p2c_research.runner import inprocess
 
-            # The warm engine removes its reset cell before papermill writes ``running``.
-            return papermill.execute_notebook(
-                warm_kernel.with_reset_cell(nbformat.read(str(src), as_version=4)), str(running),
-                parameters=parameters, kernel_name=kernel, engine_name=warm_kernel.ENGINE_NAME,
-                progress_bar=False, log_output=False,
-                # papermill would rewrite the whole notebook (images included) after every
-                # cell; it still writes it once at the end, and on an error with the error.
-                request_save_on_cell_execute=False,
-            )
+        return papermill.execute_notebook(
+            str(src), str(running), parameters=parameters, kernel_name=kernel,
+            engine_name=inprocess.ENGINE_NAME, progress_bar=False, log_output=False,
+            # papermill would rewrite the whole notebook (images included) after every
+            # cell; it still writes it once at the end, and on an error with the error.
+            request_save_on_cell_execute=False,
+        )
+    if engine != "kernel":
+        raise P2CError(f"unknown notebook engine {engine!r}; use one of {', '.join(ENGINES)}")
+    with kernel_environment():
         return papermill.execute_notebook(
             str(src), str(running), parameters=parameters, kernel_name=kernel,
             cwd=str(src.parent), progress_bar=False, log_output=False,
@@ -201,7 +202,7 @@ def run_country(
     data: str = "auto",
     resume: bool = False,
     notebooks: list[str] | None = None,
-    warm: bool = False,
+    engine: str = "kernel",
 ) -> list[NotebookStatus]:
     """Run every report notebook of one country; returns one status per notebook.
 
@@ -238,7 +239,7 @@ def run_country(
             results.append(st)
             continue
         st = execute_one(code, name, out_dir, params_file=params_file or "",
-                         data=selection.choice, warm=warm)
+                         data=selection.choice, engine=engine)
         for key, value in common.items():
             setattr(st, key, value)
         if st.status != "ok":

@@ -1,11 +1,16 @@
-"""Clearing a warm kernel between two notebooks, cheaply (runs inside the kernel).
+"""Clearing the IPython shell between two notebooks of a batch worker, cheaply.
+
+The batch runs notebook after notebook in one long-lived shell
+(:mod:`p2c_research.runner.inprocess`; before session 8, a warm kernel), so
+no variable may leak from one report into the next while imported modules
+and the in-process data caches stay warm.
 
 ``%reset -f`` is thorough but runs full garbage collections over everything
-the kernel has imported (pandas, geopandas, statsmodels and the data caches):
+the shell has imported (pandas, geopandas, statsmodels and the data caches):
 about 0.6 s per notebook, a tenth of a report's run time. Here the user
 namespace, the output cache and the figures are cleared directly; then one
 full collection runs and its survivors (modules and the per-process memos,
-which live for the whole kernel) are frozen with :func:`gc.freeze` after every
+which live for the whole process) are frozen with :func:`gc.freeze` after every
 notebook, so later collections, the automatic ones during a notebook included,
 only walk objects made since. Freezing once, after the second notebook, left
 the memos filled later in the walk: garbage collection was still about a tenth
