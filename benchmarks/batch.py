@@ -8,11 +8,12 @@ machine at this moment:
     ``jupyter nbconvert --to html --no-input`` (a new Python process and a new
     kernel every time);
 (b) ``invoke batch --countries ...`` (Dask LocalCluster of processes, shared
-    all-country work computed once, one warm kernel per worker, in-process HTML).
+    all-country work computed once, notebooks run inside the worker processes,
+    in-process HTML).
 
 Optionally (``--all``) it also times a full batch of every economy with data and
 prints the time per country. Peak memory per worker is sampled with psutil
-(the worker process plus its kernel). Prints figures; asserts nothing.
+(each worker process and anything below it). Prints figures; asserts nothing.
 
     python benchmarks/batch.py                 # 8 countries, (a) vs (b)
     python benchmarks/batch.py --all           # plus the full batch
@@ -38,12 +39,16 @@ NOTEBOOKS = ["01_landscape.ipynb", "02_benchmarking.ipynb", "03_pledge_gap_map.i
 
 
 class MemorySampler:
-    """Samples the RSS of every descendant process; reports the peak per top-level worker tree."""
+    """Samples the RSS of every descendant process; reports the peak per worker process tree.
+
+    Since session 8 a worker runs its notebooks in its own process (no kernel
+    below it); anything a worker starts below itself is still counted with it.
+    """
 
     def __init__(self, interval: float = 0.25):
         self.interval = interval
         self.peak_tree_mb: dict[int, float] = {}
-        #: at each tree's peak: (worker process, its kernel and other children), MiB
+        #: at each tree's peak: (worker process, processes below it), MiB
         self.peak_split: dict[int, tuple[float, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -57,18 +62,23 @@ class MemorySampler:
         self._thread.join()
 
     def report(self) -> str:
-        """The peaks, largest first, each with its split between worker and kernel."""
+        """The peaks, largest first (with what ran below a worker, if anything did)."""
         roots = sorted(self.peak_tree_mb, key=self.peak_tree_mb.get, reverse=True)[:4]
-        return ", ".join(f"{self.peak_tree_mb[r]:.0f} MiB (worker {self.peak_split[r][0]:.0f}"
-                         f" + kernel {self.peak_split[r][1]:.0f})" for r in roots)
+        return ", ".join(f"{self.peak_tree_mb[r]:.0f} MiB" + (
+            f" (worker {self.peak_split[r][0]:.0f} + below it {self.peak_split[r][1]:.0f})"
+            if self.peak_split[r][1] else "") for r in roots)
 
     def _run(self):
         me = psutil.Process()
         while not self._stop.is_set():
             try:
-                # me -> invoke process -> worker processes (each with its kernel below it)
+                # me -> invoke process -> worker processes (and multiprocessing's
+                # resource tracker, which is not a worker)
                 for child in me.children(recursive=False):
                     for tree_root in child.children(recursive=False):
+                        with contextlib.suppress(psutil.Error):
+                            if "resource_tracker" in " ".join(tree_root.cmdline()):
+                                continue
                         own, below = 0.0, 0.0
                         with contextlib.suppress(psutil.Error):
                             own = tree_root.memory_info().rss / 2**20
@@ -140,7 +150,7 @@ def main() -> None:
     if naive is not None:
         print(f"ratio (a)/(b): {naive / batch:.2f}x")
     if mem.peak_tree_mb:
-        print("peak memory per worker (worker process + its kernel), largest first: "
+        print("peak memory per worker process, largest first: "
               + mem.report())
     if args.all:
         with MemorySampler() as mem_all:
