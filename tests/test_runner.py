@@ -354,3 +354,24 @@ def test_the_batch_cluster_runs_without_the_profiler_and_with_coarse_bookkeeping
     (worker_intervals,) = intervals.values()
     assert worker_intervals == {"tick": 1000, "monitor": 5000, "memory_monitor": 1000}
     assert scheduler == {"tick": 1000, "monitor": 5000, "stealing": 1000}
+
+
+def test_a_notebook_that_kills_its_worker_fails_only_its_country(stub_root, tmp_path):
+    """Notebooks run inside the Dask workers: one that ends the interpreter takes its
+    worker down. Dask's nanny starts a new worker, the batch records the country as
+    failed and finishes the others."""
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell(
+        "import os\nif country == 'MDG':\n    os._exit(3)\n" + STUB_SOURCE.replace(
+            'if ctx.iso3 == "MDG":\n    raise RuntimeError("deliberate failure for MDG")\n', ""))
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    out = tmp_path / "out"
+    code = _run(["KHM", "MDG", "TUV"], out, workers=1)
+    assert code == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    status = {e["country"]: e for e in manifest["outputs"]}
+    assert status["KHM"]["status"] == "ok" and status["TUV"]["status"] == "ok"
+    assert status["MDG"]["status"] == "failed"
+    assert "worker failed" in status["MDG"]["error"] and "KilledWorker" in status["MDG"]["error"]
+    assert (out / "KHM" / "01_landscape.html").exists()
+    assert not (out / "MDG" / "01_landscape.html").exists()
