@@ -78,6 +78,11 @@ def figure_png(fig: Figure, dpi: int = 110) -> bytes:
     return data
 
 
+def forget_png(fig: Figure) -> None:
+    """Drop the rendering :func:`figure_png` keeps on ``fig`` (a figure drawn again with new marks)."""
+    fig.__dict__.pop(_PNG_CACHE_ATTR, None)
+
+
 def install_png_formatter(dpi: int = 110) -> bool:
     """Make notebooks display figures from :func:`figure_png` (one rendering per figure).
 

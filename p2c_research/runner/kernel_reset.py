@@ -36,7 +36,11 @@ FULL_COLLECTION_EVERY = 36
 
 
 def reset_user_namespace() -> list[str]:
-    """Remove every user variable, cached output and open figure; returns the names removed."""
+    """Remove every user variable, cached output and open figure; returns the names removed.
+
+    The figures the last report used go back to the figure pool
+    (:mod:`p2c_research.figures.reuse`) for the next one.
+    """
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -56,7 +60,10 @@ def reset_user_namespace() -> list[str]:
             out.clear()
     import matplotlib.pyplot as plt
 
+    from p2c_research.figures import reuse
+
     plt.close("all")
+    reuse.release_all()  # nothing holds the last report's figures any more: pool them
     _state["resets"] += 1
     if _state["resets"] % FULL_COLLECTION_EVERY == 0:
         gc.unfreeze()  # frozen objects that became garbage since are reclaimed too
