@@ -375,3 +375,25 @@ def test_a_notebook_that_kills_its_worker_fails_only_its_country(stub_root, tmp_
     assert "worker failed" in status["MDG"]["error"] and "KilledWorker" in status["MDG"]["error"]
     assert (out / "KHM" / "01_landscape.html").exists()
     assert not (out / "MDG" / "01_landscape.html").exists()
+
+
+def test_inside_another_ipython_shell_the_batch_uses_kernels(stub_root, tmp_path):
+    """An analyst calling the batch from JupyterLab: the shell there is theirs, so the
+    notebooks get kernels of their own instead of running in it."""
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell("import os\nprint('process', os.getpid())")
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    out = tmp_path / "out"
+    script = ("import os\nfrom IPython.core.interactiveshell import InteractiveShell\n"
+              "InteractiveShell.instance()  # the user's shell\n"
+              "from p2c_research.runner.batch import run_batch\n"
+              f"code = run_batch(['KHM'], out_dir={str(out)!r}, progress=False, local=True)\n"
+              "print('exit', code, 'caller', os.getpid())")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert "exit 0" in res.stdout, res.stdout + res.stderr
+    caller = res.stdout.split("caller", 1)[1].split()[0]
+    executed = nbformat.read(out / "KHM" / "01_landscape.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []))
+    assert "process" in text and f"process {caller}" not in text  # a kernel, not the caller

@@ -42,10 +42,13 @@ def all_countries_with_data(data: str = "auto") -> list[str]:
 def _country_task(country: str, out_dir: str, params_file: str, data: str, resume: bool,
                   root: str | None) -> list[dict]:
     """What a Dask worker runs for one country (plain dicts cross the wire)."""
+    from p2c_research.runner import inprocess
+
     if root:
         os.environ.setdefault("P2C_ROOT", root)
+    engine = "inprocess" if inprocess.available() else "kernel"
     return [s.to_dict() for s in run_country(country, out_dir, params_file=params_file,
-                                             data=data, resume=resume, engine="inprocess")]
+                                             data=data, resume=resume, engine=engine)]
 
 
 def _invalid_country_status(code: str, error: str, notebooks: list[str]) -> list[dict]:
@@ -122,7 +125,7 @@ def _progress(items, enabled: bool, total: int | None = None):
 #:
 #: - The worker's statistical profiler samples the task thread every 10 ms and
 #:   keeps each second's call tree for up to ``distributed.admin.low-level-log-length``
-#:   (1000) seconds. A country task is seconds of Python (then in nbclient's event loop),
+#:   (1000) seconds. A country task is seconds of Python,
 #:   so over a full batch these trees grew each worker from 218 to about 330 MiB
 #:   and cost about 0.7 s of its CPU per country (sampled every second, 30 and 70
 #:   countries). The batch has no dashboard to show them.

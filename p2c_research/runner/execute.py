@@ -30,8 +30,8 @@ from p2c_research.store import atomic_write_text
 
 KERNEL_NAME = "python3"
 #: How a notebook is executed: ``kernel`` starts a fresh Jupyter kernel for it
-#: (papermill's default; ``invoke run``), ``inprocess`` runs its cells in this
-#: process (:mod:`p2c_research.runner.inprocess`; the batch's workers).
+#: (papermill's default), ``inprocess`` runs its cells in this process
+#: (:mod:`p2c_research.runner.inprocess`; the batch and ``invoke run``).
 ENGINES = ("kernel", "inprocess")
 #: nbformat validates every notebook it reads and writes; its default validator
 #: (jsonschema) takes ~50 ms per report notebook each time, fastjsonschema (an

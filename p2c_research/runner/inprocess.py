@@ -17,8 +17,8 @@ then starts a new worker and the batch records the country as failed; no
 report is half-written either way, since reports are written atomically
 after the run.
 
-Only the batch uses this engine. ``invoke run`` and the notebooks
-themselves run in real kernels.
+The batch and ``invoke run`` use this engine, except inside another IPython
+shell (:func:`available`); JupyterLab and the smoke tests use real kernels.
 """
 
 from __future__ import annotations
@@ -161,6 +161,17 @@ class NotebookShell(InteractiveShell):
             sys.stdout, sys.stderr = saved
         self.cell_outputs = []
         return outputs, not result.success
+
+
+def available() -> bool:
+    """Whether notebooks can run in this process: not inside another IPython shell.
+
+    In a Jupyter kernel or the IPython terminal (an analyst calling the batch
+    from JupyterLab) the shell belongs to the user; the notebooks then get
+    kernels of their own.
+    """
+    return (not InteractiveShell.initialized()
+            or isinstance(InteractiveShell.instance(), NotebookShell))
 
 
 def notebook_shell() -> NotebookShell:
