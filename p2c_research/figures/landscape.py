@@ -156,10 +156,11 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
         ind = inds[k]
         ax.set_axis_on()
         d = lines[lines["indicator"] == ind].sort_values("year")
-        observed.set_data(d["year"].to_numpy(), d["value"].to_numpy())
+        years_of = d["year"].to_numpy()
+        observed.set_data(years_of, d["value"].to_numpy())
         observed.set_color(PILLAR_COLORS.get(str(d["pillar"].iloc[0]), PEER_COLOR))
         observed.set_visible(True)
-        fitted.set_data(d["year"].to_numpy(), d["fitted"].to_numpy())
+        fitted.set_data(years_of, d["fitted"].to_numpy())
         fitted.set_visible(bool(d["fitted"].notna().any()))
         has_target = ind in tgt and bool(np.isfinite(tgt[ind]))
         target.set_ydata([tgt[ind], tgt[ind]] if has_target else [0.0, 0.0])
