@@ -73,3 +73,14 @@ def test_accessible_leaves_existing_attributes_alone() -> None:
     assert [i["alt"] for i in imgs] == ["a chart", "Report figure"]
     divs = out.find_all("div")
     assert [d.get("tabindex") for d in divs] == ["-1", "0", None]
+
+
+def test_accessible_reads_attribute_names_not_substrings() -> None:
+    """``ALT`` counts as an alt text; ``data-alt`` and an ``alt=`` inside a value do not."""
+    payload = "A" * 200_000 + " alt=x"  # a long embedded value, as a base64 figure is
+    html = (f'<img src="a.png" ALT="upper"><IMG data-alt="x" SRC="q">'
+            f'<img src="data:image/png;base64,{payload}"/><img src=bare.png>')
+    out = BeautifulSoup(notebooks.accessible(html), "html.parser")
+    assert [i.get("alt") for i in out.find_all("img")] == \
+        ["upper", "Report figure", "Report figure", "Report figure"]
+    assert out.find_all("img")[2]["src"].endswith(payload)
