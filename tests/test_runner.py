@@ -330,10 +330,16 @@ def _periodic_callbacks(client) -> list[list[str]]:
     return list(client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks)).values())
 
 
-def test_the_batch_cluster_runs_without_the_profiler_and_with_coarse_bookkeeping():
+def test_the_batch_cluster_runs_without_the_profiler_and_with_coarse_bookkeeping(monkeypatch):
+    import dask
     from dask.distributed import Client, LocalCluster
 
     from p2c_research.runner.batch import local_cluster
+
+    # Dask's nannies export this to their workers (and to the process that starts
+    # them); the batch's cluster unsets it, keeping glibc's sliding mmap threshold.
+    assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"]
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
 
     # Control: a worker with Dask's defaults has the profiler this test looks for.
     with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as plain, \
@@ -347,6 +353,9 @@ def test_the_batch_cluster_runs_without_the_profiler_and_with_coarse_bookkeeping
             if name in dask_worker.periodic_callbacks})
         scheduler = {name: cluster.scheduler.periodic_callbacks[name].callback_time
                      for name in ("tick", "monitor", "stealing")}
+        trim = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset"))
+    assert list(trim.values()) == ["unset"]
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
     assert len(names) == 1
     assert "profile" not in names[0] and "profile-cycle" not in names[0]
     assert "heartbeat" in names[0]  # the worker itself is running normally

@@ -138,7 +138,17 @@ def _progress(items, enabled: bool, total: int | None = None):
 #:   memory limit (a share of the machine's memory), far above the 700-750 MiB
 #:   a worker running the notebooks in its own process settles at;
 #:   work stealing has little to move, since the scheduler queues the tasks.
+#: - Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536`` so that
+#:   freed memory goes back to the system at once. Setting that variable at all
+#:   also turns off glibc's sliding mmap threshold, so every buffer over 128 KiB
+#:   (a figure's pixels, a pandas column) is mapped afresh and faulted in page by
+#:   page. Two processes side by side over the same nine countries, with the
+#:   variable against without it, twice: 0.63 against 0.16 s of system CPU per
+#:   country, 139,000 against 6,000 page faults, user CPU 5.66 / 5.42 against
+#:   5.67 / 5.24 s, peaks 765 / 762 against 768 / 778 MiB. ``None`` unsets it (a
+#:   value the user exports still wins).
 LOCAL_CLUSTER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
