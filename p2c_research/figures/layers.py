@@ -40,6 +40,7 @@ from p2c_research.figures.raster import (
     render_rgba,
     snap_to_pixels,
 )
+from p2c_research.figures.text_cache import cached_text
 from p2c_research.report_io import RenderedImage
 
 #: Bases kept per process: a batch uses about 40 (4 world maps, one regional
@@ -79,7 +80,8 @@ def _build(build: Callable[[], Figure], dpi: int) -> _Base:
     screen_dpi = fig.dpi
     fig.set_dpi(dpi)
     try:
-        bbox = fig.get_tightbbox(fig.canvas.get_renderer())
+        with cached_text():
+            bbox = fig.get_tightbbox(fig.canvas.get_renderer())
     finally:
         fig.set_dpi(screen_dpi)
     # Room beyond the tight box for overlay marks at the edge (a thick outline, a

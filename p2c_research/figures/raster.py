@@ -38,6 +38,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
+from p2c_research.figures.text_cache import cached_text
+
 #: zlib level for every PNG a report writes. Encoding at the default level (6)
 #: was about a tenth of a report's run time; level 1 encodes the report figures
 #: in half the time for files about 8% larger (measured on KEN's 19 figures:
@@ -75,7 +77,8 @@ def render_rgba(fig: Figure, bbox: Bbox, dpi: int, *, transparent: bool = False)
     bbox = Bbox.from_extents(bbox.x0, bbox.y0, bbox.x1 + EPSILON_PX / dpi,
                              bbox.y1 + EPSILON_PX / dpi)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="rgba", dpi=dpi, bbox_inches=bbox, transparent=transparent)
+    with cached_text():
+        fig.savefig(buffer, format="rgba", dpi=dpi, bbox_inches=bbox, transparent=transparent)
     data = np.frombuffer(buffer.getvalue(), dtype=np.uint8)
     # Raw RGBA carries no size; matplotlib rounds the canvas size its own way, so
     # take the candidate next to the exact size that accounts for every pixel.
@@ -189,6 +192,7 @@ def figure_to_png(fig: Figure, dpi: int) -> bytes:
         if cropped is not None:
             return encode_png(cropped, dpi)
     buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=dpi, bbox_inches="tight", format="png",
-                pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+    with cached_text():
+        fig.savefig(buffer, dpi=dpi, bbox_inches="tight", format="png",
+                    pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     return buffer.getvalue()

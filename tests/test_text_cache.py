@@ -1,0 +1,98 @@
+"""The process-wide text cache renders exactly what matplotlib renders without it."""
+
+from __future__ import annotations
+
+import contextlib
+from unittest.mock import patch
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import RendererAgg
+
+from p2c_research.figures import raster, text_cache
+from p2c_research.figures.raster import render_rgba, snap_to_pixels
+
+
+def _figure(title: str = "Côte d’Ivoire: fixed broadband\nper 100 people"):
+    """Labels of every kind: ticks, a two-line title, bold, rotated, small, mathtext,
+    a legend, a label without antialiasing."""
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([2015, 2019, 2023], [0.2, 0.5, 0.4], label="observed")
+    ax.set_title(title, loc="left", fontsize=11)
+    ax.set_ylabel("share of people (%)")
+    ax.text(2016, 0.45, "bold label", fontweight="bold", fontsize=9)
+    ax.text(2020, 0.3, "turned 30°", rotation=30)
+    ax.text(2018, 0.25, "upright", rotation=90, fontsize=7)
+    ax.text(2017, 0.35, r"$R^2 = 0.81$")
+    ax.text(2021, 0.22, "aliased", antialiased=False)
+    ax.legend(loc="best", fontsize=8)
+    plt.close(fig)
+    return fig
+
+
+def _render(fig, cached: bool, dpi: int = 90) -> np.ndarray:
+    """``fig`` through the report renderer, with the cache or with matplotlib alone."""
+    box = snap_to_pixels(fig.bbox_inches.padded(0.6), dpi)
+    if cached:
+        return render_rgba(fig, box, dpi).copy()
+    with patch.object(raster, "cached_text", contextlib.nullcontext):
+        return render_rgba(fig, box, dpi).copy()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    text_cache.clear()
+    yield
+    text_cache.clear()
+
+
+def test_cached_renders_are_pixel_identical_to_matplotlib_alone() -> None:
+    plain = _render(_figure(), cached=False)
+    first = _render(_figure(), cached=True)  # fills the cache
+    misses = dict(text_cache.stats)
+    second = _render(_figure(), cached=True)  # a new figure and renderer: served from it
+    assert np.array_equal(plain, first)
+    assert np.array_equal(plain, second)
+    assert misses["bitmap_misses"] >= 8 and misses["metrics_misses"] >= 8
+    # The second figure shaped nothing again (mathtext goes through matplotlib).
+    assert text_cache.stats["bitmap_misses"] == misses["bitmap_misses"]
+    assert text_cache.stats["metrics_misses"] == misses["metrics_misses"]
+    assert text_cache.stats["bitmap_hits"] >= 8
+
+
+def test_a_changed_setting_is_not_served_from_the_cache() -> None:
+    """Hinting, font size, font family and dpi are in the key: changing one renders afresh."""
+    _render(_figure(), cached=True)
+    assert np.array_equal(_render(_figure(), cached=True, dpi=120),
+                          _render(_figure(), cached=False, dpi=120))
+    with matplotlib.rc_context({"text.hinting_factor": 1, "font.size": 13,
+                                "font.family": "DejaVu Serif"}):
+        plain = _render(_figure(), cached=False)
+        cached = _render(_figure(), cached=True)
+    default = _render(_figure(), cached=False)
+    assert not np.array_equal(plain, default)  # the settings change the picture
+    assert np.array_equal(plain, cached)
+
+
+def test_matplotlib_is_itself_again_outside_the_block() -> None:
+    original = (RendererAgg.get_text_width_height_descent, RendererAgg.draw_text)
+    with text_cache.cached_text():
+        with text_cache.cached_text():  # re-entrant
+            assert RendererAgg.draw_text is not original[1]
+        assert RendererAgg.draw_text is not original[1]
+    assert (RendererAgg.get_text_width_height_descent, RendererAgg.draw_text) == original
+    _render(_figure(), cached=False)
+    assert text_cache.stats["bitmap_misses"] == text_cache.stats["metrics_misses"] == 0
+
+
+def test_the_bitmaps_kept_stay_within_their_budget(monkeypatch) -> None:
+    monkeypatch.setattr(text_cache, "MAX_BITMAP_BYTES", 20_000)
+    monkeypatch.setattr(text_cache, "MAX_METRICS", 10)
+    for k in range(6):
+        _render(_figure(title=f"title number {k} " * 3), cached=True)
+    assert 0 < text_cache._state["bitmap_bytes"] <= 20_000
+    assert text_cache._state["bitmap_bytes"] == sum(
+        e[0].nbytes for e in text_cache._bitmaps.values())
+    assert len(text_cache._metrics) == 10
