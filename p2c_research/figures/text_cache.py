@@ -19,7 +19,7 @@ pixel with and without the cache.
 Measured: two processes side by side over the same 20 countries (after four
 of warm-up), with and without the cache: 4.15 against 4.91 s of CPU per
 country, a peak of 810 against 777 MiB; all 456 figures identical pixel for
-pixel. Within a batch, 80-85% of the labels are found in the cache.
+pixel. Within a batch, about 80% of the labels are found in the cache.
 """
 
 from __future__ import annotations
