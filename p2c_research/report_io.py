@@ -50,12 +50,40 @@ def save_table(frame: pd.DataFrame, out_dir: Path | str, iso3: str, name: str) -
 class RenderedImage:
     """A finished PNG (e.g. a shared figure base with a country's overlay,
     :mod:`p2c_research.figures.layers`): notebooks display it, :func:`save_figure`
-    writes it as is."""
+    writes it as is. ``alt`` is what a screen reader says for it in the HTML report."""
 
     png: bytes
+    alt: str = ""
 
-    def _repr_png_(self) -> bytes:
-        return self.png
+    def _repr_png_(self) -> bytes | tuple[bytes, dict[str, str]]:
+        return (self.png, {"alt": self.alt}) if self.alt else self.png
+
+
+def figure_alt(fig: Figure) -> str:
+    """The alt text of a report figure: its title, lines joined as sentences.
+
+    Every report figure's title says what the reader should see ("Cambodia:
+    below the range expected for its income / Fixed broadband subscriptions"),
+    so it is what a reader who cannot see the image needs first. The figure's
+    suptitle, else the first axes title found; empty when there is none.
+    """
+    suptitle = getattr(fig, "_suptitle", None)
+    texts = [suptitle.get_text()] if suptitle is not None else []
+    for ax in fig.axes:
+        if any(t.strip() for t in texts):
+            break
+        texts = [ax.get_title(loc) for loc in ("left", "center", "right")]
+    return alt_text("\n".join(texts))
+
+
+def alt_text(title: str) -> str:
+    """A figure title as alt text: each line a sentence, whitespace collapsed."""
+    lines = [" ".join(line.split()).rstrip(".") for line in title.splitlines()]
+    return ". ".join(line for line in lines if line)
+
+
+def _saved_alt(fig: Figure | RenderedImage) -> str:
+    return fig.alt if isinstance(fig, RenderedImage) else figure_alt(fig)
 
 
 _PNG_CACHE_ATTR = "_p2c_png"
@@ -105,8 +133,11 @@ def install_png_formatter(dpi: int = 110) -> bool:
 
     plt.switch_backend(matplotlib.get_backend())
 
-    shell.display_formatter.formatters["image/png"].for_type(
-        MplFigure, lambda fig: figure_png(fig, dpi))
+    def png_with_alt(fig: MplFigure) -> bytes | tuple[bytes, dict[str, str]]:
+        alt = figure_alt(fig)
+        return (figure_png(fig, dpi), {"alt": alt}) if alt else figure_png(fig, dpi)
+
+    shell.display_formatter.formatters["image/png"].for_type(MplFigure, png_with_alt)
     return True
 
 
@@ -120,7 +151,19 @@ def save_figure(fig: Figure | RenderedImage, out_dir: Path | str, iso3: str, nam
     data = fig.png if isinstance(fig, RenderedImage) else figure_png(fig, dpi)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+    _alt_by_path[str(path)] = _saved_alt(fig)
     return path
+
+
+#: Alt text of each figure file written by this process (:func:`saved_image`).
+_alt_by_path: dict[str, str] = {}
+
+
+def saved_image(path: Path | str):
+    """A figure file written by :func:`save_figure`, as an IPython image with its alt text."""
+    from IPython.display import Image
+
+    return Image(filename=str(path), alt=_alt_by_path.get(str(path)) or None)
 
 
 def report_header(params: CountryParams, selection: DataSelection, title: str,

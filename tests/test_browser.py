@@ -82,6 +82,10 @@ def test_report_opens_cleanly_with_figures_tables_and_no_code(browser, batch_out
     assert images.count() >= 1
     widths = [images.nth(k).evaluate("el => el.naturalWidth") for k in range(images.count())]
     assert max(widths) > 300, "figures did not decode"
+    # Each figure's alt text is its own title, not the exporter's generic one.
+    alts = [images.nth(k).get_attribute("alt") for k in range(images.count())]
+    assert "Report figure" not in alts and len(set(alts)) == len(alts), alts
+    assert sum("Cambodia" in a for a in alts) >= 2, alts
     assert page.locator("table").count() >= 1
     text = page.inner_text("body")
     assert "Cambodia" in text and "Data:" in text

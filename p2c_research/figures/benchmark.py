@@ -26,7 +26,7 @@ from p2c_research.figures.theme import (
     plain_log_ticks,
     title_text,
 )
-from p2c_research.report_io import RenderedImage
+from p2c_research.report_io import RenderedImage, alt_text
 
 #: Colour of each classification (performance: over = better than income predicts).
 CLASS_COLORS: dict[str, str] = {
@@ -203,7 +203,7 @@ def benchmark_scatter_layered(
     key = ("benchmark-scatter", frame_digest(pts[["iso3", "gdp_pc_ppp", "value"]], curve,
                                              fr if fr is not None else pd.DataFrame(),
                                              ylabel, source, log_y, n_lines))
-    return render_layered(key, build, overlay, dpi)
+    return render_layered(key, build, overlay, dpi, alt=alt_text(title))
 
 
 def residual_dotplot(

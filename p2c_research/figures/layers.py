@@ -41,7 +41,7 @@ from p2c_research.figures.raster import (
     snap_to_pixels,
 )
 from p2c_research.figures.text_cache import cached_text
-from p2c_research.report_io import RenderedImage
+from p2c_research.report_io import RenderedImage, figure_alt
 
 #: Bases kept per process: a batch uses about 40 (4 world maps, one regional
 #: map per region, one scatter per indicator); each holds its figure and its
@@ -144,11 +144,14 @@ def _only(fig: Figure, keep: list[Artist]) -> Iterator[None]:
 
 
 def render_layered(key: Hashable, build: Callable[[], Figure],
-                   overlay: Callable[[Figure], list[Artist]], dpi: int) -> RenderedImage:
+                   overlay: Callable[[Figure], list[Artist]], dpi: int,
+                   alt: str | None = None) -> RenderedImage:
     """The base built by ``build`` (cached under ``key``) with ``overlay``'s artists on top.
 
     ``overlay`` adds its artists to the base figure and returns them; they are
-    removed again afterwards, so the cached base stays clean.
+    removed again afterwards, so the cached base stays clean. ``alt`` is the
+    image's alt text; by default the base's title (:func:`figure_alt`), for an
+    overlay that draws the title itself pass it here.
     """
     from PIL import Image
 
@@ -176,7 +179,7 @@ def render_layered(key: Hashable, build: Callable[[], Figure],
     # Cropped to the ink like a figure rendered on its own (raster.figure_to_png),
     # so a layered image and the same figure drawn at once have the same size.
     pixels = crop_to_ink(np.asarray(image), pad_pixels(dpi), strict=False)
-    return RenderedImage(encode_png(pixels, dpi))
+    return RenderedImage(encode_png(pixels, dpi), alt=figure_alt(base.fig) if alt is None else alt)
 
 
 def frame_digest(*parts: object) -> str:

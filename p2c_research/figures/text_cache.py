@@ -36,8 +36,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
 from matplotlib.font_manager import FontProperties, fontManager
 
-#: Measurements kept (a key and three floats each; a country's reports use
-#: about 500 distinct strings, most of them shared with other countries).
+#: Measurements kept (a key and three floats each). Over twelve countries a
+#: country's reports measured about 640 labels, about 120 of them new.
 MAX_METRICS = 8192
 
 #: Bytes of glyph bitmaps kept (one 8-bit bitmap per string, a few kB each).

@@ -48,7 +48,7 @@ from p2c_research.figures import pledges as pf
 from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import apply_theme, title_text
 from p2c_research.pledges.schema import REGION_LABELS, region_members
-from p2c_research.report_io import RenderedImage, save_figure, save_table
+from p2c_research.report_io import RenderedImage, save_figure, save_table, saved_image
 from p2c_research.store import read_provenance
 
 if TYPE_CHECKING:
@@ -599,13 +599,14 @@ def _regional_map(report: PledgeGapReport, geo: Any, overall: pd.DataFrame, src:
         title_text(fig.axes[0], room, color=(0, 0, 0, 0))
         return fig
 
+    title = f"Gap index in {region_label}: {report.name} outlined"
+
     def overlay(fig: Figure) -> list:
         ax = fig.axes[0]
-        return [title_text(ax, f"Gap index in {region_label}: {report.name} outlined"),
-                *maps.highlight_country(ax, geo, report.iso3)]
+        return [title_text(ax, title), *maps.highlight_country(ax, geo, report.iso3)]
 
     key = ("regional-map", id(geo), frame_digest(values, region_label, src, note, room))
-    return render_layered(key, build, overlay, dpi)
+    return render_layered(key, build, overlay, dpi, alt=title)
 
 
 def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure | RenderedImage]:
@@ -670,10 +671,8 @@ def save_pledge_figures(figs: dict[str, Figure | RenderedImage], ctx: RunContext
 
 
 def images(paths: dict[str, Path], *names: str) -> list:
-    """The saved PNGs as IPython images (shown without drawing the figures again)."""
-    from IPython.display import Image
-
-    return [Image(filename=str(paths[name])) for name in names]
+    """The saved PNGs as IPython images with their alt text (shown without drawing again)."""
+    return [saved_image(paths[name]) for name in names]
 
 
 def outputs_markdown(tables: dict[str, Path], figures: dict[str, Path]) -> str:
