@@ -195,9 +195,27 @@ def report_header(params: CountryParams, selection: DataSelection, title: str,
 
 
 def styled(frame: pd.DataFrame, precision: int = 2):
-    """A table for reviewers: no index column, '–' for missing values, HTML-escaped text.
+    """A table for reviewers: no index column, '–' for missing values, HTML-escaped text,
+    text columns aligned left (numbers stay right-aligned, as the notebook CSS sets them).
 
     Escaping matters: tables may carry untrusted text (pledge entities and
     descriptions), and a pandas Styler does not escape unless asked.
     """
-    return frame.style.hide(axis="index").format(na_rep="–", precision=precision, escape="html")
+    return text_left(frame.style.hide(axis="index").format(na_rep="–", precision=precision,
+                                                           escape="html"))
+
+
+def text_left(styler):
+    """``styler`` with its text columns aligned left, cells and headers (numbers stay right).
+
+    Notebook and report CSS align every table cell right, which makes
+    indicator names and notes hard to read. One CSS rule covers the columns.
+    """
+    frame = styler.data
+    text = [k for k, col in enumerate(frame.columns)
+            if not pd.api.types.is_numeric_dtype(frame.iloc[:, k])]
+    if not text:
+        return styler
+    selectors = ", ".join(f"td.col{k}, th.col_heading.col{k}" for k in text)
+    return styler.set_table_styles([{"selector": selectors, "props": "text-align: left;"}],
+                                   overwrite=False)

@@ -114,7 +114,7 @@ def test_save_figure_writes_a_rendered_image_as_is(tmp_path, world) -> None:
     image = layers.render_layered(("save",), lambda: _map(world, None), lambda fig: [], DPI)
     path = save_figure(image, tmp_path, "KHM", "map_test", dpi=300)
     assert path.read_bytes() == image.png
-    assert image.alt == "Gap index"  # the base's title (see test_alt_text.py)
+    assert image.alt == "Gap index"  # the base's title (see test_report_presentation.py)
     assert image._repr_png_() == (image.png, {"alt": "Gap index"})
     plt.close("all")
 

@@ -86,8 +86,8 @@ from p2c_research.catalog import Catalog, Indicator
 if TYPE_CHECKING:
     from p2c_research.datasets import DataSelection
 
-# Bump when a modelling rule changes, so cached world fits are recomputed.
-BENCHMARK_VERSION = 4
+# Bump when a modelling rule or a stored text changes, so cached world fits are recomputed.
+BENCHMARK_VERSION = 5  # 5: plain wording of the "not fitted" note
 
 MODEL_BASE = "ols_lngdp"
 MODEL_LOGIT = "logit_lngdp"
@@ -380,7 +380,8 @@ def _fit_indicator(ind: Indicator, rows: pd.DataFrame, *, pi_level: float, front
 
     if n_base < min_n:
         # The base row stands in as "preferred" so every indicator keeps one row to read.
-        note = f"only {n_base} economies with data (< {min_n}): model not fitted"
+        note = ("no economy has a value in the window: not fitted" if n_base == 0 else
+                f"only {n_base} economies with a value (fewer than {min_n}): not fitted")
         row = _empty_model_row(ind, MODEL_BASE, n_base, note)
         row["preferred"] = True
         out["models"].append(row)

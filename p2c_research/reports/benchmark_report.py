@@ -19,8 +19,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from p2c_research.analyses.benchmark import (
+    MODEL_BASE,
+    MODEL_EXTENDED,
     MODEL_FRONTIER,
     MODEL_LOG,
+    MODEL_LOGIT,
+    MODEL_PANEL,
     BenchmarkResults,
     country_benchmark,
     key_indicators,
@@ -49,6 +53,19 @@ REQUIRED_TABLE_COLUMNS: tuple[str, ...] = (
 N_SCATTERS = 5
 
 _PUBLISHERS = {"wdi": "World Bank WDI", "sdg": "UN SDG database", "itu": "ITU DataHub"}
+#: The classification codes of the tables, as a reviewer reads them.
+CLASS_SHORT = {"over": "over", "on_par": "on par", "under": "under", "no_data": "no data"}
+
+#: The model codes of the tables, as a reviewer reads them.
+MODEL_WORDS = {
+    MODEL_BASE: "OLS on ln GDP pc",
+    MODEL_LOGIT: "logit share on ln GDP pc",
+    MODEL_LOG: "log value on ln GDP pc",
+    MODEL_EXTENDED: "OLS, extended",
+    MODEL_FRONTIER: "frontier (q = 0.9)",
+    MODEL_PANEL: "panel, year effects",
+}
+
 _CLASS_WORDS = {
     "over": "above the range expected for its income",
     "on_par": "within the range expected for its income",
@@ -104,14 +121,14 @@ class BenchmarkReport:
             "Indicator": t["name"],
             "Pillar": t["pillar"].map(PILLAR_LABELS),
             "Unit": t["unit"],
-            "Model": t["model"],
+            "Model": t["model"].map(lambda m: MODEL_WORDS.get(m, m)),
             "Year": t["year"].where(t["actual"].notna()).astype("Int64"),
             "Actual": t["actual"].round(1),
             "Expected": t["predicted"].round(1),
             "90% interval": [_interval(lo, hi) for lo, hi in zip(t["pi_low"], t["pi_high"],
                                                                   strict=True)],
             "Std. residual": t["perf_std_residual"].round(2),
-            "Classification": t["classification"],
+            "Classification": t["classification"].map(lambda c: CLASS_SHORT.get(c, c)),
             "Frontier gap": t["distance_to_frontier"].round(1),
             "Note": t["note"],
         })
@@ -124,7 +141,7 @@ class BenchmarkReport:
         names = self.catalog.to_frame().set_index("indicator")["name"]
         return pd.DataFrame({
             "Indicator": pref["indicator"].map(names),
-            "Model": pref["model"],
+            "Model": pref["model"].map(lambda m: MODEL_WORDS.get(m, m)),
             "n": pref["n"],
             "R²": pref["r2"].round(2),
             "Slope on ln GDP pc": pref["slope"].round(2),
@@ -142,8 +159,8 @@ class BenchmarkReport:
             return pd.DataFrame()
         p = self.peers.copy()
         how = np.where(p["refit"].astype(bool), "refit", "world fit")
-        p["cell"] = [f"{c} ({h}, n={n})" for c, h, n in zip(p["classification"], how, p["n"],
-                                                            strict=True)]
+        p["cell"] = [f"{CLASS_SHORT.get(c, c)} ({h}, n={n})"
+                     for c, h, n in zip(p["classification"], how, p["n"], strict=True)]
         names = self.catalog.to_frame().set_index("indicator")["name"]
         wide = p.pivot(index="indicator", columns="peer_set", values="cell")
         wide = wide.reindex([i for i in self.catalog.ids if i in wide.index])

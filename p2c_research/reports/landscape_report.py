@@ -38,7 +38,7 @@ from p2c_research.figures.landscape import (
 )
 from p2c_research.figures.wheel import wheel_figure
 from p2c_research.params import resolve_peer_sets
-from p2c_research.report_io import save_figure, save_table
+from p2c_research.report_io import save_figure, save_table, text_left
 from p2c_research.store import read_provenance
 
 if TYPE_CHECKING:
@@ -426,7 +426,7 @@ def show(result: LandscapeResult, section: str) -> None:
         if isinstance(part, str):
             display(Markdown(part))
         elif isinstance(part, pd.DataFrame):
-            display(part.style.hide(axis="index") if not part.empty else part)
+            display(text_left(part.style.hide(axis="index")) if not part.empty else part)
         else:
             display(part)
 

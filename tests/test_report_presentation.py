@@ -1,4 +1,4 @@
-"""Alt text of report figures: each image says what its title says, in the HTML too."""
+"""How the reports present figures and tables: alt text from titles, text columns left-aligned."""
 
 from __future__ import annotations
 
@@ -57,3 +57,17 @@ def test_the_html_report_puts_each_images_alt_text_on_it() -> None:
     imgs = soup.select(".jp-OutputArea-output img")
     assert [i.get("alt") for i in imgs] == [own, "Report figure"]
     assert all(i["src"].startswith("data:image/png;base64,") for i in imgs)
+
+
+def test_report_tables_align_text_left_and_numbers_right() -> None:
+    import pandas as pd
+
+    from p2c_research.report_io import styled
+
+    frame = pd.DataFrame({"Indicator": ["Fixed <broadband>"], "Actual": [11.2],
+                          "Year": pd.array([2024], dtype="Int64"), "Classification": ["on par"]})
+    page = BeautifulSoup(styled(frame).to_html(), "html.parser")
+    css = page.style.get_text()
+    assert "td.col0" in css and "td.col3" in css and "text-align: left" in css
+    assert "col1" not in css and "col2" not in css  # numbers keep the right alignment
+    assert page.find("td", class_="col0").get_text() == "Fixed <broadband>"  # escaped
