@@ -165,10 +165,29 @@ def jupyterlab(project_root, tmp_path):
         proc.kill()
 
 
+def _accept_dialog(page) -> None:
+    """Accept a JupyterLab dialog in the way, as a user would.
+
+    On a loaded machine the kernel can take long enough to start that
+    JupyterLab asks which kernel to use ("Select Kernel"); its default button
+    starts the notebook's own kernel. The dialog blocked the menu in one run.
+    """
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and dialog.first.is_visible():
+        accept = dialog.first.locator("button.jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+        else:
+            page.keyboard.press("Escape")
+        dialog.first.wait_for(state="hidden", timeout=10_000)
+
+
 def _run_all_cells(page) -> None:
     """Run > Run All Cells, with the notebook focused first (menu commands act on it)."""
+    _accept_dialog(page)
     page.locator(".jp-Notebook .jp-Cell").first.click()
     for _attempt in range(3):
+        _accept_dialog(page)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         item = page.get_by_text("Run All Cells", exact=True)
         item.wait_for(timeout=10_000)
