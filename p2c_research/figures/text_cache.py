@@ -54,9 +54,25 @@ stats = {"metrics_hits": 0, "metrics_misses": 0, "bitmap_hits": 0, "bitmap_misse
 
 
 def _key(text: str, prop: FontProperties, dpi: float) -> tuple:
+    """The lookup key. It holds ``prop`` itself (hashed by value); :func:`_kept` copies
+    it only when an entry is stored, so a later change to ``prop`` cannot alter a key."""
     rc = mpl.rcParams
-    return (text, prop.copy(), dpi, rc["text.hinting"], rc["text.hinting_factor"],
+    return (text, prop, dpi, rc["text.hinting"], rc["text.hinting_factor"],
             rc["text.kerning_factor"], tuple(fontManager._find_fonts_by_props(prop)))
+
+
+def _kept(key: tuple) -> tuple:
+    return (key[0], key[1].copy(), *key[2:])
+
+
+def _lookup(cache: OrderedDict, key: tuple, counter: str) -> Any:
+    """The entry under ``key``, marked as recently used; None when absent."""
+    with _lock:
+        found = cache.get(key)
+        if found is not None:
+            cache.move_to_end(key)
+            stats[counter] += 1
+    return found
 
 
 def _text_width_height_descent(self: RendererAgg, s: str, prop: FontProperties,
@@ -64,16 +80,13 @@ def _text_width_height_descent(self: RendererAgg, s: str, prop: FontProperties,
     if ismath:
         return _ORIGINAL_METRICS(self, s, prop, ismath)
     key = _key(s, prop, self.dpi)
-    with _lock:
-        found = _metrics.get(key)
-        if found is not None:
-            _metrics.move_to_end(key)
-            stats["metrics_hits"] += 1
-            return found
+    found = _lookup(_metrics, key, "metrics_hits")
+    if found is not None:
+        return found
     found = _ORIGINAL_METRICS(self, s, prop, ismath)
     with _lock:
         stats["metrics_misses"] += 1
-        _metrics[key] = found
+        _metrics[_kept(key)] = found
         while len(_metrics) > MAX_METRICS:
             _metrics.popitem(last=False)
     return found
@@ -84,12 +97,8 @@ def _draw_text(self: RendererAgg, gc: Any, x: float, y: float, s: str, prop: Fon
     if ismath:
         return _ORIGINAL_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath, mtext)
     antialiased = gc.get_antialiased()
-    key = (_key(s, prop, self.dpi), antialiased)
-    with _lock:
-        entry = _bitmaps.get(key)
-        if entry is not None:
-            _bitmaps.move_to_end(key)
-            stats["bitmap_hits"] += 1
+    key = _key(s, prop, self.dpi)
+    entry = _lookup(_bitmaps, (key, antialiased), "bitmap_hits")
     if entry is None:
         # The steps of RendererAgg.draw_text up to the bitmap (matplotlib 3.10).
         font = self._prepare_font(prop)
@@ -100,7 +109,7 @@ def _draw_text(self: RendererAgg, gc: Any, x: float, y: float, s: str, prop: Fon
                  x_off / 64.0, y_off / 64.0)
         with _lock:
             stats["bitmap_misses"] += 1
-            _bitmaps[key] = entry
+            _bitmaps[(_kept(key), antialiased)] = entry
             _state["bitmap_bytes"] += entry[0].nbytes
             while _state["bitmap_bytes"] > MAX_BITMAP_BYTES and len(_bitmaps) > 1:
                 _, old = _bitmaps.popitem(last=False)

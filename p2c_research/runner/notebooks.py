@@ -62,10 +62,9 @@ def _declared_parameters(path: str, mtime_ns: int) -> dict[str, Any]:
 #: An ``<img>`` start tag, attribute by attribute. A quoted value (megabytes of
 #: base64 in an embedded figure) is read once by ``"[^"]*"``; a lookahead such as
 #: ``<img(?![^>]*\balt=)`` backtracks through it and cost 26-33 ms per report.
-_IMG_TAG = re.compile(
-    r"""<img((?:\s+[^\s=>/]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s'">]+))?)*)(\s*/?>)""",
-    re.IGNORECASE)
-_ATTR_NAME = re.compile(r"""\s+([^\s=>/]+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s'">]+))?""")
+_VALUE = r"""(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s'">]+))?"""
+_ATTR_NAME = re.compile(rf"\s+([^\s=>/]+){_VALUE}")
+_IMG_TAG = re.compile(rf"<img((?:\s+[^\s=>/]+{_VALUE})*)(\s*/?>)", re.IGNORECASE)
 _FOCUSABLE_DIV = re.compile(
     r'<div class="([^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*)"(?![^>]*tabindex)')
 
