@@ -17,12 +17,10 @@ import json
 import logging
 from pathlib import Path
 
-import pandas as pd
-
-from p2c_research import countries
 from p2c_research.catalog import load_catalog, wdi_codes_needed, wdi_to_panel
 from p2c_research.config import sample_dir
 from p2c_research.errors import DataError
+from p2c_research.sources.naturalearth import write_admin0_geojson
 from p2c_research.sources.wdi_files import read_wdi_path
 from p2c_research.store import (
     Provenance,
@@ -38,10 +36,6 @@ FIRST_YEAR = 2000
 WDI_LICENCE = "CC BY 4.0 (World Bank World Development Indicators)"
 WDI_ATTRIBUTION = "Source: World Bank, World Development Indicators (CC BY 4.0)."
 NE_LICENCE = "Public domain (Natural Earth)"
-NE_COLUMNS = ["ADMIN", "NAME", "ISO_A3", "ISO_A3_EH", "ADM0_A3", "WB_A3", "CONTINENT",
-              "REGION_UN", "SUBREGION", "POP_EST"]
-# Natural Earth codes that differ from the World Bank's ISO3 for the same economy.
-NE_CODE_FIXES = {"KOS": "XKX", "SDS": "SSD", "PSX": "PSE", "SAH": "ESH"}
 
 
 def build_sample_panel(source: Path, out_dir: Path) -> Path:
@@ -78,43 +72,14 @@ def _find_naturalearth(source: Path) -> Path | None:
     return None
 
 
-def ne_iso3(frame: pd.DataFrame) -> pd.Series:
-    """Resolve each Natural Earth feature to a World Bank ISO3 code.
-
-    ``ISO_A3`` is ``-99`` for France, Norway and others, so ``ISO_A3_EH`` is
-    tried first, then ``ADM0_A3`` with the known Natural Earth-only codes fixed.
-    """
-    out = []
-    for _, row in frame.iterrows():
-        code = None
-        for col in ("ISO_A3_EH", "ISO_A3", "ADM0_A3", "WB_A3"):
-            value = str(row.get(col, "") or "").strip().upper()
-            value = NE_CODE_FIXES.get(value, value)
-            if value and value != "-99" and countries.is_economy(value):
-                code = value
-                break
-        out.append(code)
-    return pd.Series(out, index=frame.index, dtype="object")
-
-
 def build_sample_geometries(source: Path, out_dir: Path) -> Path | None:
     """Vendor the Natural Earth 110m admin-0 countries, keyed by ISO3."""
-    import geopandas as gpd
-
     path = _find_naturalearth(source)
     if path is None:
         log.warning("%s: no Natural Earth 110m admin-0 file found; maps will be skipped", source)
         return None
-    world = gpd.read_file(path)
-    keep = [c for c in NE_COLUMNS if c in world.columns]
-    world = world[[*keep, "geometry"]].copy()
-    world["iso3"] = ne_iso3(world)
-    world = world.to_crs("EPSG:4326")
     out = out_dir / "naturalearth_110m_admin0.geojson"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    world.to_file(tmp, driver="GeoJSON", COORDINATE_PRECISION=4)
-    tmp.replace(out)
+    world = write_admin0_geojson(path, out)
     version = "not recorded in the source file (Natural Earth v5-style schema)"
     prov = Provenance(
         source="Natural Earth 1:110m Cultural Vectors, Admin 0 - Countries",
