@@ -185,11 +185,7 @@ def _scores_table(iso3: str, world: WorldScores, ind_peers: pd.DataFrame,
         own, on="indicator", how="left")
     out.insert(0, "iso3", iso3)
     out["stale"] = out["stale"].fillna(False).astype(bool)
-    start, end = world.window
-    notes = np.where(out["value"].isna(), "no data",
-                     np.where(out["stale"], "value older than the window "
-                              f"{start}-{end}: shown, not scored", ""))
-    out["note"] = notes
+    out["note"] = no_data_reasons(out, world)
     if peer_set is not None and not ind_peers.empty:
         p = ind_peers[ind_peers["peer_set"] == peer_set][
             ["indicator", "peer_set", "peer_n", "peer_median", "peer_q25", "peer_q75",
@@ -213,6 +209,36 @@ def _scores_table(iso3: str, world: WorldScores, ind_peers: pd.DataFrame,
     out["year"] = out["year"].astype("Int64")
     out["target_year"] = pd.to_numeric(out["target_year"]).astype("Int64")
     return out[SCORES_COLUMNS]
+
+
+NOT_IN_DATA = "not in the chosen data"
+
+
+def no_data_reasons(rows: pd.DataFrame, world: WorldScores) -> np.ndarray:
+    """Why each indicator row of one country has no score ("" where it has one).
+
+    * **not in the chosen data**: no economy has a value of this series in the
+      panel (for example a UN SDG series the embedded sample does not carry);
+      the reason names the publishers that carry it.
+    * **no value for this country**: the series is there, this economy never
+      reports it.
+    * **no value in the window**: only values older than the year window exist
+      (the latest is shown, not scored).
+    """
+    start, end = world.window
+    available = world.available_indicators
+    sources = world.meta.set_index("indicator")["sources"]
+    out = []
+    for rec in rows[["indicator", "value", "stale", "year"]].itertuples(index=False):
+        if rec.indicator not in available:
+            out.append(f"{NOT_IN_DATA} (published as {sources.get(rec.indicator, '?')})")
+        elif pd.isna(rec.value):
+            out.append("no value for this country in the data")
+        elif rec.stale:
+            out.append(f"no value in {start}-{end} (latest {int(rec.year)}): shown, not scored")
+        else:
+            out.append("")
+    return np.asarray(out, dtype=object)
 
 
 def _peer_stats_table(ind_peers: pd.DataFrame, sub_peers: pd.DataFrame,

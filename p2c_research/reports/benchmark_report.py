@@ -274,8 +274,8 @@ class BenchmarkReport:
                 f"its {pct}% prediction interval. *over* / *under* means outside the interval "
                 "on the better / worse side; for prices (lower is better) a value above the "
                 f"interval is *under*. {name}: **{c['over']} over, {c['on_par']} on par, "
-                f"{c['under']} under**, {c['no_data']} without data (ITU-only indicators "
-                "are absent from the embedded sample). Bounded shares are read on the logit "
+                f"{c['under']} under**, {c['no_data']} without data (the landscape report "
+                "gives the reason for each). Bounded shares are read on the logit "
                 "scale and heavy-tailed counts on the log scale (column Model); 'Frontier gap' "
                 "is the distance to the best-practice (90th percentile) line, positive when "
                 "behind it."),
