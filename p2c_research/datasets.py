@@ -22,13 +22,13 @@ from typing import Literal
 
 import pandas as pd
 
+from p2c_research.attribution import ITU_LICENCE_LABEL
 from p2c_research.config import processed_dir, sample_dir
 from p2c_research.errors import DataError
 from p2c_research.store import read_panel, read_provenance, sha256_file
 
 DataChoice = Literal["auto", "sample", "processed"]
 ITU_SOURCE_PREFIX = "itu_datahub"
-ITU_LICENCE_LABEL = "ITU DataHub, CC BY-NC-SA 3.0 IGO (non-commercial)"
 SAMPLE_ITU_PANEL = "itu/panel.parquet"
 PROCESSED_NO_ITU_PANEL = "panel_no_itu.parquet"
 

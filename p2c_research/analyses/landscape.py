@@ -64,7 +64,7 @@ SCORES_COLUMNS = [
     "status",
 ]
 LEVEL_COLUMNS = [
-    "score", "coverage", "n_present", "n_total", "sufficient", "status", "peer_set", "peer_n",
+    "score", "coverage", "n_present", "n_total", "sufficient", "core_missing", "status", "peer_set", "peer_n",
     "peer_median", "peer_q25", "peer_q75", "peer_percentile",
 ]
 PILLAR_TABLE_COLUMNS = ["iso3", "pillar", *LEVEL_COLUMNS]
@@ -74,7 +74,8 @@ PEER_STATS_COLUMNS = [
     "peer_q25", "peer_q75", "peer_median_score", "peer_percentile",
 ]
 PRIORITY_TABLE_COLUMNS = ["iso3", "priority_id", "title", "score", "coverage", "n_present",
-                          "n_total", "sufficient"]
+                          "n_total", "sufficient", "core_missing", "indicators",
+                          "measurement_note"]
 STRIP_COLUMNS = ["iso3", "indicator", "pillar", "score", "role"]
 TREND_LINE_COLUMNS = ["iso3", "indicator", "pillar", "year", "value", "score", "fitted"]
 
@@ -161,7 +162,8 @@ def choose_primary_peer_set(peer_sets: Mapping[str, Sequence[str]],
 
 def _level_table(world_rows: pd.DataFrame, peer_rows: pd.DataFrame, keys: list[str],
                  peer_set: str | None, columns: list[str]) -> pd.DataFrame:
-    out = world_rows[["iso3", *keys, "score", "coverage", "n_present", "n_total", "sufficient"]]
+    out = world_rows[["iso3", *keys, "score", "coverage", "n_present", "n_total", "sufficient",
+                      "core_missing"]]
     out = out.copy()
     out["status"] = np.where(out["sufficient"], "scored", INSUFFICIENT)
     if peer_set is not None and not peer_rows.empty:
@@ -335,8 +337,11 @@ def country_landscape(
     prio = pd.DataFrame(columns=PRIORITY_TABLE_COLUMNS)
     if prio_items:
         titles = {p.id: p.title for p in prio_items}
+        notes = {p.id: getattr(p, "measurement_note", "") for p in prio_items}
         prio = priority_scores(world, prio_items)
-        prio = prio[prio["iso3"] == iso3].assign(title=lambda f: f["priority_id"].map(titles))
+        prio = prio[prio["iso3"] == iso3].assign(
+            title=lambda f: f["priority_id"].map(titles),
+            measurement_note=lambda f: f["priority_id"].map(notes))
         prio = prio[PRIORITY_TABLE_COLUMNS].reset_index(drop=True)
 
     findings = key_findings(
