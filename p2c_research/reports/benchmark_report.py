@@ -19,12 +19,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from p2c_research.analyses.benchmark import (
-    MODEL_BASE,
-    MODEL_EXTENDED,
     MODEL_FRONTIER,
-    MODEL_LOG,
-    MODEL_LOGIT,
-    MODEL_PANEL,
+    R2_FLOOR,
     BenchmarkResults,
     country_benchmark,
     key_indicators,
@@ -32,7 +28,12 @@ from p2c_research.analyses.benchmark import (
     peer_refits,
     world_benchmark_cached,
 )
-from p2c_research.analyses.regression import std_residual_guide
+from p2c_research.analyses.regression import ON_PAR_Z, std_residual_guide
+from p2c_research.analyses.verdicts import (
+    MODEL_WORDS,
+    country_verdicts,
+    verdict_counts,
+)
 from p2c_research.attribution import ITU_LICENCE_LABEL, publisher
 from p2c_research.catalog import PILLAR_LABELS, Catalog
 from p2c_research.context import RunContext
@@ -45,32 +46,24 @@ from p2c_research.figures.benchmark import (
 from p2c_research.figures.theme import PILLAR_COLORS
 from p2c_research.params import resolve_peer_sets
 from p2c_research.report_io import RenderedImage, save_figure, save_table
+from p2c_research.textfmt import sig
 
 #: Columns benchmark.csv must have (the issue's contract; tests check them).
 REQUIRED_TABLE_COLUMNS: tuple[str, ...] = (
     "indicator", "model", "n", "r2", "actual", "predicted", "pi_low", "pi_high", "residual",
-    "std_residual", "classification",
+    "z", "verdict",
 )
 N_SCATTERS = 5
 
-#: The classification codes of the tables, as a reviewer reads them.
-CLASS_SHORT = {"over": "over", "on_par": "on par", "under": "under", "no_data": "no data"}
-
-#: The model codes of the tables, as a reviewer reads them.
-MODEL_WORDS = {
-    MODEL_BASE: "OLS on ln GDP pc",
-    MODEL_LOGIT: "logit share on ln GDP pc",
-    MODEL_LOG: "log value on ln GDP pc",
-    MODEL_EXTENDED: "OLS, extended",
-    MODEL_FRONTIER: "frontier (q = 0.9)",
-    MODEL_PANEL: "panel, year effects",
-}
-
-_CLASS_WORDS = {
-    "over": "above the range expected for its income",
-    "on_par": "within the range expected for its income",
-    "under": "below the range expected for its income",
-    "no_data": "no value to compare",
+#: The verdicts as a figure title reads them.
+_VERDICT_WORDS = {
+    "well above": "well above the range expected for its income",
+    "above": "above what its income predicts, within the expected range",
+    "on par": "on par with what its income predicts",
+    "below": "below what its income predicts, within the expected range",
+    "well below": "well below the range expected for its income",
+    "no verdict": "no verdict (income explains little of this indicator)",
+    "no data": "no value to compare",
 }
 
 
@@ -80,7 +73,8 @@ class BenchmarkReport:
 
     Attributes:
         table: benchmark.csv, the country's rows of every world model.
-        peers: peer refits (base model) per peer set, with notes.
+        verdicts: verdicts.csv, the one verdict per indicator every page reads.
+        peers: peer refits (preferred model) per peer set, with notes.
         trend: is the gap closing (panel residual slope), per indicator.
         models: models.csv, coefficients with CIs and diagnostics of every world fit.
         highlight: the peer set drawn in the scatters (label, members).
@@ -91,6 +85,7 @@ class BenchmarkReport:
     catalog: Catalog
     world: BenchmarkResults
     table: pd.DataFrame
+    verdicts: pd.DataFrame
     peers: pd.DataFrame
     trend: pd.DataFrame
     models: pd.DataFrame
@@ -110,27 +105,28 @@ class BenchmarkReport:
         return self.table[self.table["preferred"].astype(bool)]
 
     def counts(self) -> dict[str, int]:
-        """How many indicators are over / on par / under / without data (preferred model)."""
-        vc = self.preferred()["classification"].value_counts()
-        return {c: int(vc.get(c, 0)) for c in ("over", "on_par", "under", "no_data")}
+        """How many indicators carry each verdict (:mod:`p2c_research.analyses.verdicts`)."""
+        return verdict_counts(self.verdicts)
 
     def summary(self) -> pd.DataFrame:
-        """A readable table: one row per indicator, preferred model, rounded."""
-        t = self.preferred()
+        """A readable table: one row per indicator, its verdict and the model behind it."""
+        v = self.verdicts
+        t = self.preferred().set_index("indicator").reindex(v["indicator"])
         out = pd.DataFrame({
-            "Indicator": t["name"],
-            "Pillar": t["pillar"].map(PILLAR_LABELS),
-            "Unit": t["unit"],
-            "Model": t["model"].map(lambda m: MODEL_WORDS.get(m, m)),
-            "Year": t["year"].where(t["actual"].notna()).astype("Int64"),
-            "Actual": t["actual"].round(1),
-            "Expected": t["predicted"].round(1),
-            "90% interval": [_interval(lo, hi) for lo, hi in zip(t["pi_low"], t["pi_high"],
-                                                                  strict=True)],
-            "Std. residual": t["perf_std_residual"].round(2),
-            "Classification": t["classification"].map(lambda c: CLASS_SHORT.get(c, c)),
-            "Frontier gap": t["distance_to_frontier"].round(1),
-            "Note": t["note"],
+            "Indicator": v["name"].to_numpy(),
+            "Pillar": v["pillar"].map(PILLAR_LABELS).to_numpy(),
+            "Unit": t["unit"].to_numpy(),
+            "Year": v["year"].where(v["actual"].notna()).astype("Int64").to_numpy(),
+            "Actual": v["actual"].map(_sig).to_numpy(),
+            "Expected": v["predicted"].map(_sig).to_numpy(),
+            f"{round(self.pi_level * 100)}% interval": [
+                _interval(lo, hi) for lo, hi in zip(v["pi_low"], v["pi_high"], strict=True)],
+            "z": v["perf_z"].round(2).to_numpy(),
+            "Verdict": v["verdict"].to_numpy(),
+            "Model (R²)": [f"{MODEL_WORDS.get(m, m)} ({r:.2f})" if pd.notna(r) else "not fitted"
+                           for m, r in zip(v["model"], v["r2"], strict=True)],
+            "Frontier gap": t["distance_to_frontier"].map(_sig).to_numpy(),
+            "Note": v["note"].to_numpy(),
         })
         return out.reset_index(drop=True)
 
@@ -154,13 +150,13 @@ class BenchmarkReport:
         }).reset_index(drop=True)
 
     def peers_summary(self) -> pd.DataFrame:
-        """Classification per indicator and peer set, saying whether the peers were refitted."""
+        """The verdict per indicator and peer set, saying whether the peers were refitted."""
         if self.peers.empty:
             return pd.DataFrame()
         p = self.peers.copy()
         how = np.where(p["refit"].astype(bool), "refit", "world fit")
-        p["cell"] = [f"{CLASS_SHORT.get(c, c)} ({h}, n={n})"
-                     for c, h, n in zip(p["classification"], how, p["n"], strict=True)]
+        p["cell"] = [f"{v} ({h}, n={n})"
+                     for v, h, n in zip(p["verdict"], how, p["n"], strict=True)]
         names = self.catalog.to_frame().set_index("indicator")["name"]
         wide = p.pivot(index="indicator", columns="peer_set", values="cell")
         wide = wide.reindex([i for i in self.catalog.ids if i in wide.index])
@@ -183,22 +179,24 @@ class BenchmarkReport:
 
     # ------------------------------------------------------------------ figures
     def figure_dotplot(self) -> Figure:
-        """Standardised residuals across indicators, coloured by classification."""
+        """Residuals in predictive standard deviations across indicators, coloured by verdict."""
         if "residual_dotplot" not in self._figures:
-            t = self.preferred()
+            t = self.verdicts
             table = pd.DataFrame({
                 "label": [textwrap.shorten(str(n), width=50, placeholder="…") for n in t["name"]],
                 "pillar": t["pillar"],
-                "perf_std_residual": t["perf_std_residual"],
-                "classification": t["classification"],
+                "perf_z": t["perf_z"],
+                "verdict": t["verdict"],
             })
             c = self.counts()
-            if c["over"] + c["on_par"] + c["under"] == 0:
+            above = c["above"] + c["well above"]
+            below = c["below"] + c["well below"]
+            if above + below + c["on par"] == 0:
                 title = (f"{self.country_name}: no indicator can be benchmarked "
-                         f"(no value with GDP per capita in {self.window[0]}-{self.window[1]})")
+                         f"(no graded verdict in {self.window[0]}-{self.window[1]})")
             else:
-                title = (f"{self.country_name}: {_count(c['over'], 'indicator')} above and "
-                         f"{c['under']} below the range expected for its income")
+                title = (f"{self.country_name}: {_count(above, 'indicator')} above and "
+                         f"{below} below what its income predicts")
             self._figures["residual_dotplot"] = residual_dotplot(
                 table, title=title, source=self.source_line(list(t["indicator"])),
                 guide=std_residual_guide(self.pi_level), pillar_colors=PILLAR_COLORS)
@@ -222,12 +220,12 @@ class BenchmarkReport:
         frontier = w.curves[(w.curves["indicator"] == indicator)
                             & (w.curves["model"] == MODEL_FRONTIER)]
         label, members = self.highlight
-        verdict = _CLASS_WORDS.get(str(row["classification"]), "not classified")
+        verdict = _VERDICT_WORDS.get(str(row["verdict"]), "not graded")
         title = f"{self.country_name}: {verdict}\n{textwrap.shorten(ind.name, 70)}"
         kwargs = dict(iso3=self.iso3, country_label=self.country_name, peers=members,
                       peer_label=label, frontier=frontier, title=title,
                       ylabel=f"{ind.name} ({ind.unit})", source=self.source_line([indicator]),
-                      log_y=model == MODEL_LOG)
+                      y_scale=str(row["scale"]))
         fig = (benchmark_scatter_layered(data, curve, dpi=self.dpi, **kwargs) if layered
                else benchmark_scatter(data, curve, **kwargs))
         self._figures[name] = fig
@@ -272,43 +270,49 @@ class BenchmarkReport:
         texts = {
             "summary": (
                 f"**How {name} compares with economies of the same income.** Each row sets "
-                f"{name}'s latest value beside the value expected from GDP per capita (PPP) and "
-                f"its {pct}% prediction interval. *over* / *under* means outside the interval "
-                "on the better / worse side; for prices (lower is better) a value above the "
-                f"interval is *under*. {name}: **{c['over']} over, {c['on_par']} on par, "
-                f"{c['under']} under**, {c['no_data']} without data (the landscape report "
-                "gives the reason for each). Bounded shares are read on the logit "
-                "scale and heavy-tailed counts on the log scale (column Model); 'Frontier gap' "
-                "is the distance to the best-practice (90th percentile) line, positive when "
-                "behind it."),
+                f"{name}'s latest value beside the value expected from GDP per capita (PPP), "
+                f"its {pct}% prediction interval and the verdict. *z* is the distance from the "
+                "expected value in predictive standard deviations, signed so that positive is "
+                f"better (prices flipped). Verdicts: *on par* within {ON_PAR_Z:g} standard "
+                f"deviation; *above* / *below* beyond it but inside the {pct}% interval; *well "
+                "above* / *well below* outside the interval; *no verdict* where income explains "
+                f"less than {R2_FLOOR:.0%} of the cross-country variation (R²). {name}: "
+                f"**{c['well above']} well above, {c['above']} above, {c['on par']} on par, "
+                f"{c['below']} below, {c['well below']} well below**; {c['no verdict']} without "
+                f"a verdict and {c['no data']} without data (the landscape report gives the "
+                "reason for each). Every model respects the indicator's bounds (no negative "
+                "values, shares within 0-100%); the column Model names the one the verdict comes "
+                "from and its R². 'Frontier gap' is the distance to the best-practice (90th "
+                "percentile) line, positive when behind it. See docs/methodology.md."),
             "dotplot": (
                 f"**Read across the indicators:** a dot right of zero means {name} does better "
                 "than its income predicts, left of zero worse (signs are flipped for prices, "
-                f"so right is always better). Green and red dots lie outside the {pct}% "
-                "prediction interval; grey dots are on par. The shaded band is the approximate "
-                "interval on this standardised scale."),
+                f"so right is always better), in predictive standard deviations. The colour is "
+                f"the verdict; the shaded band is the {pct}% interval on this scale."),
             "scatters": (
                 f"**Where {name} sits among all economies** for its key indicators (the "
                 "largest gaps either way, and Internet use). The line is what economies of "
-                f"each income level typically reach, the band its {pct}% prediction "
-                f"interval and the dashed line the best-practice frontier; darker dots are "
-                f"{label}. A red dot below the band is an under-performance worth a pledge."
+                f"each income level typically reach under the preferred model, the band its "
+                f"{pct}% prediction interval and the dashed line the best-practice frontier, "
+                "all drawn on the scale the model was fitted on (the axis says which); darker "
+                f"dots are {label}. A gap is a question for the country team, not by itself a "
+                "case for a pledge: check the data and the context first."
                 if self.key else
                 f"**No scatter:** {name} has no benchmarked value for any indicator in the "
                 "window."),
             "peers": (
-                f"**The same comparison against {name}'s peer sets.** The base model is "
+                f"**The same comparison against {name}'s peer sets.** The preferred model is "
                 f"refitted on the peers plus {name} when at least {self.peer_min_n} economies "
-                "have data ('refit'); smaller sets keep the world fit ('world fit', noted in "
-                "peers.csv). A classification that changes between sets shows the verdict "
-                "depends on the comparison group."),
+                "have data ('refit') and graded by the same rule; smaller sets repeat the world "
+                "verdict ('world fit'). A verdict that changes between a refit and the world "
+                "fit shows it depends on the comparison group."),
             "trend": (
                 f"**Is the gap closing?** From a pooled panel over {self.window[0]}-"
                 f"{self.window[1]} with year fixed effects (errors clustered by economy), "
                 f"{name}'s residual each year says how far it sits from economies of the same "
                 "income that year; the slope of those residuals says whether the gap is "
-                "closing or widening. Residuals are on each indicator's fitting scale (logit "
-                "for shares, ln for heavy-tailed counts, else raw units). 'no clear change' "
+                "closing or widening. Residuals are on each indicator's fitting scale (the "
+                "preferred model's transform, column scale). 'no clear change' "
                 "means the slope is not distinguishable from zero (p >= 0.10)."),
             "models": (
                 "**The world fits behind these numbers** (preferred model per indicator): "
@@ -329,10 +333,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _interval(lo: float, hi: float, digits: int = 1) -> str:
+def _interval(lo: float, hi: float, digits: int = 3) -> str:
     if pd.isna(lo) or pd.isna(hi):
         return ""
-    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+    return f"[{sig(lo, digits)}, {sig(hi, digits)}]"
+
+
+def _sig(x: float) -> str:
+    return "" if pd.isna(x) else sig(x)
 
 
 def indicator_sources(panel: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
@@ -377,6 +385,7 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
                                    pi_level=opts.prediction_interval,
                                    frontier_q=opts.frontier_quantile)
     table = country_benchmark(world, ctx.iso3, ctx.catalog)
+    verdicts = country_verdicts(world, ctx.iso3, ctx.catalog)
     peer_sets = resolve_peer_sets(params)
     peers = peer_refits(world, ctx.iso3, peer_sets, ctx.catalog, min_n=opts.peer_min_n,
                         pi_level=opts.prediction_interval)
@@ -390,6 +399,7 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
         catalog=ctx.catalog,
         world=world,
         table=table,
+        verdicts=verdicts,
         peers=peers,
         trend=trend,
         models=models_table(world),
@@ -422,6 +432,7 @@ def save_benchmark_outputs(report: BenchmarkReport, out_dir: Path | str,
     """Write the tables under ``OUT/<ISO3>/tables`` and the figures under ``.../figures``."""
     paths: dict[str, Path] = {
         "benchmark": save_table(report.table, out_dir, report.iso3, "benchmark"),
+        "verdicts": save_table(report.verdicts, out_dir, report.iso3, "verdicts"),
         "models": save_table(report.models, out_dir, report.iso3, "models"),
         "peers": save_table(report.peers, out_dir, report.iso3, "peers"),
         "panel_trend": save_table(report.trend, out_dir, report.iso3, "panel_trend"),

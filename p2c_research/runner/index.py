@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from p2c_research import countries
+from p2c_research.analyses.verdicts import n_flagged
 from p2c_research.runner.manifest import read_manifest
 from p2c_research.runner.notebooks import NOTEBOOKS, REPORT_TITLES
 from p2c_research.store import atomic_write_text
@@ -59,12 +60,11 @@ def _pillar_cells(country_dir: Path) -> list[str]:
 
 def _flags(country_dir: Path) -> list[str]:
     flags = []
-    bench = _read_csv(country_dir / "tables" / "benchmark.csv")
-    if bench is not None and {"model", "classification"} <= set(bench.columns):
-        base = bench[bench["model"] == "ols_lngdp"]
-        n_under = int((base["classification"] == "under").sum())
-        if n_under:
-            flags.append(f"under-performs on {n_under} indicator(s)")
+    verdicts = _read_csv(country_dir / "tables" / "verdicts.csv")
+    if verdicts is not None and "verdict" in verdicts:
+        n_below = n_flagged(verdicts)
+        if n_below:
+            flags.append(f"below what its income predicts on {n_below} indicator(s)")
     gaps = _read_csv(country_dir / "tables" / "pledge_gaps.csv")
     if gaps is not None and "flag" in gaps:
         thin = gaps["flag"].astype(str).str.contains("thin|under-pledged|high need", case=False)
