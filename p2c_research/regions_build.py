@@ -19,6 +19,7 @@ so a failed build leaves the previous resource as it was.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from p2c_research import countries
-from p2c_research.config import RESOURCES_DIR
+from p2c_research.config import RESOURCES_DIR, project_root
 from p2c_research.errors import DataError
 from p2c_research.sources import itu
 from p2c_research.sources.http import HttpClient
@@ -101,10 +102,17 @@ def load_csv(path: Path | str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- process
 def process(frame: pd.DataFrame) -> pd.DataFrame:
-    """Trim, upper-case the codes, apply ITU's code fixes (KSO -> XKX), sort by code."""
+    """Trim, upper-case the codes, apply ITU's code fixes (KSO -> XKX), sort by code.
+
+    Names become the World Bank's short names where the code is an economy, so
+    a list from the DataHub ("Dominican Rep.") reads like the country
+    reference; other members (VAT) keep the name they came with.
+    """
     out = pd.DataFrame({column: frame[column].astype(str).str.strip()
                         for column in countries.ITU_REGION_COLUMNS})
     out["iso3"] = out["iso3"].str.upper().replace(itu.ITU_ISO_FIXES)
+    out["name"] = [countries.iso3_to_name(code) if countries.is_economy(code) else name
+                   for code, name in zip(out["iso3"], out["name"], strict=True)]
     return out.sort_values("iso3").reset_index(drop=True)
 
 
@@ -218,6 +226,16 @@ def _columns_doc() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- builds
+def _shown_path(source: Path) -> str:
+    """The source as the provenance names it: relative to the project (``../shared/real/...``)
+    when it sits beside it, else its file name, so the record holds no machine's own paths."""
+    try:
+        shown = Path(os.path.relpath(source.resolve(), project_root()))
+    except ValueError:  # another drive (Windows)
+        return source.name
+    return shown.as_posix() if shown.parts[:2].count("..") <= 1 else source.name
+
+
 def build_from_csv(source: Path | str, out_dir: Path | str | None = None, *,
                    min_members: int = MIN_MEMBERS) -> RegionsBuild:
     """Build the resource from a region CSV such as ``../shared/real/itu_regions.csv``.
@@ -260,7 +278,7 @@ def build_from_csv(source: Path | str, out_dir: Path | str | None = None, *,
         },
         "counts": _counts(regions, _wb_non_members(regions)),
         "builder": "p2c_research.regions_build.build_from_csv "
-                   f"(invoke data.regions --source {source.as_posix()})",
+                   f"(invoke data.regions --source {_shown_path(source)})",
         "licence": LICENCE,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -51,14 +51,33 @@ def _pillar(p: str) -> str:
     return PILLAR_LABELS.get(p, p)
 
 
+def _thin_peer_finding(country: str, pillars: pd.DataFrame, peer_set: str) -> list[Finding]:
+    """Scored pillars whose percentile was withheld (too few peers with a score), if any.
+
+    A scored pillar with peers but no percentile can only be one below the
+    peer minimum (``peers.mask_thin_percentiles``); saying so keeps the
+    reader from taking the missing ranking for missing data.
+    """
+    thin = pillars[pillars["sufficient"] & pillars["peer_percentile"].isna()
+                   & (pillars["peer_n"] > 0)]
+    if thin.empty:
+        return []
+    parts = [f"{_pillar(r.pillar)}, too few peers ({int(r.peer_n)})" for r in thin.itertuples()]
+    return [Finding(
+        f"{country}'s percentile against {peer_set} is withheld where too few peers have a "
+        f"score: {'; '.join(parts)}.", "pillar_scores", str(thin.iloc[0]["pillar"]))]
+
+
 def _pillar_findings(country: str, pillars: pd.DataFrame, peer_set: str) -> list[Finding]:
     ranked = pillars[pillars["sufficient"] & pillars["peer_percentile"].notna()]
     ranked = ranked.sort_values(["peer_percentile", "score"], ascending=False)
+    thin = _thin_peer_finding(country, pillars, peer_set) if "peer_n" in pillars else []
     out: list[Finding] = []
     if ranked.empty:
-        return out
+        return thin
     best = ranked.iloc[0]
-    where = "stands highest in" if len(ranked) >= 2 else "has one scored pillar,"
+    where = ("stands highest in" if len(ranked) >= 2
+             else "has one pillar ranked," if thin else "has one scored pillar,")
     out.append(Finding(
         f"Against its peers ({peer_set}), {country} {where} "
         f"{_pillar(best['pillar'])}: score {fmt_number(best['score'])} of 100, better than "
@@ -71,7 +90,7 @@ def _pillar_findings(country: str, pillars: pd.DataFrame, peer_set: str) -> list
             f"score {fmt_number(worst['score'])}, better than {worst['peer_percentile']:.0f}% "
             f"of peers (peer median {fmt_number(worst['peer_median'])}).",
             "pillar_scores", str(worst["pillar"])))
-    return out
+    return out + thin
 
 
 def _coverage_findings(pillars: pd.DataFrame, threshold: float, window: tuple[int, int]
