@@ -313,12 +313,14 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         s = t.scores
         has = s[s["peer_percentile"].notna()]
         above = int((has["peer_percentile"] > 50).sum())
-        sizes = ", ".join(f"{k} ({v})" + (", headline" if k == t.peer_set else "")
+        sizes = ", ".join(f"{k} ({v}" + (", headline)" if k == t.peer_set else ")")
                           for k, v in t.peer_set_sizes.items()) or "none"
         strip_msg = (f"Each row is an indicator: grey dots are {peer} economies, the red "
                      f"diamond is {name}, the black tick the peer median. {name} is above the "
                      f"median of this peer set on {above} of {len(has)} indicators.")
         pil = t.peer_stats[t.peer_stats["level"] == "pillar"]
+        order = {label: k for k, label in enumerate(t.peer_set_sizes)}  # headline set first
+        pil = pil.assign(_o=pil["peer_set"].map(order)).sort_values("_o", kind="stable")
         pil_tab = pd.DataFrame({
             "peer set": pil["peer_set"],
             "pillar": pil["key"].map(lambda p: PILLAR_LABELS.get(p, p)),
