@@ -39,19 +39,28 @@ def _split(codes: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- reports
+def _data_spec(data: str, no_itu: bool) -> str:
+    return f"{data}:no-itu" if no_itu and ":" not in data else data
+
+
+NO_ITU_HELP = ("CC BY-only build: leave out ITU DataHub values (CC BY-NC-SA 3.0 IGO, "
+               "non-commercial); the reports say so")
+
+
 @task(help={
     "country": "ISO3 code of the country, e.g. KHM",
     "params": "a params YAML to use instead of params/<ISO3>.yaml",
     "data": "sample | processed | auto (default: processed if built, else sample)",
     "out": "output folder (default: outputs/)",
+    "no_itu": NO_ITU_HELP,
 })
 @_user_errors
-def run(c, country, params="", data="auto", out=""):
+def run(c, country, params="", data="auto", out="", no_itu=False):
     """Run the three analysis notebooks for one country and write its HTML reports."""
     from p2c_research.runner.batch import run_batch
 
-    code = run_batch([country], out_dir=out or None, data=data, params_file=params or None,
-                     workers=1, local=True)
+    code = run_batch([country], out_dir=out or None, data=_data_spec(data, no_itu),
+                     params_file=params or None, workers=1, local=True)
     if code:
         raise Exit(code=code)
 
@@ -64,15 +73,17 @@ def run(c, country, params="", data="auto", out=""):
     "out": "output folder (default: outputs/)",
     "resume": "skip countries whose reports are complete for the same params and data",
     "data": "sample | processed | auto",
+    "no_itu": NO_ITU_HELP,
 })
 @_user_errors
 def batch(c, countries="", all=False, workers=0, scheduler="", out="", resume=False,
-          data="auto"):
+          data="auto", no_itu=False):
     """Run the reports for many countries in parallel (Dask), then write index.html and manifest.json."""
     from p2c_research.runner.batch import all_countries_with_data, run_batch
 
     if all and countries:
         raise Exit("use either --countries or --all, not both", code=2)
+    data = _data_spec(data, no_itu)
     codes = all_countries_with_data(data) if all else _split(countries)
     if not codes:
         raise Exit("no countries: pass --countries A,B or --all", code=2)

@@ -84,9 +84,35 @@ class Priority(_Strict):
     title: str = Field(min_length=1)
     pillars: list[Literal["ACCESS", "ADOPTION", "VALUE_CREATION"]] = Field(min_length=1)
     sub_pillars: list[str] = Field(default_factory=list)
+    indicators: list[str] | None = Field(
+        None, description="catalog ids that measure this priority; default: those of its "
+        "sub-pillars. An empty list says no catalog indicator measures it (say why in "
+        "`measurement_note`)")
+    measurement_note: str = ""
     weight: float = Field(1.0, gt=0, le=10)
     keywords: list[str] = Field(default_factory=list)
     description: str = ""
+
+    @field_validator("indicators")
+    @classmethod
+    def _known_indicators(cls, ids: list[str] | None) -> list[str] | None:
+        if ids is None:
+            return None
+        scored = [i.id for i in load_catalog().scored]
+        bad = [i for i in ids if i not in scored]
+        if bad:
+            hints = [f"{b} (did you mean {', '.join(difflib.get_close_matches(b, scored, n=2))}?)"
+                     if difflib.get_close_matches(b, scored, n=1) else b for b in bad]
+            raise ValueError(f"unknown or unscored indicator(s) {', '.join(hints)}; "
+                             "see docs/indicators.md")
+        return ids
+
+    @model_validator(mode="after")
+    def _explained(self) -> Priority:
+        if self.indicators == [] and len(self.measurement_note) < 10:
+            raise ValueError(f"priority {self.id!r} lists no indicators: say why in "
+                             "`measurement_note` (e.g. which open data would measure it)")
+        return self
 
     @field_validator("sub_pillars")
     @classmethod
@@ -132,6 +158,8 @@ class NationalTarget(_Strict):
 
 class DataOptions(_Strict):
     choice: Literal["auto", "sample", "processed"] = "auto"
+    itu: bool = Field(True, description="use ITU DataHub values (CC BY-NC-SA 3.0 IGO, "
+                      "non-commercial); false gives a CC BY-only build")
 
 
 class AnalysisOptions(_Strict):

@@ -72,9 +72,9 @@ def _synthetic_panel(reference: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
         share = 100 * expit(-9 + 1.1 * ln_gdp + rng.normal(0, 0.5))
         price = max(0.3, 40 - 3.5 * ln_gdp + rng.normal(0, 1.5))
         receipts = float(np.exp(-8 + 1.0 * ln_gdp + rng.normal(0, 1)))  # log-scaled, floor 0.01
-        rows += [(iso, "mobile_subscriptions", 2023, float(mobile)),
+        rows += [(iso, "mobile_broadband_subscriptions", 2023, float(mobile)),
                  (iso, "ip_receipts", 2023, 0.001 if iso == COUNTRY else receipts),
-                 (iso, "mobile_subscriptions", 2020, float(mobile - 10)),
+                 (iso, "mobile_broadband_subscriptions", 2020, float(mobile - 10)),
                  (iso, "internet_users", 2023, float(share)),
                  (iso, "mobile_data_price", 2023, float(price))]
         for year in (2020, 2021, 2022):  # a panel for the year-FE fit
@@ -113,13 +113,13 @@ def _base_sample(panel: pd.DataFrame, indicator: str, year: int = 2023) -> pd.Da
 
 # ---------------------------------------------------------------- base model vs numpy
 def test_base_coefficients_and_country_residual_match_numpy_lstsq(results, panel):
-    sample = _base_sample(panel, "mobile_subscriptions")
+    sample = _base_sample(panel, "mobile_broadband_subscriptions")
     X = np.column_stack([np.ones(len(sample)), sample["ln_gdp"]])
     y = sample["value"].to_numpy()
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
 
     row = results.models.set_index(["indicator", "model"]).loc[
-        ("mobile_subscriptions", "ols_lngdp")]
+        ("mobile_broadband_subscriptions", "ols_lngdp")]
     assert row["n"] == len(sample)
     assert row["intercept"] == pytest.approx(beta[0], rel=1e-9)
     assert row["slope"] == pytest.approx(beta[1], rel=1e-9)
@@ -129,7 +129,7 @@ def test_base_coefficients_and_country_residual_match_numpy_lstsq(results, panel
     khm = sample[sample["iso3"] == COUNTRY].iloc[0]
     expected_pred = beta[0] + beta[1] * khm["ln_gdp"]
     c = results.countries
-    got = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_subscriptions")
+    got = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_broadband_subscriptions")
             & (c["model"] == "ols_lngdp")].iloc[0]
     assert got["actual"] == pytest.approx(khm["value"])  # the 2023 value, not 2020
     assert got["predicted"] == pytest.approx(expected_pred, rel=1e-9)
@@ -137,7 +137,7 @@ def test_base_coefficients_and_country_residual_match_numpy_lstsq(results, panel
 
 
 def test_hc3_errors_match_statsmodels_and_hand_sandwich(results, panel):
-    sample = _base_sample(panel, "mobile_subscriptions")
+    sample = _base_sample(panel, "mobile_broadband_subscriptions")
     X = np.column_stack([np.ones(len(sample)), sample["ln_gdp"]])
     y = sample["value"].to_numpy()
     # statsmodels' own HC3, fitted independently of the package
@@ -151,7 +151,7 @@ def test_hc3_errors_match_statsmodels_and_hand_sandwich(results, panel):
     np.testing.assert_allclose(sm_se, hand_se, rtol=1e-10)
 
     coefs = results.coefficients
-    got = coefs[(coefs["indicator"] == "mobile_subscriptions")
+    got = coefs[(coefs["indicator"] == "mobile_broadband_subscriptions")
                 & (coefs["model"] == "ols_lngdp")].set_index("term")["se"]
     assert got["const"] == pytest.approx(hand_se[0], rel=1e-9)
     assert got["ln_gdp"] == pytest.approx(hand_se[1], rel=1e-9)
@@ -233,15 +233,15 @@ def test_expensive_price_is_under_with_positive_raw_residual(results):
 def test_frontier_is_low_quantile_for_prices_and_distance_is_direction_aware(results):
     m = results.models.set_index(["indicator", "model"])
     assert m.loc[("mobile_data_price", "quantile_frontier"), "quantile"] == pytest.approx(0.1)
-    assert m.loc[("mobile_subscriptions", "quantile_frontier"), "quantile"] == pytest.approx(0.9)
+    assert m.loc[("mobile_broadband_subscriptions", "quantile_frontier"), "quantile"] == pytest.approx(0.9)
     c = results.countries
     price = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_data_price")].iloc[0]
     assert price["distance_to_frontier"] == pytest.approx(price["actual"] - price["frontier"])
     assert price["distance_to_frontier"] > 0  # dearer than best practice = behind
-    mob = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_subscriptions")].iloc[0]
+    mob = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_broadband_subscriptions")].iloc[0]
     assert mob["distance_to_frontier"] == pytest.approx(mob["frontier"] - mob["actual"])
     # on the frontier's own rows the classification says which side the country is on
-    front = c[(c["indicator"] == "mobile_subscriptions") & (c["model"] == "quantile_frontier")
+    front = c[(c["indicator"] == "mobile_broadband_subscriptions") & (c["model"] == "quantile_frontier")
               & c["actual"].notna()]
     beyond = (front["classification"] == "beyond_frontier").mean()
     assert 0.03 < beyond < 0.25  # about 10% of economies lie above a q=0.9 line
@@ -268,23 +268,23 @@ def _peers_with_data(results, indicator: str, k: int) -> list[str]:
 
 
 def test_peer_set_of_fourteen_is_skipped_and_fifteen_is_refitted(results, catalog):
-    small = _peers_with_data(results, "mobile_subscriptions", 13)   # + KHM = 14
-    big = _peers_with_data(results, "mobile_subscriptions", 14)     # + KHM = 15
+    small = _peers_with_data(results, "mobile_broadband_subscriptions", 13)   # + KHM = 14
+    big = _peers_with_data(results, "mobile_broadband_subscriptions", 14)     # + KHM = 15
     out = bm.peer_refits(results, COUNTRY, {"small": small, "big": big}, catalog, min_n=15)
-    out = out[out["indicator"] == "mobile_subscriptions"].set_index("peer_set")
+    out = out[out["indicator"] == "mobile_broadband_subscriptions"].set_index("peer_set")
 
     assert out.at["small", "n"] == 14
     assert not out.at["small", "refit"]
     assert out.at["small", "note"] == "n < 15: peer refit skipped, world fit used"
     c = results.countries
-    world = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_subscriptions")
+    world = c[(c["iso3"] == COUNTRY) & (c["indicator"] == "mobile_broadband_subscriptions")
               & (c["model"] == "ols_lngdp")].iloc[0]
     assert out.at["small", "predicted"] == pytest.approx(world["predicted"])
 
     assert out.at["big", "n"] == 15
     assert out.at["big", "refit"]
     d = results.data
-    sample = d[(d["indicator"] == "mobile_subscriptions") & d["iso3"].isin([*big, COUNTRY])]
+    sample = d[(d["indicator"] == "mobile_broadband_subscriptions") & d["iso3"].isin([*big, COUNTRY])]
     X = np.column_stack([np.ones(len(sample)), sample["ln_gdp"]])
     beta, *_ = np.linalg.lstsq(X, sample["value"].to_numpy(), rcond=None)
     khm = sample[sample["iso3"] == COUNTRY].iloc[0]
@@ -342,10 +342,10 @@ def test_data_sparse_country_gets_no_data_rows_not_a_crash(results, catalog):
     scored = {i.id for i in catalog.scored}
     assert set(table["indicator"]) == scored
     assert (table["classification"] == "no_data").all()
-    assert table.loc[table["indicator"] == "mobile_subscriptions", "note"].str.contains(
+    assert table.loc[table["indicator"] == "mobile_broadband_subscriptions", "note"].str.contains(
         "no value").all()
     # it still gets an expected value from its GDP (useful for the pledge-gap need)
-    base = table[(table["indicator"] == "mobile_subscriptions") & (table["model"] == "ols_lngdp")]
+    base = table[(table["indicator"] == "mobile_broadband_subscriptions") & (table["model"] == "ols_lngdp")]
     assert base["predicted"].notna().all()
     peers = bm.peer_refits(results, "TUV", {"all": list(results.data["iso3"].unique())},
                            catalog)
@@ -394,7 +394,7 @@ def test_world_fits_are_cached_per_vintage_and_options(tmp_path, monkeypatch, pa
 
 
 def test_peer_refit_memo_gives_the_same_rows_and_fits_once(results, catalog, monkeypatch):
-    peers = _peers_with_data(results, "mobile_subscriptions", 20)
+    peers = _peers_with_data(results, "mobile_broadband_subscriptions", 20)
     bm._peer_fits.clear()
     calls = []
     real = bm.fit_ols_hc3

@@ -84,12 +84,12 @@ def test_indicator_trends_by_hand(meta) -> None:
 
 
 def test_score_slope_follows_direction(meta) -> None:
-    # price falls 1 point of GNI a year: score rises 100/14.5 points a year
-    panel = make_panel([("AAA", "mobile_data_price", y, 12.0 - (y - 2016)) for y in
-                        range(2016, 2021)])
+    # latency (lower is better, 10-150 ms) falls 10 ms a year: score rises 100 * 10 / 140 a year
+    panel = make_panel([("AAA", "fixed_broadband_latency", y, 120.0 - 10 * (y - 2016))
+                        for y in range(2016, 2021)])
     trends = indicator_trends(window_series(panel, meta, WINDOW)).iloc[0]
-    assert trends["slope"] == pytest.approx(-1.0)
-    assert trends["score_slope"] == pytest.approx(100 / 14.5)
+    assert trends["slope"] == pytest.approx(-10.0)
+    assert trends["score_slope"] == pytest.approx(100 * 10 / 140)
 
 
 # --------------------------------------------------------------------------- targets
@@ -236,5 +236,9 @@ def test_stale_value_is_shown_with_a_note_and_not_scored(catalog) -> None:
     assert "not scored" in row["note"]
     skills = t.sub_pillar_scores.set_index("sub_pillar").loc["skills"]
     assert skills["n_present"] == 0
-    missing = t.scores.set_index("indicator").loc["ict_skills"]
-    assert missing["note"] == "no data"
+    notes = t.scores.set_index("indicator")["note"]
+    assert notes["ict_skills"] == "not in the chosen data (published as UN SDG SE_ADT_ACTS)"
+    assert notes["adult_literacy"] == "no value in 2015-2024 (latest 2011): shown, not scored"
+    assert notes["internet_users"] == ""
+    other = country_landscape(world, panel, "AAA", {"p": ["XXX"]}).scores.set_index("indicator")
+    assert other.loc["adult_literacy", "note"] == "no value for this country in the data"

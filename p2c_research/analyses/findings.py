@@ -97,10 +97,17 @@ def _coverage_findings(pillars: pd.DataFrame, threshold: float, window: tuple[in
                        ) -> list[Finding]:
     out = []
     for row in pillars[~pillars["sufficient"]].itertuples():
+        reasons = []
+        if row.coverage < threshold:
+            reasons.append(f"only {row.n_present} of its {row.n_total} indicators "
+                           f"({100 * row.coverage:.0f}%) have a value in {window[0]}-{window[1]}, "
+                           f"below the {100 * threshold:.0f}% threshold")
+        missing = str(getattr(row, "core_missing", "") or "")
+        if missing:
+            reasons.append(f"its core is missing ({missing})")
         out.append(Finding(
-            f"{_pillar(row.pillar)} is not scored (insufficient data): only {row.n_present} of "
-            f"its {row.n_total} indicators ({100 * row.coverage:.0f}%) have a value in "
-            f"{window[0]}-{window[1]}, below the {100 * threshold:.0f}% threshold.",
+            f"{_pillar(row.pillar)} is not scored (insufficient data): "
+            + "; ".join(reasons or ["no indicator has a value"]) + ".",
             "pillar_scores", str(row.pillar)))
     return out
 

@@ -66,7 +66,7 @@ SCORES_COLUMNS = [
     "status",
 ]
 LEVEL_COLUMNS = [
-    "score", "coverage", "n_present", "n_total", "sufficient", "status", "peer_set", "peer_n",
+    "score", "coverage", "n_present", "n_total", "sufficient", "core_missing", "status", "peer_set", "peer_n",
     "peer_median", "peer_q25", "peer_q75", "peer_percentile",
 ]
 PILLAR_TABLE_COLUMNS = ["iso3", "pillar", *LEVEL_COLUMNS]
@@ -77,7 +77,8 @@ PEER_STATS_COLUMNS = [
 ]
 PEER_SET_COLUMNS = ["iso3", "peer_set", "n_economies", "headline", "peer_min_n"]
 PRIORITY_TABLE_COLUMNS = ["iso3", "priority_id", "title", "score", "coverage", "n_present",
-                          "n_total", "sufficient"]
+                          "n_total", "sufficient", "core_missing", "indicators",
+                          "measurement_note"]
 STRIP_COLUMNS = ["iso3", "indicator", "pillar", "score", "role"]
 TREND_LINE_COLUMNS = ["iso3", "indicator", "pillar", "year", "value", "score", "fitted"]
 
@@ -173,7 +174,8 @@ def choose_primary_peer_set(peer_sets: Mapping[str, Sequence[str]],
 
 def _level_table(world_rows: pd.DataFrame, peer_rows: pd.DataFrame, keys: list[str],
                  peer_set: str | None, columns: list[str]) -> pd.DataFrame:
-    out = world_rows[["iso3", *keys, "score", "coverage", "n_present", "n_total", "sufficient"]]
+    out = world_rows[["iso3", *keys, "score", "coverage", "n_present", "n_total", "sufficient",
+                      "core_missing"]]
     out = out.copy()
     out["status"] = np.where(out["sufficient"], "scored", INSUFFICIENT)
     if peer_set is not None and not peer_rows.empty:
@@ -197,11 +199,7 @@ def _scores_table(iso3: str, world: WorldScores, ind_peers: pd.DataFrame,
         own, on="indicator", how="left")
     out.insert(0, "iso3", iso3)
     out["stale"] = out["stale"].fillna(False).astype(bool)
-    start, end = world.window
-    notes = np.where(out["value"].isna(), "no data",
-                     np.where(out["stale"], "value older than the window "
-                              f"{start}-{end}: shown, not scored", ""))
-    out["note"] = notes
+    out["note"] = no_data_reasons(out, world)
     if peer_set is not None and not ind_peers.empty:
         p = ind_peers[ind_peers["peer_set"] == peer_set][
             ["indicator", "peer_set", "peer_n", "peer_median", "peer_q25", "peer_q75",
@@ -225,6 +223,36 @@ def _scores_table(iso3: str, world: WorldScores, ind_peers: pd.DataFrame,
     out["year"] = out["year"].astype("Int64")
     out["target_year"] = pd.to_numeric(out["target_year"]).astype("Int64")
     return out[SCORES_COLUMNS]
+
+
+NOT_IN_DATA = "not in the chosen data"
+
+
+def no_data_reasons(rows: pd.DataFrame, world: WorldScores) -> np.ndarray:
+    """Why each indicator row of one country has no score ("" where it has one).
+
+    * **not in the chosen data**: no economy has a value of this series in the
+      panel (for example a UN SDG series the embedded sample does not carry);
+      the reason names the publishers that carry it.
+    * **no value for this country**: the series is there, this economy never
+      reports it.
+    * **no value in the window**: only values older than the year window exist
+      (the latest is shown, not scored).
+    """
+    start, end = world.window
+    available = world.available_indicators
+    sources = world.meta.set_index("indicator")["sources"]
+    out = []
+    for rec in rows[["indicator", "value", "stale", "year"]].itertuples(index=False):
+        if rec.indicator not in available:
+            out.append(f"{NOT_IN_DATA} (published as {sources.get(rec.indicator, '?')})")
+        elif pd.isna(rec.value):
+            out.append("no value for this country in the data")
+        elif rec.stale:
+            out.append(f"no value in {start}-{end} (latest {int(rec.year)}): shown, not scored")
+        else:
+            out.append("")
+    return np.asarray(out, dtype=object)
 
 
 def _peer_stats_table(ind_peers: pd.DataFrame, sub_peers: pd.DataFrame,
@@ -328,8 +356,11 @@ def country_landscape(
     prio = pd.DataFrame(columns=PRIORITY_TABLE_COLUMNS)
     if prio_items:
         titles = {p.id: p.title for p in prio_items}
+        notes = {p.id: getattr(p, "measurement_note", "") for p in prio_items}
         prio = priority_scores(world, prio_items)
-        prio = prio[prio["iso3"] == iso3].assign(title=lambda f: f["priority_id"].map(titles))
+        prio = prio[prio["iso3"] == iso3].assign(
+            title=lambda f: f["priority_id"].map(titles),
+            measurement_note=lambda f: f["priority_id"].map(notes))
         prio = prio[PRIORITY_TABLE_COLUMNS].reset_index(drop=True)
 
     findings = key_findings(

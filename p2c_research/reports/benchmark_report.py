@@ -33,6 +33,7 @@ from p2c_research.analyses.benchmark import (
     world_benchmark_cached,
 )
 from p2c_research.analyses.regression import std_residual_guide
+from p2c_research.attribution import ITU_LICENCE_LABEL, publisher
 from p2c_research.catalog import PILLAR_LABELS, Catalog
 from p2c_research.context import RunContext
 from p2c_research.datasets import load_panel
@@ -52,7 +53,6 @@ REQUIRED_TABLE_COLUMNS: tuple[str, ...] = (
 )
 N_SCATTERS = 5
 
-_PUBLISHERS = {"wdi": "World Bank WDI", "sdg": "UN SDG database", "itu": "ITU DataHub"}
 #: The classification codes of the tables, as a reviewer reads them.
 CLASS_SHORT = {"over": "over", "on_par": "on par", "under": "under", "no_data": "no data"}
 
@@ -262,8 +262,10 @@ class BenchmarkReport:
         span = (f"{int(years.min())}-{int(years.max())}" if len(years)
                 else f"{self.window[0]}-{self.window[1]}")
         gdp = "; ".join(f"{p} {c}" for p, c in self.sources.get("gdp_pc_ppp", [])) or "World Bank"
+        licence = " ITU values: " + ITU_LICENCE_LABEL + "." if any(
+            pub == "ITU DataHub" for pub, _ in pairs) else ""
         return (f"Source: {what or 'indicator panel'}; GDP per capita PPP: {gdp}. "
-                f"Latest values {span}. Benchmark fits: p2c-research.")
+                f"Latest values {span}. Benchmark fits: p2c-research.{licence}")
 
     def caption(self, part: str) -> str:
         """Markdown saying what the reader should see in each output."""
@@ -278,8 +280,8 @@ class BenchmarkReport:
                 f"its {pct}% prediction interval. *over* / *under* means outside the interval "
                 "on the better / worse side; for prices (lower is better) a value above the "
                 f"interval is *under*. {name}: **{c['over']} over, {c['on_par']} on par, "
-                f"{c['under']} under**, {c['no_data']} without data (ITU-only indicators "
-                "are absent from the embedded sample). Bounded shares are read on the logit "
+                f"{c['under']} under**, {c['no_data']} without data (the landscape report "
+                "gives the reason for each). Bounded shares are read on the logit "
                 "scale and heavy-tailed counts on the log scale (column Model); 'Frontier gap' "
                 "is the distance to the best-practice (90th percentile) line, positive when "
                 "behind it."),
@@ -337,22 +339,12 @@ def _interval(lo: float, hi: float, digits: int = 1) -> str:
     return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def _publisher(source: str) -> tuple[str, str]:
-    """``"wdi_file:IT.NET.USER.ZS"`` -> ``("World Bank WDI", "IT.NET.USER.ZS")``."""
-    head, _, code = str(source).partition(":")
-    key = head.lower()
-    for prefix, name in _PUBLISHERS.items():
-        if key.startswith(prefix):
-            return (name, code)
-    return (str(source), "")
-
-
 def indicator_sources(panel: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
     """Publisher and code per indicator, from the panel's ``source`` column, for figure notes."""
     pairs = panel[["indicator", "source"]].drop_duplicates()
     out: dict[str, list[tuple[str, str]]] = {}
     for ind, group in pairs.groupby("indicator"):
-        out[str(ind)] = sorted({_publisher(s) for s in group["source"]})[:3]
+        out[str(ind)] = sorted({publisher(s) for s in group["source"]})[:3]
     return out
 
 

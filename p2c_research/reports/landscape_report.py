@@ -28,6 +28,7 @@ from p2c_research.analyses.landscape import (
     world_scores_cached,
 )
 from p2c_research.analyses.scores import INSUFFICIENT, catalog_meta
+from p2c_research.attribution import licence_note, publishers_text
 from p2c_research.catalog import PILLAR_LABELS
 from p2c_research.errors import P2CError
 from p2c_research.figures.landscape import (
@@ -75,17 +76,19 @@ class LandscapeResult:
 
 # --------------------------------------------------------------------------- run
 def _source_line(ctx: RunContext, scores: pd.DataFrame) -> str:
+    """Publishers of the values shown, the data and its years, and the ITU licence if used."""
     prov = read_provenance(ctx.selection.panel_path)
-    src = prov.get("source", "tidy indicator panel")
     built = str(prov.get("retrieved_at", ""))[:4]
     start, end = ctx.params.year_window.start, ctx.params.year_window.end
+    shown = scores["source"].dropna().astype(str) if "source" in scores else pd.Series([])
+    src = publishers_text(shown) or "tidy indicator panel"
     years = pd.to_numeric(scores.loc[~scores["stale"].astype(bool), "year"],
                           errors="coerce").dropna() if not scores.empty else pd.Series([])
     span = f"{int(years.min())}-{int(years.max())}" if len(years) else f"{start}-{end}"
     data = "embedded sample" if ctx.selection.choice == "sample" else "processed data"
     built_txt = f", built {built}" if built else ""
     return (f"Source: {src} ({data}{built_txt}); latest values within {start}-{end}, "
-            f"data years {span}. Scores and peer statistics: p2c-research.")
+            f"data years {span}. Scores and peer statistics: p2c-research.{licence_note(shown)}")
 
 
 def _draw(tables: LandscapeTables, name: str, source: str, meta: pd.DataFrame
@@ -394,15 +397,33 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
     pr = t.priorities
     if pr.empty:
         return ["*No strategic priority in params.*"]
+    names = dict(zip(t.scores["indicator"], t.scores["name"], strict=False))
+    measured = []
+    for rec in pr.itertuples():
+        ids = [i for i in str(rec.indicators or "").split(", ") if i]
+        measured.append(", ".join(names.get(i, i) for i in ids) if ids
+                        else f"not measured: {rec.measurement_note}")
+    scores = []
+    for rec in pr.itertuples():
+        if rec.sufficient:
+            scores.append(_num(rec.score))
+        elif rec.n_total == 0:
+            scores.append("not measured")
+        elif rec.core_missing:
+            scores.append(f"{INSUFFICIENT} (core missing: {rec.core_missing})")
+        else:
+            scores.append(INSUFFICIENT)
     tab = pd.DataFrame({
         "priority": pr["title"],
-        "score": [(_num(s) if ok else INSUFFICIENT)
-                  for s, ok in zip(pr["score"], pr["sufficient"], strict=True)],
-        "coverage": [f"{_pct(c)} ({n}/{m})" for c, n, m in
+        "score": scores,
+        "coverage": [f"{_pct(c)} ({n}/{m})" if m else "n/a" for c, n, m in
                      zip(pr["coverage"], pr["n_present"], pr["n_total"], strict=True)],
+        "measured by": measured,
     })
     return [_caption(f"Strategic priorities of {name} scored like pillars: the weighted mean of "
-                     "the indicator scores in the sub-pillars each priority lists."), tab]
+                     "the scores of the indicators that measure each priority, shown only when "
+                     f"at least {100 * result.coverage_threshold:.0f}% of them have a value and "
+                     "the core indicators of their sub-pillars are present."), tab]
 
 
 def _method_text(result: LandscapeResult) -> str:
@@ -416,8 +437,10 @@ def _method_text(result: LandscapeResult) -> str:
         "so), clipped, reversed where lower is better.",
         "- *Sub-pillar and pillar scores*: weighted means (catalog weights) of the indicator "
         "scores present; a pillar averages its indicators directly, not its sub-pillars. "
-        f"*Coverage* is the share of the catalog's indicators present; below {thr} the score "
-        "is shown as *insufficient data*.",
+        f"*Coverage* is the share of the catalog's indicators present; below {thr}, or when "
+        "a core indicator is missing (ACCESS needs mobile coverage and a broadband price, "
+        "ADOPTION Internet use; docs/indicators.md lists them all), the score is shown as "
+        "*insufficient data*.",
         "- *Peers*: the headline set is named at the top of the report (by default the "
         "ITU-D region; for an economy that is not an ITU member, its World Bank region); the "
         "country excluded; median and IQR by linear "

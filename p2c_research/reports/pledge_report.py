@@ -39,6 +39,7 @@ from p2c_research.analyses.benchmark import world_benchmark_cached
 from p2c_research.analyses.classification import classify_pledges, unmatched_pledges
 from p2c_research.analyses.landscape import WorldScores, priority_scores, world_scores_cached
 from p2c_research.analyses.scores import latest_values
+from p2c_research.attribution import licence_note, publishers_text
 from p2c_research.cache import cache_key, cached_frames
 from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS
 from p2c_research.datasets import load_geometries, load_panel, load_pledges
@@ -425,10 +426,11 @@ def _source_line(ctx: RunContext) -> str:
     p = ctx.params
     pledges = ("SYNTHETIC pledges (seeded, calibrated to P2C totals of Dec 2023)"
                if ctx.selection.pledges_synthetic else "P2C pledges (imported export)")
-    data = "World Bank WDI" if ctx.selection.choice == "sample" else "WDI, ITU, UN SDG"
+    shown = ctx.panel["source"].astype(str).unique()
+    data = publishers_text(shown) or "the indicator panel"
     return (f"Source: {pledges}; scores and benchmarks from {data}, latest values "
             f"{p.year_window.start}-{p.year_window.end}; p2c-research analysis, reference year "
-            f"{p.reference_year}.")
+            f"{p.reference_year}.{licence_note(shown)}")
 
 
 # --------------------------------------------------------------------------- one country

@@ -101,9 +101,9 @@ def run_batch(
     pf = str(Path(params_file).resolve()) if params_file else ""
     if local or (len(valid) <= 1 and not scheduler):
         for code in _progress(valid, progress):
-            results += _country_task(code, str(out), pf, selection.choice, resume, None)
+            results += _country_task(code, str(out), pf, data, resume, None)
     else:
-        results += _run_dask(valid, out, pf, selection.choice, resume, workers, scheduler,
+        results += _run_dask(valid, out, pf, data, resume, workers, scheduler,
                              progress)
     elapsed = time.perf_counter() - started
 

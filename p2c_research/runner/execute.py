@@ -209,7 +209,7 @@ def run_country(
     Params are validated before anything is written. With ``resume``, notebooks
     whose report exists for the same params and data fingerprints are skipped.
     """
-    from p2c_research.datasets import select_data
+    from p2c_research.datasets import selection_for
     from p2c_research.params import load_params
 
     out_dir = Path(out_dir).resolve()
@@ -217,7 +217,7 @@ def run_country(
     try:
         code = countries.validate_iso3(country)
         params = load_params(code, params_file or None)
-        selection = select_data(data if data != "auto" else params.data.choice)  # type: ignore[arg-type]
+        selection = selection_for(data, params.data.choice, params.data.itu)
     except P2CError as exc:
         now = _now()
         safe = country if countries.is_economy(str(country).strip().upper()) else str(country)[:12]
@@ -239,7 +239,7 @@ def run_country(
             results.append(st)
             continue
         st = execute_one(code, name, out_dir, params_file=params_file or "",
-                         data=selection.choice, engine=engine)
+                         data=selection.spec, engine=engine)
         for key, value in common.items():
             setattr(st, key, value)
         if st.status != "ok":

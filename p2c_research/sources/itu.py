@@ -40,6 +40,7 @@ from p2c_research.sources.base import AdapterResult, listing, newest_first, tidy
 from p2c_research.sources.http import HttpClient, body_snippet
 from p2c_research.sources.rawcache import RawCache, retrieved_at, same_copy
 from p2c_research.store import Provenance
+from p2c_research.units import to_catalog_values
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ ITU_CODE_IDS: dict[str, int] = {
 # ITU entity codes that differ from the World Bank's code for the same economy.
 ITU_ISO_FIXES = {"KSO": "XKX"}
 EXPORT_COLUMNS = ["seriesCode", "entityIso", "dataValue", "dataYear"]
-RAW_COLUMNS = ["iso3", "code", "year", "value"]
+RAW_COLUMNS = ["iso3", "code", "year", "value", "note"]
 # Stop a fetch whose first requests all fail: the server is down, not the data missing.
 MAX_FAILURES_BEFORE_ANY_SUCCESS = 5
 
@@ -106,6 +107,7 @@ def parse_api(body: bytes | str, code: str = "", iso3: str = "") -> pd.DataFrame
             "code": str(rec.get("code") or code),
             "year": rec.get("dataYear"),
             "value": str(value),
+            "note": str(rec.get("dataNote") or ""),
         })
     return pd.DataFrame(rows, columns=RAW_COLUMNS)
 
@@ -124,8 +126,10 @@ def read_export(path: Path | str, codes: list[str] | None = None) -> pd.DataFram
                         f"(expected {', '.join(EXPORT_COLUMNS)}, ...)")
     if codes is not None:
         frame = frame[frame["seriesCode"].isin(codes)]
-    out = frame.rename(columns={"entityIso": "iso3", "seriesCode": "code",
-                                "dataYear": "year", "dataValue": "value"})[RAW_COLUMNS]
+    if "dataNote" not in frame.columns:
+        frame = frame.assign(dataNote="")
+    out = frame.rename(columns={"entityIso": "iso3", "seriesCode": "code", "dataYear": "year",
+                                "dataValue": "value", "dataNote": "note"})[RAW_COLUMNS]
     return out[out["value"].str.strip() != ""].reset_index(drop=True)
 
 
@@ -144,18 +148,22 @@ def to_panel(
     source_label: str = API_LABEL,
     catalog: Catalog | None = None,
     messages: list[str] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Raw rows -> tidy catalog rows (``source`` = ``<label>:<series code>``).
 
-    Series codes map to catalog ids (the first code an indicator lists wins
-    where two carry it); values that are not numbers are dropped and counted;
-    entities that are not World Bank economies are reported.
+    Series codes map to catalog ids and the catalog's unit conversions apply
+    (:mod:`p2c_research.units`; ``context`` holds the World Bank population,
+    Internet users and GNI per capita they divide by); where two codes carry
+    an indicator, the first listed with a value wins. Values that are not
+    numbers are dropped and counted; entities that are not World Bank
+    economies are reported.
     """
     messages = messages if messages is not None else []
     if raw.empty:
         return tidy(None)
-    code_map = (catalog or load_catalog()).code_map("itu")
-    raw = raw[raw["code"].isin(code_map)].copy()
+    catalog = catalog or load_catalog()
+    raw = raw[raw["code"].isin(catalog.code_map("itu"))].copy()
     if raw.empty:
         return tidy(None)
     raw["value"] = pd.to_numeric(raw["value"], errors="coerce")
@@ -172,12 +180,11 @@ def to_panel(
                 f"dropped: {listing(unmatched, limit=60)}")
         log.info(text)
         messages.append(text)
-    raw = raw.assign(iso3=iso)[is_econ]
-    raw = raw.assign(indicator=raw["code"].map(code_map),
-                     source=source_label + ":" + raw["code"])
-    rank = {code: k for k, code in enumerate(code_map)}
-    raw = raw.assign(_rank=raw["code"].map(rank)).sort_values("_rank", kind="stable")
-    return tidy(raw.drop_duplicates(["iso3", "indicator", "year"], keep="first"))
+    raw = raw.assign(iso3=iso, year=raw["year"].astype("int64"),
+                     source=source_label + ":" + raw["code"])[is_econ]
+    if "note" not in raw.columns:
+        raw = raw.assign(note="")
+    return tidy(to_catalog_values(raw, "itu", catalog, context, messages))
 
 
 # --------------------------------------------------------------------------- API fetch
@@ -275,7 +282,8 @@ def _filter_years(panel: pd.DataFrame, start: int | None, end: int | None) -> pd
 
 
 def panel_from_api_files(
-    files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None
+    files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Tidy rows from cached API answers (``api/<code>/<ISO3>.json``; newest retrieval wins)."""
     frames = []
@@ -285,7 +293,7 @@ def panel_from_api_files(
     if not frames:
         return tidy(None)
     raw = newest_first(pd.concat(frames, ignore_index=True), ["iso3", "code", "year"])
-    return to_panel(raw.drop(columns="retrieved_at"), API_LABEL, catalog, messages)
+    return to_panel(raw.drop(columns="retrieved_at"), API_LABEL, catalog, messages, context)
 
 
 # --------------------------------------------------------------------------- CSV exports
@@ -339,7 +347,8 @@ def import_exports(
 
 
 def panel_from_export_files(
-    files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None
+    files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Tidy rows from cached exports; where two exports overlap the newest retrieval wins."""
     codes = list((catalog or load_catalog()).code_map("itu"))
@@ -351,22 +360,25 @@ def panel_from_export_files(
                             f"({', '.join(codes)})")
         return tidy(None)
     raw = newest_first(pd.concat(frames, ignore_index=True), ["iso3", "code", "year"])
-    return to_panel(raw.drop(columns="retrieved_at"), EXPORT_LABEL, catalog, messages)
+    return to_panel(raw.drop(columns="retrieved_at"), EXPORT_LABEL, catalog, messages, context)
 
 
-def load_cached(raw_root: Path | None = None, catalog: Catalog | None = None) -> AdapterResult:
+def load_cached(raw_root: Path | None = None, catalog: Catalog | None = None,
+                context: pd.DataFrame | None = None) -> AdapterResult:
     """API answers and exports in the raw cache -> tidy rows for ``data.build``.
 
     The panel may hold the same country-indicator-year twice, once per label
     (``itu_datahub`` and ``itu_datahub_csv``); the build's precedence decides.
+    ``context`` (World Bank population, Internet users, GNI per capita) feeds
+    the unit conversions; without it the converted series are left out.
     """
     cache = RawCache(NAME, raw_root)
     result = AdapterResult()
     api_files = [p for p in cache.files("*.json") if p.parent.parent.name == "api"]
     export_files = [p for p in cache.files("*.csv") if p.parent.name == "exports"]
     result.files = api_files + export_files
-    parts = [panel_from_api_files(api_files, catalog, result.messages),
-             panel_from_export_files(export_files, catalog, result.messages)
+    parts = [panel_from_api_files(api_files, catalog, result.messages, context),
+             panel_from_export_files(export_files, catalog, result.messages, context)
              if export_files else tidy(None)]
     result.panel = tidy(pd.concat([p for p in parts if not p.empty], ignore_index=True)
                         if any(not p.empty for p in parts) else None)
