@@ -166,6 +166,34 @@ def build(c):
     print(build_processed().summary())
 
 
+@task(help={
+    "source": "ITU-D region CSV iso3,name,itu_region, e.g. ../shared/real/itu_regions.csv",
+    "datahub": "refresh from ITU DataHub's v2/country/all instead (the authoritative list)",
+    "base_url": "DataHub base URL with --datahub (tests and mirrors)",
+    "out": "output folder (default: p2c_research/resources, committed)",
+    "min_members": "refuse a list shorter than this (default 180; ITU has 194 members)",
+    "timeout": "seconds before the DataHub request times out (default 60)",
+    "retries": "retries on 5xx and time-outs (default 3)",
+})
+@_user_errors
+def regions(c, source="", datahub=False, base_url="", out="", min_members=0, timeout="60",
+            retries=3):
+    """Build the ITU-D region list (resources/itu_regions.csv + provenance) from a CSV or ITU DataHub."""
+    from p2c_research import regions_build
+    from p2c_research.sources.http import HttpClient, HttpSettings
+
+    if bool(source) == bool(datahub):
+        raise Exit("pass either --source FILE or --datahub", code=2)
+    kwargs = {"min_members": int(min_members) or regions_build.MIN_MEMBERS}
+    if datahub:
+        client = HttpClient(HttpSettings(timeout=float(timeout), retries=int(retries)))
+        built = regions_build.build_from_datahub(base_url or None, out or None, client=client,
+                                                 **kwargs)
+    else:
+        built = regions_build.build_from_csv(Path(source), out or None, **kwargs)
+    print(built.summary())
+
+
 @task(help={"old": "older panel parquet", "new": "newer panel parquet"})
 @_user_errors
 def diff(c, old, new):
@@ -199,7 +227,7 @@ def docs_indicators(c):
     print(write_indicator_docs())
 
 
-data_ns = Collection("data", sample, fetch, build, diff)
+data_ns = Collection("data", sample, fetch, build, diff, regions)
 params_ns = Collection("params", params_check)
 docs_ns = Collection("docs", docs_indicators)
 ns = Collection(run, batch, lab, test, data_ns, params_ns, docs_ns)

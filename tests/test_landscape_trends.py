@@ -187,7 +187,7 @@ def test_country_landscape_tables_and_traceable_findings(catalog) -> None:
     national = [SimpleNamespace(indicator="internet_users", value=90.0, year=2030,
                                 source="test", provisional=True)]
     t = country_landscape(world, panel, "XXX", {"peers": ["AAA", "BBB", "CCC", "DDD"]},
-                          national_targets=national, country_name="Testland")
+                          national_targets=national, country_name="Testland", peer_min_n=3)
     assert list(t.scores.columns) == SCORES_COLUMNS
     assert len(t.scores) == len(catalog.scored)
     assert set(t.scores["peer_set"].dropna()) == {"peers"}

@@ -49,20 +49,39 @@ def _pillar(p: str) -> str:
     return PILLAR_LABELS.get(p, p)
 
 
+def _thin_peer_finding(country: str, pillars: pd.DataFrame, peer_set: str) -> list[Finding]:
+    """Scored pillars whose percentile was withheld (too few peers with a score), if any.
+
+    A scored pillar with peers but no percentile can only be one below the
+    peer minimum (``peers.mask_thin_percentiles``); saying so keeps the
+    reader from taking the missing ranking for missing data.
+    """
+    thin = pillars[pillars["sufficient"] & pillars["peer_percentile"].isna()
+                   & (pillars["peer_n"] > 0)]
+    if thin.empty:
+        return []
+    parts = [f"{_pillar(r.pillar)}, too few peers ({int(r.peer_n)})" for r in thin.itertuples()]
+    return [Finding(
+        f"{country}'s percentile against {peer_set} is withheld where too few peers have a "
+        f"score: {'; '.join(parts)}.", "pillar_scores", str(thin.iloc[0]["pillar"]))]
+
+
 def _pillar_findings(country: str, pillars: pd.DataFrame, peer_set: str) -> list[Finding]:
     """Highest and lowest pillar relative to peers (by peer percentile, said as such)."""
     ranked = pillars[pillars["sufficient"] & pillars["peer_percentile"].notna()]
     ranked = ranked.sort_values(["peer_percentile", "score"], ascending=False)
+    thin = _thin_peer_finding(country, pillars, peer_set) if "peer_n" in pillars else []
     out: list[Finding] = []
     if ranked.empty:
-        return out
+        return thin
     best = ranked.iloc[0]
     if len(ranked) >= 2:
         lead = (f"Relative to its peers ({peer_set}), {country} stands highest in "
                 f"{_pillar(best['pillar'])}")
     else:
-        lead = (f"Relative to its peers ({peer_set}), {country}'s one pillar with a peer "
-                f"comparison is {_pillar(best['pillar'])}")
+        lead = (f"Relative to its peers ({peer_set}), {country}'s one pillar "
+                f"{'ranked against enough peers' if thin else 'with a peer comparison'} is "
+                f"{_pillar(best['pillar'])}")
     out.append(Finding(
         f"{lead}: better than {best['peer_percentile']:.0f}% of peers, with a score of "
         f"{fmt_number(best['score'])} of 100 (peer median {fmt_number(best['peer_median'])}).",
@@ -74,7 +93,7 @@ def _pillar_findings(country: str, pillars: pd.DataFrame, peer_set: str) -> list
             f"better than {worst['peer_percentile']:.0f}% of peers, score "
             f"{fmt_number(worst['score'])} (peer median {fmt_number(worst['peer_median'])}).",
             "pillar_scores", str(worst["pillar"])))
-    return out
+    return out + thin
 
 
 def _coverage_findings(pillars: pd.DataFrame, threshold: float, window: tuple[int, int]

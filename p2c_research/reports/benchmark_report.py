@@ -44,7 +44,7 @@ from p2c_research.figures.benchmark import (
     residual_dotplot,
 )
 from p2c_research.figures.theme import PILLAR_COLORS
-from p2c_research.params import resolve_peer_sets
+from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
 from p2c_research.report_io import RenderedImage, save_figure, save_table
 from p2c_research.textfmt import sig
 
@@ -160,6 +160,10 @@ class BenchmarkReport:
         names = self.catalog.to_frame().set_index("indicator")["name"]
         wide = p.pivot(index="indicator", columns="peer_set", values="cell")
         wide = wide.reindex([i for i in self.catalog.ids if i in wide.index])
+        # The headline set first, then the others in the order params resolved them.
+        wide = wide[[label for label in self.peer_sets if label in wide.columns]]
+        wide.columns = [f"{label} (headline)" if label == self.highlight[0] else label
+                        for label in wide.columns]
         wide.index = wide.index.map(names)
         wide.index.name = "Indicator"
         return wide.reset_index()
@@ -304,8 +308,9 @@ class BenchmarkReport:
                 f"**The same comparison against {name}'s peer sets.** The preferred model is "
                 f"refitted on the peers plus {name} when at least {self.peer_min_n} economies "
                 "have data ('refit') and graded by the same rule; smaller sets repeat the world "
-                "verdict ('world fit'). A verdict that changes between a refit and the world "
-                "fit shows it depends on the comparison group."),
+                f"verdict ('world fit'). The first column is the headline set, {label}. A "
+                "verdict that changes between a refit and the world fit shows it depends on "
+                "the comparison group."),
             "trend": (
                 f"**Is the gap closing?** From a pooled panel over {self.window[0]}-"
                 f"{self.window[1]} with year fixed effects (errors clustered by economy), "
@@ -404,7 +409,7 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
         trend=trend,
         models=models_table(world),
         peer_sets=peer_sets,
-        highlight=_highlight_set(peer_sets),
+        highlight=_highlight_set(params, peer_sets),
         key=key_indicators(table, k=N_SCATTERS),
         window=window,
         pi_level=opts.prediction_interval,
@@ -414,17 +419,14 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
     )
 
 
-def _highlight_set(peer_sets: dict[str, list[str]]) -> tuple[str, list[str]]:
-    """The peer set drawn in the scatters: an explicit list (e.g. ASEAN) if any, else the region."""
-    if not peer_sets:
+def _highlight_set(params: CountryParams, peer_sets: dict[str, list[str]]
+                   ) -> tuple[str, list[str]]:
+    """The peer set drawn in the scatters: the headline set of all three reports
+    (``params.headline_peers``: the ITU-D region, or a non-member's World Bank region)."""
+    headline = headline_peers(params, peer_sets)
+    if headline.label is None:
         return ("peers", [])
-    labels = list(peer_sets)
-    standard = [lab for lab in labels if lab.endswith(("(World Bank)", "(World Bank region)",
-                                                        "(UN)"))]
-    explicit = [lab for lab in labels if lab not in standard]
-    region = [lab for lab in labels if lab.endswith("(World Bank region)")]
-    label = (explicit or region or labels)[-1 if explicit else 0]
-    return (label, peer_sets[label])
+    return (headline.label, headline.members)
 
 
 def save_benchmark_outputs(report: BenchmarkReport, out_dir: Path | str,

@@ -23,7 +23,6 @@ from p2c_research import countries
 from p2c_research.analyses.findings import Finding
 from p2c_research.analyses.landscape import (
     LandscapeTables,
-    choose_primary_peer_set,
     country_landscape,
     empty_tables,
     world_scores_cached,
@@ -38,8 +37,8 @@ from p2c_research.figures.landscape import (
     trend_small_multiples,
 )
 from p2c_research.figures.wheel import wheel_figure
-from p2c_research.params import resolve_peer_sets
-from p2c_research.report_io import save_figure, save_table, text_left
+from p2c_research.params import headline_peers, resolve_peer_sets
+from p2c_research.report_io import percentile_text, save_figure, save_table, text_left
 from p2c_research.store import read_provenance
 
 if TYPE_CHECKING:
@@ -150,17 +149,20 @@ def run_country(ctx: RunContext) -> LandscapeResult:
     name = countries.iso3_to_name(ctx.iso3)
     meta = catalog_meta(ctx.catalog)
     peer_sets = resolve_peer_sets(params)
-    primary = choose_primary_peer_set(peer_sets, [e.label for e in params.peer_groups.explicit])
+    primary = headline_peers(params, peer_sets).label
+    min_n = params.analysis.peer_min_n
     error = None
     try:
         world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold)
         tables = country_landscape(
             world, ctx.panel, ctx.iso3, peer_sets, national_targets=params.national_targets,
             priorities=params.strategic_priorities, primary_peer_set=primary,
-            country_name=name)
+            country_name=name, peer_min_n=min_n)
     except P2CError as exc:
         error = str(exc)
-        tables = empty_tables(ctx.iso3, primary)
+        tables = empty_tables(ctx.iso3, primary,
+                              {label: len(members) for label, members in peer_sets.items()},
+                              min_n)
     source = _source_line(ctx, tables.scores)
     figures = _draw(tables, name, source, meta)
     return LandscapeResult(iso3=ctx.iso3, country_name=name, tables=tables, figures=figures,
@@ -201,7 +203,9 @@ def _level_display(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out["peer median"] = frame["peer_median"].map(_num)
     out["peer IQR"] = [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
                        for a, b in zip(frame["peer_q25"], frame["peer_q75"], strict=True)]
-    out["percentile"] = frame["peer_percentile"].map(lambda x: _num(x, 0))
+    out["percentile"] = [percentile_text(x, n, has_value=bool(ok)) for x, n, ok in
+                         zip(frame["peer_percentile"], frame["peer_n"], frame["sufficient"],
+                             strict=True)]
     return out
 
 
@@ -216,7 +220,8 @@ def _scores_display(scores: pd.DataFrame) -> pd.DataFrame:
         "score": [(_num(v) if pd.notna(v) else (n or "n/a"))
                   for v, n in zip(s["score"], s["note"], strict=True)],
         "peer median": s["peer_median"].map(lambda v: _num(v, 2)),
-        "percentile": s["peer_percentile"].map(lambda x: _num(x, 0)),
+        "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
+                       zip(s["peer_percentile"], s["peer_n"], s["score"], strict=True)],
         "target": [f"{_num(t, 1)} by {int(y)}" if pd.notna(t) else ""
                    for t, y in zip(s["target"], s["target_year"], strict=True)],
         "gap to target": s["gap_to_target"].map(lambda v: "" if pd.isna(v) else _num(v, 2)),
@@ -232,6 +237,16 @@ def _relative(path: Path, iso3: str) -> str:
 
 def _caption(text: str) -> str:
     return f"*{text}*"
+
+
+def _thin_note(min_n: int, *frames: pd.DataFrame) -> str:
+    """A sentence on withheld percentiles, when a shown table has one ("" otherwise)."""
+    for frame in frames:
+        has_value = frame["score"].notna()
+        if (has_value & frame["peer_percentile"].isna() & (frame["peer_n"] > 0)).any():
+            return (f" A percentile needs at least {min_n} peers with a value; with fewer the "
+                    "table says \u201ctoo few peers (n)\u201d, n being the peers that have one.")
+    return ""
 
 
 def section_parts(result: LandscapeResult, section: str) -> list[object]:
@@ -277,6 +292,7 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
                f"{len(above)} of {len(scored)} scored pillar(s) are above the peer median")
         msg += (f"; {len(insuff)} show \u201cinsufficient data\u201d (coverage below {thr})."
                 if len(insuff) else ".")
+        msg += _thin_note(t.peer_min_n, ps, t.sub_pillar_scores)
         subs = t.sub_pillar_scores
         wheel_msg = (f"The wheel: each bar is a sub-pillar score of {name}; the dark outline "
                      f"is the {peer} median. A bar reaching past the outline is above peers; "
@@ -294,17 +310,20 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         msg = (f"Every catalog indicator: latest value within {start}-{end} and its year, the "
                f"0-100 score, the {peer} median and {name}'s percentile among them, and the gap "
                f"to the national target where params set one, else the UMC target. {n_val} of "
-               f"{len(s)} indicators have a value{stale_txt}.")
+               f"{len(s)} indicators have a value{stale_txt}.") + _thin_note(t.peer_min_n, s)
         return [_caption(msg), _scores_display(s)]
     if section == "peers":
         s = t.scores
         has = s[s["peer_percentile"].notna()]
         above = int((has["peer_percentile"] > 50).sum())
-        sizes = ", ".join(f"{k} ({v})" for k, v in t.peer_set_sizes.items()) or "none"
+        sizes = ", ".join(f"{k} ({v}" + (", headline)" if k == t.peer_set else ")")
+                          for k, v in t.peer_set_sizes.items()) or "none"
         strip_msg = (f"Each row is an indicator: grey dots are {peer} economies, the red "
                      f"diamond is {name}, the black tick the peer median. {name} is above the "
                      f"median of this peer set on {above} of {len(has)} indicators.")
         pil = t.peer_stats[t.peer_stats["level"] == "pillar"]
+        order = {label: k for k, label in enumerate(t.peer_set_sizes)}  # headline set first
+        pil = pil.assign(_o=pil["peer_set"].map(order)).sort_values("_o", kind="stable")
         pil_tab = pd.DataFrame({
             "peer set": pil["peer_set"],
             "pillar": pil["key"].map(lambda p: PILLAR_LABELS.get(p, p)),
@@ -313,14 +332,15 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
             "peer median": pil["peer_median"].map(_num),
             "peer IQR": [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
                          for a, b in zip(pil["peer_q25"], pil["peer_q75"], strict=True)],
-            "percentile": pil["peer_percentile"].map(lambda x: _num(x, 0)),
+            "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
+                           zip(pil["peer_percentile"], pil["peer_n"], pil["score"], strict=True)],
         })
-        return [_caption(f"Peer sets (economies, country excluded): {sizes}. Tables use "
-                         f"{peer}; peer_stats.csv has every set, per indicator, sub-pillar "
-                         "and pillar."),
+        return [_caption(f"Peer sets (economies, country excluded): {sizes}. Tables use the "
+                         f"headline set, {peer}; peer_stats.csv has every set, per indicator, "
+                         "sub-pillar and pillar."),
                 _caption(strip_msg), result.figures["indicator_strips"],
                 _caption(f"{name}'s pillar scores against every peer set: percentile 50 is the "
-                         "middle of the set."), pil_tab]
+                         "middle of the set." + _thin_note(t.peer_min_n, pil)), pil_tab]
     if section == "trends":
         tr = t.trends
         has = tr[tr["score_slope"].notna()]
@@ -421,8 +441,12 @@ def _method_text(result: LandscapeResult) -> str:
         "a core indicator is missing (ACCESS needs mobile coverage and a broadband price, "
         "ADOPTION Internet use; docs/indicators.md lists them all), the score is shown as "
         "*insufficient data*.",
-        "- *Peers*: the country excluded; median and IQR by linear interpolation; "
-        "*percentile* = share of peers strictly worse plus half the ties (100 = best).",
+        "- *Peers*: the headline set is named at the top of the report (by default the "
+        "ITU-D region; for an economy that is not an ITU member, its World Bank region); the "
+        "country excluded; median and IQR by linear "
+        "interpolation; *percentile* = share of peers strictly worse plus half the ties "
+        f"(100 = best), given only over at least {result.tables.peer_min_n} peers with a value "
+        "(\u201ctoo few peers (n)\u201d otherwise).",
         "- *Trends*: compound annual growth from the first to the last value in the window; "
         "Theil-Sen slope (median of pairwise slopes), at least 3 values.",
         "- *Targets*: gap = what is still to go; progress = value / target (target / value "

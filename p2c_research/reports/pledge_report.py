@@ -49,7 +49,7 @@ from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
 from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import apply_theme, title_text
-from p2c_research.pledges.schema import REGION_LABELS, region_members
+from p2c_research.params import CountryParams, headline_peers
 from p2c_research.report_io import RenderedImage, save_figure, save_table, saved_image
 from p2c_research.store import read_provenance
 
@@ -63,9 +63,6 @@ log = logging.getLogger(__name__)
 
 #: Bump when an allocation or need rule changes, so cached allocations are recomputed.
 PLEDGE_GAPS_VERSION = 1
-#: The ITU-style region tokens tried, in order, for the regional map (MRT is Arab States).
-MAP_REGION_ORDER: tuple[str, ...] = ("arab_states", "africa", "americas", "asia_pacific",
-                                     "cis", "europe")
 PLEDGE_GAP_COLUMNS = ["priority_id", "pillar", "need", "pledge_usd", "pledge_count",
                       "gap_index", "flag"]
 PLEDGE_GAP_EXTRA = ["level", "title", "score", "under_share", "n_benchmarked", "n_under",
@@ -375,13 +372,18 @@ def world_allocation(ctx: RunContext, rule: str | None = None) -> dict[str, pd.D
     return cached_frames("pledge_allocation", key, compute)
 
 
-def _map_region(iso3: str) -> tuple[str, list[str]]:
-    for token in MAP_REGION_ORDER:
-        members = region_members(token)
-        if iso3 in members:
-            return REGION_LABELS[token], members
-    return "its World Bank region", countries.group_members(
-        countries.load_countries().set_index("iso3").at[iso3, "wb_region"])
+def _map_region(params: CountryParams) -> tuple[str, list[str]]:
+    """The regional map: the headline peer set of all three reports, plus the country.
+
+    That is the ITU-D region (``params.headline_peers``); an economy that is
+    not an ITU member, or whose params switch every peer set off, gets its
+    World Bank region.
+    """
+    headline = headline_peers(params)
+    if headline.label is not None:
+        return headline.region_name, sorted({*headline.members, params.country})
+    region = countries.load_countries().set_index("iso3").at[params.country, "wb_region"]
+    return f"{region} (World Bank region)", countries.group_members(region)
 
 
 def status_date(selection: DataSelection, today: date | None = None) -> tuple[date, str]:
@@ -522,7 +524,7 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
         iso3=iso3, name=params.country_name, rule=rule, as_of=as_of, as_of_reason=as_of_reason,
         benchmark_available=verdicts is not None, tables=tables,
         world=world_gaps, priorities_without_pledges=pg.priorities_without_pledges(matrix),
-        map_region=_map_region(iso3), not_drawn=missing, source_line=_source_line(ctx),
+        map_region=_map_region(params), not_drawn=missing, source_line=_source_line(ctx),
         notes=notes,
     )
 

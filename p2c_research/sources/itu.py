@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -381,3 +383,155 @@ def load_cached(raw_root: Path | None = None, catalog: Catalog | None = None,
     result.panel = tidy(pd.concat([p for p in parts if not p.empty], ignore_index=True)
                         if any(not p.empty for p in parts) else None)
     return result
+
+
+# --------------------------------------------------------------------------- ITU-D regions
+# ``GET {base}/v2/country/all`` (undocumented; format as observed by API
+# Evangelist's OpenAPI of the DataHub) lists every economy the DataHub knows:
+# ``[{"CountryID": 4, "IsoCode": "ABW", "ShortName": "Aruba", "LongName": ...,
+# "Regions": [{"id", "regionCode", "class", "classID", "region"}, ...]}]``.
+# An ITU member has one Regions entry of class "ITU/BDT Classification" whose
+# id names its ITU-D region; non-members (ABW, HKG, MAC, PRI, ...) have none.
+# The other classes (UN M49 developed/developing, "ITU/BDT & Other
+# Classification", World Bank income, ...) are ignored.
+COUNTRY_ALL_PATH = "/v2/country/all"
+ITU_D_CLASS = "ITU/BDT Classification"
+#: DataHub region ids of the six ITU-D regions (CIS is not numbered in sequence).
+ITU_D_REGION_IDS: dict[int, str] = {
+    1: "Africa",
+    2: "Americas",
+    3: "Arab States",
+    4: "Asia & Pacific",
+    5: "Europe",
+    716: "CIS",
+}
+REGION_COLUMNS = ["iso3", "name", "itu_region"]
+
+
+@dataclass
+class DataHubRegions:
+    """The ITU-D regions read from one ``v2/country/all`` answer.
+
+    Attributes:
+        url: the URL actually requested.
+        content: the body as received (for its hash in the provenance).
+        regions: one row per ITU member, ``iso3, name, itu_region`` (ISO fixes applied).
+        non_members: economies in the answer without an ITU-D region entry.
+        retrieved_at: when the answer arrived (UTC, ISO 8601).
+    """
+
+    url: str
+    content: bytes
+    regions: pd.DataFrame
+    non_members: list[str] = field(default_factory=list)
+    retrieved_at: str = ""
+
+
+def _region_id(entry: dict, iso3: str) -> int:
+    """The numeric id of an ITU-D Regions entry, or a SourceError naming the economy."""
+    raw = entry.get("id")
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isdigit():
+        raise SourceError(f"ITU DataHub v2/country/all: {iso3} has an {ITU_D_CLASS!r} entry "
+                          f"without a numeric region id ({entry!r}); the format has changed, "
+                          "so the ITU-D region list is not refreshed")
+    return int(raw)
+
+
+def parse_country_regions(body: bytes | str) -> tuple[pd.DataFrame, list[str]]:
+    """One ``v2/country/all`` answer -> (ITU members ``iso3, name, itu_region``, non-members).
+
+    Every entry is checked before anything is returned, so a caller never
+    writes part of a list: a body that is not a JSON array of economies, an
+    economy without ``IsoCode`` or ``Regions``, an ITU-D region id that
+    :data:`ITU_D_REGION_IDS` does not know (or whose name disagrees with it),
+    two different ITU-D regions for one economy, or an answer with no ITU-D
+    entry at all raises :class:`SourceError` with the economy and the fix.
+    """
+    text = body.decode("utf-8-sig", errors="replace") if isinstance(body, bytes) else body
+    where = "ITU DataHub v2/country/all"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{where} answered with something that is not JSON: "
+                          f"{body_snippet(text.encode())}") from exc
+    if isinstance(data, dict):
+        detail = data.get("message") or data.get("error") or body_snippet(text.encode())
+        raise SourceError(f"{where} answered with an error: {detail}")
+    if not isinstance(data, list) or not data:
+        raise SourceError(f"{where}: expected a non-empty JSON array of economies "
+                          f"({{IsoCode, ShortName, Regions: [...]}}), got "
+                          f"{body_snippet(text.encode())}")
+    members: dict[str, tuple[str, str]] = {}
+    non_members: list[str] = []
+    for k, rec in enumerate(data):
+        if not isinstance(rec, dict) or not isinstance(rec.get("IsoCode"), str) \
+                or not rec["IsoCode"].strip() or not isinstance(rec.get("Regions"), list):
+            raise SourceError(f"{where}: entry {k} is not an economy of the expected shape "
+                              f"{{IsoCode: str, ShortName, Regions: [...]}}: "
+                              f"{body_snippet(json.dumps(rec).encode())}")
+        iso3 = rec["IsoCode"].strip().upper()
+        iso3 = ITU_ISO_FIXES.get(iso3, iso3)
+        name = str(rec.get("ShortName") or rec.get("LongName") or iso3).strip()
+        if any(not isinstance(e, dict) for e in rec["Regions"]):
+            raise SourceError(f"{where}: {iso3} has a Regions item that is not an object: "
+                              f"{body_snippet(json.dumps(rec['Regions']).encode())}")
+        itu_entries = [e for e in rec["Regions"] if e.get("class") == ITU_D_CLASS]
+        found: set[str] = set()
+        for entry in itu_entries:
+            region_id = _region_id(entry, iso3)
+            if region_id not in ITU_D_REGION_IDS:
+                known = ", ".join(f"{i} {n}" for i, n in ITU_D_REGION_IDS.items())
+                raise SourceError(
+                    f"{where}: {iso3} has ITU-D region id {region_id} "
+                    f"({entry.get('region')!r}), which is not a known ITU-D region ({known}). "
+                    "Add it to ITU_D_REGION_IDS in p2c_research/sources/itu.py if ITU has "
+                    "added a region; the list is not refreshed until then")
+            expected = ITU_D_REGION_IDS[region_id]
+            given = entry.get("region")
+            if given is not None and country_ref.normalise_name(str(given)) != \
+                    country_ref.normalise_name(expected):
+                raise SourceError(
+                    f"{where}: {iso3}'s ITU-D region id {region_id} is named {given!r}, but "
+                    f"ITU_D_REGION_IDS says {expected!r}; check ITU's region ids before "
+                    "refreshing")
+            found.add(expected)
+        if len(found) > 1:
+            raise SourceError(f"{where}: {iso3} is in several ITU-D regions "
+                              f"({', '.join(sorted(found))}); expected one")
+        if found:
+            region = found.pop()
+            if iso3 in members and members[iso3][1] != region:
+                raise SourceError(f"{where}: {iso3} appears twice, in {members[iso3][1]} "
+                                  f"and {region}")
+            members[iso3] = (name, region)
+        elif iso3 not in members:
+            non_members.append(iso3)
+    if not members:
+        raise SourceError(f"{where}: no economy has a Regions entry of class {ITU_D_CLASS!r}; "
+                          "the format may have changed, so the ITU-D region list is not "
+                          "refreshed")
+    frame = pd.DataFrame([(iso3, name, region) for iso3, (name, region) in members.items()],
+                         columns=REGION_COLUMNS)
+    frame = frame.sort_values("iso3").reset_index(drop=True)
+    return frame, sorted(set(non_members) - set(members))
+
+
+def fetch_country_regions(base_url: str | None = None, *,
+                          client: HttpClient | None = None) -> DataHubRegions:
+    """Download ``{base}/v2/country/all`` and read every ITU member's ITU-D region.
+
+    This is the authoritative source of the packaged region list
+    (``resources/itu_regions.csv``); :func:`p2c_research.regions_build.build_from_datahub`
+    writes it. Nothing is cached or written here.
+
+    Raises:
+        SourceError: the request failed or the answer has an unexpected shape
+            (see :func:`parse_country_regions`).
+    """
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    client = client or HttpClient()
+    res = client.get(base + COUNTRY_ALL_PATH)
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    regions, non_members = parse_country_regions(res.content)
+    return DataHubRegions(url=res.url, content=res.content, regions=regions,
+                          non_members=non_members, retrieved_at=when)
