@@ -342,9 +342,11 @@ def country_landscape(
     pil_peers = mask_thin_percentiles(level_peer_stats(world, membership, "pillar"), peer_min_n)
 
     series = window_series(panel, meta, world.window, [iso3])
-    trends = indicator_trends(series, min_points=min_trend_points)
+    shares = meta.loc[meta["bounded_share"].astype(bool), "indicator"].tolist()
+    trends = indicator_trends(series, min_points=min_trend_points, meta=meta, bounded=shares)
     latest = own[~own["stale"]]
-    targets = targets_table(iso3, latest, trends, meta, target_rows(meta, national_targets))
+    targets = targets_table(iso3, latest, trends, meta, target_rows(meta, national_targets),
+                            bounded=shares)
 
     country = world.country(iso3)
     pillar_scores = _level_table(country["pillars"], pil_peers, ["pillar"], primary_peer_set,

@@ -58,8 +58,8 @@ PRIORITY_COLUMNS = ["iso3", "priority_id", "score", "coverage", "n_present", "n_
                     "sufficient", "core_missing", "indicators"]
 META_COLUMNS = [
     "indicator", "name", "pillar", "sub_pillar", "sub_pillar_label", "unit", "higher_is_better",
-    "lower", "upper", "scaling", "weight", "umc_target", "umc_target_year", "umc_target_label",
-    "sources",
+    "lower", "upper", "scaling", "bounded_share", "weight", "umc_target", "umc_target_year",
+    "umc_target_label", "sources",
 ]
 INSUFFICIENT = "insufficient data"
 PUBLISHER_LABELS = (("itu", "ITU DataHub"), ("sdg", "UN SDG"), ("wdi", "World Bank WDI"))
@@ -117,6 +117,7 @@ def catalog_meta(catalog: Catalog) -> pd.DataFrame:
             "lower": ind.goalposts.lower,
             "upper": ind.goalposts.upper,
             "scaling": ind.scaling,
+            "bounded_share": ind.bounded_share,
             "weight": ind.weight,
             "umc_target": ind.umc_target.value if ind.umc_target else np.nan,
             "umc_target_year": ind.umc_target.year if ind.umc_target else np.nan,
