@@ -211,6 +211,9 @@ def report_header(params: CountryParams, selection: DataSelection, title: str,
         f"{params.year_window.start}-{params.year_window.end}.",
         "",
         html.escape(headline_peers(params).sentence, quote=False),
+        "",
+        "How every number is made, and its known limits: [methodology](../methodology.html) "
+        "(docs/methodology.md).",
     ]
     return "\n".join(lines)
 

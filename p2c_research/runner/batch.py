@@ -75,6 +75,7 @@ def run_batch(
     """
     from p2c_research.runner.index import write_index
     from p2c_research.runner.manifest import write_manifest
+    from p2c_research.runner.methodology_page import write_methodology
     from p2c_research.runner.shared import precompute_shared
     out = Path(out_dir or outputs_dir()).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,7 @@ def run_batch(
 
     write_manifest(out, results, selection)
     write_index(out)
+    write_methodology(out)
     _print_summary(results, elapsed)
     return 0 if all(r["status"] in ("ok", "skipped") for r in results) else 1
 
