@@ -245,7 +245,7 @@ def trend_lines(series: pd.DataFrame, trends: pd.DataFrame) -> pd.DataFrame:
             fitted[m] = from_scale(lin, scale)
     inside = ((out["year"] >= out["first_year"]) & (out["year"] <= out["last_year"])).to_numpy()
     if "quality" in out:
-        inside &= (out["quality"].fillna("") == "").to_numpy()
+        inside = inside & (out["quality"].fillna("") == "").to_numpy()
     out["fitted"] = np.where(inside, fitted, np.nan)
     return out[["iso3", "indicator", "pillar", "year", "value", "score", "fitted"]]
 

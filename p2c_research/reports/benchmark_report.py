@@ -125,6 +125,7 @@ class BenchmarkReport:
             "Verdict": v["verdict"].to_numpy(),
             "Model (R²)": [f"{MODEL_WORDS.get(m, m)} ({r:.2f})" if pd.notna(r) else "not fitted"
                            for m, r in zip(v["model"], v["r2"], strict=True)],
+            "Quality": v["quality"].to_numpy(),
             "Frontier gap": t["distance_to_frontier"].map(_sig).to_numpy(),
             "Note": v["note"].to_numpy(),
         })
@@ -386,11 +387,9 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
     params = ctx.params
     opts = params.analysis
     window = (params.year_window.start, params.year_window.end)
-    world = world_benchmark_cached(ctx.selection, ctx.catalog, window,
-                                   pi_level=opts.prediction_interval,
-                                   frontier_q=opts.frontier_quantile)
+    world = ctx.benchmark()
     table = country_benchmark(world, ctx.iso3, ctx.catalog)
-    verdicts = country_verdicts(world, ctx.iso3, ctx.catalog)
+    verdicts = country_verdicts(world, ctx.iso3, ctx.catalog, ctx.screened_panel)
     peer_sets = resolve_peer_sets(params)
     peers = peer_refits(world, ctx.iso3, peer_sets, ctx.catalog, min_n=opts.peer_min_n,
                         pi_level=opts.prediction_interval)
@@ -450,4 +449,5 @@ def precompute(selection, params) -> None:
 
     opts = params.analysis
     world_benchmark_cached(selection, load_catalog(), (params.year_window.start, params.year_window.end),
-                           pi_level=opts.prediction_interval, frontier_q=opts.frontier_quantile)
+                           pi_level=opts.prediction_interval, frontier_q=opts.frontier_quantile,
+                           reference_year=params.reference_year)
