@@ -22,7 +22,7 @@ from p2c_research.catalog import Catalog
 FLAGGED: tuple[str, ...] = ("well below", "below")
 ALL_VERDICTS: tuple[str, ...] = (*VERDICTS, NO_VERDICT, NO_DATA)
 VERDICT_COLUMNS = [
-    "iso3", "indicator", "name", "pillar", "sub_pillar", "core", "model", "scale", "r2",
+    "iso3", "indicator", "name", "pillar", "sub_pillar", "key", "model", "scale", "r2",
     "year", "actual", "predicted", "pi_low", "pi_high", "z", "perf_z", "verdict", "quality",
     "note",
 ]
@@ -49,9 +49,9 @@ def country_verdicts(results: BenchmarkResults, iso3: str, catalog: Catalog,
                      screened: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per scored indicator of ``iso3``: its verdict and what it rests on.
 
-    Columns :data:`VERDICT_COLUMNS`; ``core`` marks indicators that are core to
-    a pillar or sub-pillar of the catalog (a verdict on those can become a key
-    finding); ``quality`` carries the screen's flags on the value judged
+    Columns :data:`VERDICT_COLUMNS`; ``key`` marks the catalog's core and
+    headline indicators (:meth:`p2c_research.catalog.Catalog.key_indicators`: a
+    verdict on those can become a key finding); ``quality`` carries the screen's flags on the value judged
     (from ``screened``, the quality-screened panel). Catalog order.
     """
     c = results.countries
@@ -59,11 +59,11 @@ def country_verdicts(results: BenchmarkResults, iso3: str, catalog: Catalog,
     r2 = results.models[results.models["preferred"].astype(bool)][["indicator", "r2"]]
     meta = pd.DataFrame([{"indicator": i.id, "name": i.name, "pillar": i.pillar,
                           "sub_pillar": i.sub_pillar} for i in catalog.scored])
-    core_ids = set(catalog.core_groups()["indicator"])
+    key_ids = catalog.key_indicators()
     out = meta.merge(rows.drop(columns=["iso3"]), on="indicator", how="left").merge(
         r2, on="indicator", how="left")
     out.insert(0, "iso3", iso3)
-    out["core"] = out["indicator"].isin(core_ids)
+    out["key"] = out["indicator"].isin(key_ids)
     out["quality"] = ""
     if screened is not None and "quality" in screened.columns:
         own = screened[screened["iso3"] == iso3][["indicator", "year", "quality"]]

@@ -116,7 +116,7 @@ class BenchmarkReport:
             "Indicator": v["name"].to_numpy(),
             "Pillar": v["pillar"].map(PILLAR_LABELS).to_numpy(),
             "Unit": t["unit"].to_numpy(),
-            "Year": v["year"].where(v["actual"].notna()).astype("Int64").to_numpy(),
+            "Year": [str(int(y)) if pd.notna(y) else "" for y in v["year"]],
             "Actual": v["actual"].map(_sig).to_numpy(),
             "Expected": v["predicted"].map(_sig).to_numpy(),
             f"{round(self.pi_level * 100)}% interval": [
@@ -346,7 +346,10 @@ def _interval(lo: float, hi: float, digits: int = 3) -> str:
 
 
 def _sig(x: float) -> str:
-    return "" if pd.isna(x) else sig(x)
+    """Three significant figures; a difference below a millionth (float noise) reads 0."""
+    if pd.isna(x):
+        return ""
+    return "0" if abs(x) < 1e-6 else sig(x)
 
 
 def indicator_sources(panel: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
