@@ -12,13 +12,16 @@ from p2c_research.catalog import load_catalog
 from p2c_research.errors import DataError, ParamsError
 from p2c_research.pledges import schema
 from p2c_research.pledges.synthetic import (
+    FICTIONAL_MARK,
     PARTNER_PLANS,
+    SINGLE_PLEDGE_CAP,
     SYNTHETIC_NOTICE,
     TOLERANCE,
     build_sample_pledges,
     calibration_markdown,
     calibration_report,
     generate_pledges,
+    sample_population,
 )
 from p2c_research.sources.pledges import import_pledges
 from p2c_research.store import read_provenance
@@ -134,6 +137,46 @@ def test_totals_recomputed_independently(synthetic):
     assert df.loc[missing, "pledge_type"].isin(["advocacy", "policy"]).mean() > 0.5
 
 
+# Patterns of real public bodies, the kind the generator used to imitate.
+REAL_INSTITUTION_PATTERNS = (
+    r"\bMinistry of\b.*\bof\b", r"\bRegulatory Authority of\b", r"\bGovernment of\b",
+    r"\bAgency of\b", r"^UN\b", r"\bUnited Nations\b",
+)
+
+
+def test_pledger_names_are_fictional_and_say_so(synthetic):
+    entities = pd.Series(synthetic["entity"].unique())
+    for pattern in REAL_INSTITUTION_PATTERNS:
+        hits = entities[entities.str.contains(pattern, regex=True)]
+        assert hits.empty, (pattern, hits.head().tolist())
+    assert entities.str.endswith(FICTIONAL_MARK).all()
+    # No entity carries a country's name (a real-sounding national body would).
+    names = [n for n in countries.load_countries()["name"] if len(n) > 4]
+    named = [(e, n) for e in entities for n in names if n in e]
+    assert named == []
+    text = synthetic["description"]
+    assert not text.str.contains(r"Ministry of|Regulatory Authority", regex=True).any()
+
+
+@pytest.mark.parametrize("rule", ["population", "equal"])
+def test_no_pledge_exceeds_the_cap_of_any_economy(synthetic, rule):
+    """The reports' own allocation: no pledge is over a quarter of what an economy receives."""
+    from p2c_research.analyses.allocation import allocate_pledges
+
+    alloc = allocate_pledges(synthetic, countries.load_countries(), rule,
+                             population=sample_population())
+    alloc = alloc[alloc["usd_allocated"].notna()]
+    received = alloc.groupby("iso3")["usd_allocated"].transform("sum")
+    share = alloc["usd_allocated"] / received
+    assert SINGLE_PLEDGE_CAP == 0.25
+    assert share.max() <= SINGLE_PLEDGE_CAP, alloc.loc[share.idxmax()].to_dict()
+    # The cap binds (it is not vacuous): several economies sit close to it.
+    assert (alloc.assign(share=share).groupby("iso3")["share"].max() > 0.2).sum() >= 10
+    # Mauritania is no longer decided by one pledge (86% before the cap).
+    mrt = share[alloc["iso3"] == "MRT"]
+    assert mrt.max() <= SINGLE_PLEDGE_CAP
+
+
 @pytest.mark.parametrize("seed", [1, 99])
 def test_any_seed_is_calibrated(seed):
     assert calibration_report(generate_pledges(seed=seed))["ok"].all()
@@ -208,6 +251,8 @@ def test_build_sample_pledges_writes_file_and_provenance(tmp_path):
     assert prov["url_or_file"] == "p2c_research.pledges.synthetic"
     assert "not real pledges" in prov["licence"]
     assert prov["parameters"]["seed"] == 2022 and "SYNTHETIC" in prov["notes"]
+    cap = prov["parameters"]["single_pledge_cap"]
+    assert cap["cap"] == SINGLE_PLEDGE_CAP and cap["largest_share"] <= SINGLE_PLEDGE_CAP
     assert not list(tmp_path.glob("*.tmp"))
 
 

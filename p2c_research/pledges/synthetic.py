@@ -14,6 +14,17 @@ rescaled within (stakeholder group x target class) cells whose totals come from
 iterative proportional fitting (IPF) to the published margins. So any seed
 matches the targets; the seed only changes who pledged what, where.
 
+Two guards keep the set from being mistaken for real or from deciding a
+country on its own:
+
+* every entity name is invented and ends with :data:`FICTIONAL_MARK`;
+  governments are numbered agencies of a country code ("Public agency KHM-2
+  (fictional)"), never "Ministry of ... of <country>";
+* no pledge gives any economy more than :data:`SINGLE_PLEDGE_CAP` of the
+  pledge USD it receives, under the reports' population rule and the equal
+  rule (:func:`cap_single_pledges`: the smallest change to the drawn values
+  that meets the cap and keeps the published money totals).
+
 Assumptions that are ours, not published (all in constants below): the split
 of the 231 non-government, non-private pledges; the entity counts per group;
 the share of pledges without a USD value (40 %, mostly advocacy and policy);
@@ -51,6 +62,16 @@ SYNTHETIC_NOTICE = (
     "invented; these are not real P2C pledges."
 )
 TOLERANCE = 0.02  # largest relative error a calibrated figure may have
+#: No synthetic pledge may give an economy more than this share of the pledge USD it
+#: receives, under either rule of CAP_RULES (see :func:`cap_single_pledges`).
+SINGLE_PLEDGE_CAP = 0.25
+CAP_RULES: tuple[str, ...] = ("population", "equal")
+CAP_MARGIN = 0.97  # capped pledges land at 97% of the cap, so rounding cannot cross it
+CAP_MAX_ROUNDS = 50
+CAP_FLOOR_USD = 1_000.0  # the smallest pledge value (as the drawn values)
+REACH_EXPONENT = 0.5  # drawn size grows with the square root of the economies reached
+CAP_STEEP_RISE = 10.0  # relative cost of raising a pledge beyond double its drawn value
+DEFAULT_POPULATION_WINDOW = (2015, 2024)
 
 GROUPS = ("government", "private_sector", "civil_society", "academia",
           "international_regional_organization", "un_entity")
@@ -239,9 +260,15 @@ PILLAR_SDGS = {"infrastructure": (9,), "affordability": (9, 10), "trust": (16,),
                "skills": (4,), "inclusion": (5, 10), "innovation": (8, 9),
                "ict_sector_and_trade": (8, 17), "digital_business": (8, 16),
                "investment": (9, 17), "policy_regulation": (16, 17)}
-GOV_AGENCIES = ("Ministry of Posts and Telecommunications of {}",
-                "National Telecommunications Regulatory Authority of {}",
-                "Ministry of Digital Economy of {}", "National ICT Development Agency of {}")
+# Entity names are invented AND say so: every name ends with FICTIONAL_MARK, and
+# government bodies are numbered agencies of a country code, never "Ministry of
+# ... of <country>", so no name can be taken for a real institution or company.
+# Names avoid the words priority keywords look for ("trust", "youth", "women",
+# "connectivity", "inclusion"...), so a pledge is classified by what it does,
+# not by who makes it.
+FICTIONAL_MARK = "(fictional)"
+GOV_AGENCIES = ("Public agency {}-1", "Public agency {}-2", "Public agency {}-3",
+                "Public agency {}-4")
 ADJECTIVES = (
     "Aurora", "Boreal", "Cobalt", "Meridian", "Zenith", "Horizon", "Solstice", "Equinox", "Nimbus",
     "Cascade", "Summit", "Harbor", "Keystone", "Lattice", "Polaris", "Quantum", "Radiant",
@@ -252,16 +279,15 @@ ADJECTIVES = (
 ENTITY_PATTERNS = {
     "private_sector": ("{} Telecom Group", "{} Networks", "{} Cloud Services", "{} Satellite Ltd",
                        "{} Mobile", "{} Towers"),
-    "civil_society": ("{} Digital Futures Foundation", "{} Connectivity Alliance",
-                      "{} Digital Inclusion Network", "{} Women in Tech Association",
-                      "{} Youth Coding Trust"),
+    "civil_society": ("{} Foundation", "{} Civic Alliance", "{} Community Association",
+                      "{} Development Collective", "{} Citizens Forum"),
     "academia": ("{} Institute of Technology", "University of {} Sciences",
                  "{} School of Digital Studies", "{} Research Centre for ICT"),
     "international_regional_organization": ("{} Regional Development Bank",
-                                            "{} Digital Development Fund",
+                                            "{} Development Fund",
                                             "{} Economic Community Secretariat",
                                             "{} Telecommunications Cooperation Council"),
-    "un_entity": ("UN {} Programme for Digital Development", "UN {} Office for Connectivity"),
+    "un_entity": ("{} Programme for Digital Development", "{} Office for Digital Cooperation"),
 }
 CURRENCIES = (("USD", 0.80), ("EUR", 0.10), ("GBP", 0.03), ("JPY", 0.03), ("XOF", 0.02),
               ("CHF", 0.02))
@@ -474,16 +500,26 @@ def _assign_targets(rng, geo: _Geography, group, klass, scope, partner):
 
 
 # ================================================================= the generator
-def generate_pledges(seed: int = 2022, snapshot: str = "2023-12") -> pd.DataFrame:
+def generate_pledges(seed: int = 2022, snapshot: str = "2023-12",
+                     population: pd.Series | None = None) -> pd.DataFrame:
     """Generate the SYNTHETIC pledge set of ``snapshot``, reproducibly from ``seed``.
 
     The frame follows the pledge schema (``docs/pledges.md``) and carries
     ``attrs`` ``synthetic=True``, ``notice`` (:data:`SYNTHETIC_NOTICE`),
-    ``seed`` and ``snapshot``. Every figure of :func:`calibration_report`
-    is within :data:`TOLERANCE` of its target for any seed.
+    ``seed``, ``snapshot`` and ``single_pledge_cap``. Every figure of
+    :func:`calibration_report` is within :data:`TOLERANCE` of its target for
+    any seed, and no pledge gives an economy more than
+    :data:`SINGLE_PLEDGE_CAP` of what it receives (:func:`cap_single_pledges`).
+
+    Args:
+        seed: the random seed.
+        snapshot: the published snapshot calibrated to ("YYYY-MM").
+        population: persons by ISO3 for the cap's population rule (default:
+            :func:`sample_population`, the embedded sample's).
 
     Raises:
         ParamsError: no targets are coded for ``snapshot``.
+        DataError: no population to check the cap with.
     """
     targets = calibration_targets(snapshot)
     rng = np.random.default_rng(seed)
@@ -556,7 +592,8 @@ def generate_pledges(seed: int = 2022, snapshot: str = "2023-12") -> pd.DataFram
         pillar[i] = names[rng.choice(len(names), p=w / w.sum())]
 
     # --- USD value: who reports one, then cell totals by IPF, then lognormals rescaled.
-    usd = _assign_values(rng, targets, group, klass, ptype)
+    reach = _reach(countries_of, regions)
+    usd = _assign_values(rng, targets, group, klass, ptype, reach)
 
     # --- status and dates.
     status, start, end = _assign_status_dates(rng, targets, snapshot_end, n)
@@ -624,9 +661,11 @@ def generate_pledges(seed: int = 2022, snapshot: str = "2023-12") -> pd.DataFram
     })
     frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)
     frame["pledge_id"] = [f"SYN-{k:04d}" for k in range(1, n + 1)]
+    population = sample_population() if population is None else population
+    frame["usd_value"] = cap_single_pledges(frame, population, targets)
     frame = validate_pledges(frame[PLEDGE_COLUMNS], origin=f"synthetic pledges (seed {seed})")
     frame.attrs.update({"synthetic": True, "notice": SYNTHETIC_NOTICE, "seed": seed,
-                        "snapshot": snapshot})
+                        "snapshot": snapshot, "single_pledge_cap": SINGLE_PLEDGE_CAP})
     return frame
 
 
@@ -637,8 +676,32 @@ def _class_of(iso3: str) -> str:
             (False, True): "ldc_only", (False, False): "neither"}[(africa, ldc)]
 
 
-def _assign_values(rng, targets: CalibrationTargets, group, klass, ptype) -> np.ndarray:
-    """USD per pledge (NaN = not reported) whose sums hit every money target exactly."""
+def _reach(countries_of: list[list[str]], regions: np.ndarray) -> np.ndarray:
+    """How many economies each pledge reaches (named countries and region members)."""
+    from p2c_research import countries
+
+    every = len(countries.load_countries())
+    out = np.ones(len(countries_of))
+    for i, (named, tokens) in enumerate(zip(countries_of, regions, strict=True)):
+        reached = set(named)
+        for token in split_tokens(tokens):
+            if token == "global":
+                out[i] = every
+                break
+            reached |= set(region_members(token))
+        else:
+            out[i] = max(len(reached), 1)
+    return out
+
+
+def _assign_values(rng, targets: CalibrationTargets, group, klass, ptype,
+                   reach: np.ndarray) -> np.ndarray:
+    """USD per pledge (NaN = not reported) whose sums hit every money target exactly.
+
+    Pledges that reach more economies are drawn larger (``reach **
+    REACH_EXPONENT``): a regional programme is bigger than a one-country one,
+    and it keeps most pledges under the single-pledge cap before it is applied.
+    """
     n = len(group)
     type_counts = {t: int((ptype == t).sum()) for t in TYPE_MISSING}
     expected = sum(TYPE_MISSING[t] * k for t, k in type_counts.items())
@@ -672,13 +735,203 @@ def _assign_values(rng, targets: CalibrationTargets, group, klass, ptype) -> np.
         for c, cls in enumerate(CLASSES):
             idx = np.flatnonzero(has_value & (row_of == row) & (klass == cls))
             log_size = np.array([np.log(GROUP_SIZE[group[i]]) + TYPE_LOG_SIZE[ptype[i]]
-                                 for i in idx])
+                                 + REACH_EXPONENT * np.log(reach[i]) for i in idx])
             sigma = np.array([GROUP_SIGMA.get(group[i], 1.1) for i in idx])
             draws = np.exp(log_size + sigma * rng.standard_normal(len(idx)))
             values = np.array([_round_sig(v) for v in draws / draws.sum() * cell_totals[r, c]])
             values[np.argmax(values)] += cell_totals[r, c] - values.sum()  # exact cell total
             usd[idx] = np.round(values, 2)
     return usd
+
+
+# ----------------------------------------------------------------- the single-pledge cap
+def population_window() -> tuple[int, int]:
+    """The year window the reports take population from (``params/defaults.yaml``)."""
+    from p2c_research.params import default_params_path
+    from p2c_research.yamlio import parse_yaml
+
+    try:
+        window = parse_yaml(default_params_path().read_text())["year_window"]
+        return int(window["start"]), int(window["end"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return DEFAULT_POPULATION_WINDOW
+
+
+def sample_population(panel_path: Path | None = None) -> pd.Series:
+    """Persons by ISO3, as the reports read them: the latest value in :func:`population_window`.
+
+    Args:
+        panel_path: a tidy panel parquet (default: the embedded sample's).
+
+    Raises:
+        DataError: the panel is missing (build the sample panel first).
+    """
+    from p2c_research.analyses.scores import latest_values
+    from p2c_research.config import sample_dir
+    from p2c_research.store import read_panel
+
+    path = Path(panel_path) if panel_path is not None else sample_dir() / "panel.parquet"
+    if not path.exists():
+        raise DataError(f"{path}: the synthetic pledges need population to cap single pledges; "
+                        "build the sample panel first (`invoke data.sample --source DIR`) or "
+                        "pass population to generate_pledges")
+    latest = latest_values(read_panel(path), ["population"], population_window())
+    return latest.set_index("iso3")["value"].astype(float)
+
+
+def _pair_shares(pledges: pd.DataFrame, population: pd.Series
+                 ) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, np.ndarray]]:
+    """Every (pledge, economy) pair and each pair's share of its pledge under the capped rules.
+
+    The pairs and the shares are those of
+    :func:`p2c_research.analyses.allocation.allocate_pledges` (the reports'
+    allocation), reproduced here without its bookkeeping columns.
+    """
+    from p2c_research import countries
+    from p2c_research.analyses.allocation import allocate_pledges
+
+    economies = countries.load_countries()
+    ones = pledges.assign(usd_value=1.0)
+    shares: dict[str, np.ndarray] = {}
+    pairs = None
+    for rule in CAP_RULES:
+        alloc = allocate_pledges(ones, economies, rule, population=population)
+        if pairs is None:
+            pairs = alloc[["pledge_id", "iso3"]]
+        elif not pairs.equals(alloc[["pledge_id", "iso3"]]):  # pragma: no cover - same targets
+            raise DataError("synthetic generator: allocation rules disagree on targets")
+        shares[rule] = alloc["share"].to_numpy(dtype=float)
+    assert pairs is not None
+    pledge_of = pd.Index(pledges["pledge_id"]).get_indexer(pairs["pledge_id"])
+    iso3s = sorted(set(pairs["iso3"]))
+    country_of = pd.Index(iso3s).get_indexer(pairs["iso3"])
+    return pledge_of, country_of, iso3s, shares
+
+
+def largest_pledge_shares(pledges: pd.DataFrame, population: pd.Series) -> pd.DataFrame:
+    """Per economy and capped rule: the largest single pledge's share of what it receives.
+
+    What :data:`SINGLE_PLEDGE_CAP` bounds. Columns ``rule, iso3, received_usd,
+    pledge_id, pledge_usd, share``; economies that receive no USD have no row.
+    """
+    pledge_of, country_of, iso3s, shares = _pair_shares(pledges, population)
+    usd = np.nan_to_num(pledges["usd_value"].to_numpy(dtype=float))
+    ids = pledges["pledge_id"].astype(str).to_numpy()
+    rows = []
+    for rule, share in shares.items():
+        alloc = usd[pledge_of] * share
+        received = np.bincount(country_of, weights=alloc, minlength=len(iso3s))
+        frame = pd.DataFrame({"iso3": np.asarray(iso3s)[country_of], "pledge_id": ids[pledge_of],
+                              "pledge_usd": alloc, "received_usd": received[country_of]})
+        frame = frame[frame["received_usd"] > 0]
+        top = frame.loc[frame.groupby("iso3")["pledge_usd"].idxmax()]
+        rows.append(top.assign(rule=rule, share=top["pledge_usd"] / top["received_usd"]))
+    cols = ["rule", "iso3", "received_usd", "pledge_id", "pledge_usd", "share"]
+    return pd.concat(rows, ignore_index=True)[cols]
+
+
+def cap_single_pledges(pledges: pd.DataFrame, population: pd.Series,
+                       targets: CalibrationTargets, cap: float = SINGLE_PLEDGE_CAP
+                       ) -> np.ndarray:
+    """USD values such that no pledge gives any economy more than ``cap`` of what it receives.
+
+    Without it one synthetic pledge could decide a country (86% of Mauritania's
+    pledged money came from one). The share is checked under the equal and the
+    population allocation rules (:data:`CAP_RULES`, the latter the reports'
+    default). The new values are the smallest change to the drawn ones that
+    meets the cap and keeps the published money totals: a linear programme
+    (HiGHS) that minimises the sum of relative changes ``|new - drawn| / drawn``
+    subject to
+
+    * each pledge's share of each economy's received total at most
+      ``CAP_MARGIN x cap`` (so rounding cannot cross the cap), and
+    * the USD totals of all pledges, of government and private-sector pledges
+      and of pledges targeting Africa and an LDC equal to their targets.
+
+    Cap constraints are added as they are found violated (most never bind),
+    until none is. Values are then rounded to 3 significant figures.
+
+    Args:
+        pledges: ``pledge_id, stakeholder_group, target_countries, target_regions, usd_value``.
+        population: persons by ISO3 (:func:`sample_population`).
+        targets: the published totals to keep.
+        cap: the largest share one pledge may have of an economy's received total.
+
+    Raises:
+        DataError: no values meet the cap and the totals together.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    pledge_of, country_of, iso3s, shares = _pair_shares(pledges, population)
+    drawn = pledges["usd_value"].to_numpy(dtype=float)
+    valued = np.flatnonzero(~np.isnan(drawn))
+    column = np.full(len(drawn), -1)
+    column[valued] = np.arange(len(valued))
+    m = len(valued)
+    keep = column[pledge_of] >= 0
+    pair_pledge, pair_country = column[pledge_of[keep]], country_of[keep]
+    # What each economy receives is country_matrix @ values, under each rule.
+    country_matrix = {rule: sparse.csr_matrix((share[keep], (pair_country, pair_pledge)),
+                                              shape=(len(iso3s), m))
+                      for rule, share in shares.items()}
+    pair_share = {rule: share[keep] for rule, share in shares.items()}
+
+    # Variables: values x, then rises up to double (r1), rises beyond (r2), cuts (c):
+    # x = drawn + r1 + r2 - c. Cost: relative change, a rise beyond double costing
+    # CAP_STEEP_RISE times more, so money spreads over many pledges instead of making
+    # a few giants.
+    base = drawn[valued]
+    eye = sparse.identity(m, format="csr")
+    a_def = sparse.hstack([eye, -eye, -eye, eye])
+    group = pledges["stakeholder_group"].to_numpy()[valued]
+    africa = targets_region(pledges, "africa").to_numpy()[valued]
+    ldc = targets_region(pledges, "ldc").to_numpy()[valued]
+    totals = np.vstack([np.ones(m), group == "government", group == "private_sector",
+                        africa, ldc]).astype(float)
+    a_eq = sparse.vstack([a_def, sparse.hstack([sparse.csr_matrix(totals),
+                                                sparse.csr_matrix((len(totals), 3 * m))])])
+    b_eq = np.concatenate([base, [targets.usd_total, targets.government[1],
+                                  targets.private_sector[1], targets.africa[1], targets.ldc[1]]])
+    inv = 1.0 / base
+    cost = np.concatenate([np.zeros(m), inv, CAP_STEEP_RISE * inv, inv])
+    bounds = ([(CAP_FLOOR_USD, None)] * m + [(0, b) for b in base] + [(0, None)] * m
+              + [(0, None)] * m)
+    zeros = sparse.csr_matrix((1, 3 * m))
+
+    aim = cap * CAP_MARGIN
+    cap_rows: list[sparse.csr_matrix] = []
+    seen: set[tuple[str, int]] = set()
+    values = base.copy()
+    for _ in range(CAP_MAX_ROUNDS):
+        added = 0
+        for rule, matrix in country_matrix.items():
+            received = matrix @ values
+            alloc = values[pair_pledge] * pair_share[rule]
+            for k in np.flatnonzero(alloc > cap * received[pair_country]):
+                if (rule, int(k)) in seen:
+                    continue
+                seen.add((rule, int(k)))
+                # share x_p - aim * (what the economy receives) <= 0
+                own = sparse.csr_matrix(([pair_share[rule][k]], ([0], [pair_pledge[k]])),
+                                        shape=(1, m))
+                row = own - aim * matrix.getrow(pair_country[k])
+                cap_rows.append(sparse.hstack([row, zeros]).tocsr())
+                added += 1
+        if not added:
+            break
+        result = linprog(cost, A_ub=sparse.vstack(cap_rows).tocsr(),
+                         b_ub=np.zeros(len(cap_rows)), A_eq=a_eq, b_eq=b_eq, bounds=bounds,
+                         method="highs")
+        if result.status != 0:
+            raise DataError(f"synthetic generator: no pledge values meet the {cap:.0%} "
+                            f"single-pledge cap and the published totals ({result.message})")
+        values = result.x[:m]
+    else:
+        raise DataError(f"synthetic generator: the {cap:.0%} single-pledge cap did not converge")
+    out = np.full(len(drawn), np.nan)
+    out[valued] = [_round_sig(v, floor=CAP_FLOOR_USD) for v in values]
+    return out
 
 
 def _assign_status_dates(rng, targets: CalibrationTargets, snapshot_end: pd.Timestamp, n: int):
@@ -745,7 +998,8 @@ def _assign_entities(rng, geo: _Geography, targets: CalibrationTargets, group, p
                 agencies[c] += 1
                 extra -= 1
     for country, idx in by_country.items():
-        names = [GOV_AGENCIES[k].format(geo.names[country]) for k in range(agencies[country])]
+        names = [f"{GOV_AGENCIES[k].format(country)} {FICTIONAL_MARK}"
+                 for k in range(agencies[country])]
         order = rng.permutation(idx)
         for k, i in enumerate(order):
             entity[i] = names[k] if k < len(names) else names[int(rng.integers(len(names)))]
@@ -761,14 +1015,12 @@ def _assign_entities(rng, geo: _Geography, targets: CalibrationTargets, group, p
         names: list[str] = []
         for k in rng.permutation(len(combos)):
             pattern, adjective = combos[k]
-            name = pattern.format(adjective)
+            name = f"{pattern.format(adjective)} {FICTIONAL_MARK}"
             if name not in used:
                 names.append(name)
                 used.add(name)
             if len(names) == n_entities:
                 break
-        if g == "civil_society":
-            names[0] = "Digital Futures Foundation"
         if g in ("private_sector", "academia"):
             homes = rng.choice(hq, n_entities)
         elif g == "civil_society":
@@ -883,18 +1135,29 @@ def calibration_markdown(report: pd.DataFrame) -> str:
 def build_sample_pledges(out_dir: Path, *, seed: int = 2022, snapshot: str = "2023-12") -> Path:
     """Write the SYNTHETIC ``pledges.parquet`` (and its provenance sidecar) into ``out_dir``.
 
-    Generates, checks the calibration (every figure within :data:`TOLERANCE`),
-    writes atomically and returns the path.
+    Generates, checks the calibration (every figure within :data:`TOLERANCE`)
+    and the single-pledge cap, writes atomically and returns the path. The
+    cap's population comes from the panel in ``out_dir`` when there is one
+    (the sample being built), else from the embedded sample.
 
     Raises:
-        DataError: a calibrated figure is off target (a bug in the generator).
+        DataError: a calibrated figure is off target or a pledge exceeds the
+            cap (a bug in the generator).
     """
-    pledges = generate_pledges(seed=seed, snapshot=snapshot)
+    panel = Path(out_dir) / "panel.parquet"
+    population = sample_population(panel if panel.exists() else None)
+    pledges = generate_pledges(seed=seed, snapshot=snapshot, population=population)
     report = calibration_report(pledges, snapshot=snapshot)
     off = report[~report["ok"]]
     if not off.empty:
         raise DataError("synthetic pledges miss calibration targets: "
                         + ", ".join(f"{r.figure} ({r.rel_error:+.1%})" for r in off.itertuples()))
+    largest = largest_pledge_shares(pledges, population)
+    if (largest["share"] > SINGLE_PLEDGE_CAP).any():
+        worst = largest.loc[largest["share"].idxmax()]
+        raise DataError(f"synthetic pledges: {worst['pledge_id']} gives {worst['iso3']} "
+                        f"{worst['share']:.0%} of its pledge USD, over the "
+                        f"{SINGLE_PLEDGE_CAP:.0%} cap")
     worst = report["rel_error"].abs().max()
     prov = Provenance(
         source="synthetic",
@@ -903,11 +1166,16 @@ def build_sample_pledges(out_dir: Path, *, seed: int = 2022, snapshot: str = "20
         parameters={
             "seed": seed,
             "snapshot": snapshot,
+            "single_pledge_cap": {"cap": SINGLE_PLEDGE_CAP, "rules": list(CAP_RULES),
+                                  "largest_share": round(float(largest["share"].max()), 4),
+                                  "population_window": list(population_window())},
             "calibration": {r["figure"]: {"target": r["target"], "achieved": round(r["achieved"], 6)}
                             for r in report.to_dict("records")},
         },
         notes=(f"{SYNTHETIC_NOTICE} Seed {seed}, snapshot {snapshot}; calibrated to "
                f"{calibration_targets(snapshot).source}; {len(report)} figures, largest relative "
-               f"error {worst:.2%} (tolerance {TOLERANCE:.0%})."),
+               f"error {worst:.2%} (tolerance {TOLERANCE:.0%}). No pledge gives an economy more "
+               f"than {SINGLE_PLEDGE_CAP:.0%} of the pledge USD it receives (largest "
+               f"{largest['share'].max():.1%}). Entity names are fictional."),
     )
     return write_parquet(pledges, Path(out_dir) / "pledges.parquet", prov)
