@@ -74,11 +74,15 @@ def run(c, country, params="", data="auto", out="", no_itu=False):
     "resume": "skip countries whose reports are complete for the same params and data",
     "data": "sample | processed | auto",
     "no_itu": NO_ITU_HELP,
+    "baseline": "an earlier batch's output folder: each pledge report gains a 'Since the last "
+                "assessment' section, and OUT/compare.html lists every change",
 })
 @_user_errors
 def batch(c, countries="", all=False, workers=0, scheduler="", out="", resume=False,
-          data="auto", no_itu=False):
+          data="auto", no_itu=False, baseline=""):
     """Run the reports for many countries in parallel (Dask), then write index.html and manifest.json."""
+    from p2c_research.config import outputs_dir
+    from p2c_research.reports.compare_report import set_baseline, write_comparison
     from p2c_research.runner.batch import all_countries_with_data, run_batch
 
     if all and countries:
@@ -87,10 +91,30 @@ def batch(c, countries="", all=False, workers=0, scheduler="", out="", resume=Fa
     codes = all_countries_with_data(data) if all else _split(countries)
     if not codes:
         raise Exit("no countries: pass --countries A,B or --all", code=2)
-    code = run_batch(codes, out_dir=out or None, data=data, workers=workers or None,
+    folder = Path(out) if out else outputs_dir()
+    set_baseline(folder, baseline or None)  # recorded before any report reads it
+    code = run_batch(codes, out_dir=folder, data=data, workers=workers or None,
                      scheduler=scheduler or None, resume=resume)
+    if baseline:
+        written = write_comparison(baseline, folder)
+        print(f"comparison with {baseline}: {written['html']}")
     if code:
         raise Exit(code=code)
+
+
+@task(help={
+    "old": "the earlier batch output folder (the baseline)",
+    "new": "the later batch output folder",
+    "out": "where to write compare.html and compare.csv (default: NEW)",
+})
+@_user_errors
+def compare(c, old, new, out=""):
+    """List what changed between two batch outputs: values, verdicts, target progress, pledges."""
+    from p2c_research.reports.compare_report import write_comparison
+
+    written = write_comparison(Path(old), Path(new), Path(out) if out else None)
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
 
 
 @task(help={"port": "port for JupyterLab (default 8888)", "no_browser": "do not open a browser"})
@@ -230,4 +254,4 @@ def docs_indicators(c):
 data_ns = Collection("data", sample, fetch, build, diff, regions)
 params_ns = Collection("params", params_check)
 docs_ns = Collection("docs", docs_indicators)
-ns = Collection(run, batch, lab, test, data_ns, params_ns, docs_ns)
+ns = Collection(run, batch, compare, lab, test, data_ns, params_ns, docs_ns)

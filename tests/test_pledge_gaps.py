@@ -313,27 +313,59 @@ def country_case() -> tuple[pd.DataFrame, pd.DataFrame, list[SimpleNamespace]]:
         pledge("D", countries="KHM", usd=40.0, status="not_reported",
                end_date=pd.Timestamp("2021-01-01"), pillar="trust"),
         pledge("E", countries="MDG", usd=999.0),  # does not reach KHM
+        pledge("F", countries="KHM", usd=10.0, focus_area="ACCELERATE",
+               pillar="investment"),  # matches no priority
     ])
-    labels = pd.DataFrame({"pledge_id": ["A", "B", "C", "D", "B", "E"],
-                           "priority_id": ["infra", "infra", "trust", "trust", "trust", "infra"]})
+    # B serves infra by pillar and keyword (3 points) and trust by keyword (1 point).
+    labels = pd.DataFrame({
+        "pledge_id": ["A", "B", "C", "D", "B", "E"],
+        "priority_id": ["infra", "infra", "trust", "trust", "trust", "infra"],
+        "by_pillar": [True, True, True, True, False, True],
+        "by_keyword": [False, True, False, False, True, False]})
     return pledges, labels, priorities()
 
 
-def test_matrix_follow_through_and_action_plan() -> None:
+def test_label_weights_split_each_pledge_by_match_points() -> None:
+    _, labels, _ = country_case()
+    w = cl.label_weights(labels).set_index(["pledge_id", "priority_id"])
+    assert w.loc[("B", "infra"), "points"] == 3.0 and w.loc[("B", "trust"), "points"] == 1.0
+    assert w.loc[("B", "infra"), "weight"] == pytest.approx(0.75)
+    assert w.loc[("B", "trust"), "weight"] == pytest.approx(0.25)
+    assert w.loc[("A", "infra"), "weight"] == 1.0
+    assert w.groupby("pledge_id")["weight"].sum().tolist() == pytest.approx([1.0] * 5)
+
+
+def test_matrix_totals_and_follow_through_split_pledges_without_double_counting() -> None:
     pledges, labels, prs = country_case()
     alloc = al.allocate_pledges(pledges, countries_frame(), "equal", region_members=members)
     reaching = pg.country_pledges(pledges, alloc, "KHM")
-    assert sorted(reaching["pledge_id"]) == ["A", "B", "C", "D"]
+    assert sorted(reaching["pledge_id"]) == ["A", "B", "C", "D", "F"]
     assert reaching.set_index("pledge_id").loc["B", "usd_allocated"] == 30.0  # KHM + LAO
 
     matrix = pg.priority_pledge_matrix(reaching, labels, prs).set_index("priority_id")
     assert matrix.loc["infra", "pledges"] == 2 and matrix.loc["trust", "pledges"] == 3
-    assert matrix.loc["infra", "usd_allocated"] == 130.0
+    # A 100 + 3/4 of B's 30; trust: 1/4 of B + D 40.
+    assert matrix.loc["infra", "usd_allocated"] == pytest.approx(122.5)
+    assert matrix.loc["trust", "usd_allocated"] == pytest.approx(47.5)
+    assert matrix.loc[pg.UNMATCHED_ROW, "pledges"] == 1
+    assert matrix.loc[pg.UNMATCHED_ROW, "usd_allocated"] == 10.0
     assert matrix.loc["trust", "pillar: trust"] == 2
     assert matrix.loc["infra", "stakeholder: private_sector"] == 1
-    assert matrix.loc[pg.TOTAL_ROW, "pledges"] == 4  # B is in two rows, counted once
-    assert matrix.loc[pg.TOTAL_ROW, "usd_allocated"] == 170.0
+    assert matrix.loc[pg.TOTAL_ROW, "pledges"] == 5  # B is in two rows, counted once
+    assert matrix.loc[pg.TOTAL_ROW, "usd_allocated"] == 180.0
+    rows = matrix.drop(index=pg.TOTAL_ROW)
+    assert rows["usd_allocated"].sum() == pytest.approx(180.0)
     assert pg.priorities_without_pledges(matrix.reset_index()) == ["business", "gov"]
+
+    totals = pg.priority_totals(reaching, labels, prs).set_index("priority_id")
+    assert totals.loc["infra", ["pledges", "pledges_shared"]].tolist() == [2, 1]
+    assert totals.loc["infra", "usd_split"] == pytest.approx(122.5)
+    assert totals.loc["infra", "usd_if_counted_whole"] == pytest.approx(130.0)
+    assert totals.loc["trust", "usd_if_counted_whole"] == pytest.approx(70.0)
+    parts = totals.drop(index=pg.TOTAL_ROW)
+    assert parts["usd_split"].sum() == pytest.approx(totals.loc[pg.TOTAL_ROW, "usd_split"])
+    assert totals.loc[pg.TOTAL_ROW, "usd_split"] == 180.0
+    assert parts["share_of_total"].sum() == pytest.approx(1.0)
 
     as_of = date(2024, 1, 1)
     stale = pg.stale_pledges(reaching, as_of)
@@ -341,38 +373,50 @@ def test_matrix_follow_through_and_action_plan() -> None:
     follow = pg.follow_through(reaching, labels, prs, as_of).set_index("priority_id")
     assert follow.loc["trust", ["completed", "in_progress", "not_started", "not_reported",
                                 "stale"]].tolist() == [0, 1, 0, 2, 1]
-    # Self-reported value: of the valued pledges (A 100, B 30, D 40), D is not reported.
-    assert follow.loc[pg.ALL_ROW, "share_value_self_reported"] == pytest.approx(130 / 170)
-    assert follow.loc["trust", "share_value_self_reported"] == pytest.approx(30 / 70)
+    assert follow.loc["trust", "usd_allocated"] == pytest.approx(47.5)
+    # Self-reported value: of the valued pledges (A 100, B 30, D 40, F 10), D and F are not
+    # reported... F is in progress (default): only D is not reported.
+    assert follow.loc[pg.ALL_ROW, "share_value_self_reported"] == pytest.approx(140 / 180)
+    # trust: B's quarter (7.5, reported) of 47.5
+    assert follow.loc["trust", "share_value_self_reported"] == pytest.approx(7.5 / 47.5)
     assert np.isnan(follow.loc["business", "share_value_self_reported"])
 
-    gaps = pd.DataFrame({"group_id": ["infra", "trust", "business", "gov"],
-                         "need": [70.0, 50.0, 80.0, 10.0], "gap_index": [20.0, 30.0, 90.0, 0.0],
-                         "gap_rank": [5, 4, 1, 9], "n_ranked": 9,
-                         "need_class": ["high", "mid", "high", "low"],
-                         "flag": ["supported", "moderate", "high need, thin support",
-                                  "low need"]})
-    bench = pd.DataFrame({"group_id": ["infra"], "n_benchmarked": [2], "n_under": [1],
-                          "benchmark_status": ["1 of 2 ..."]})
-    plan = pg.action_plan(gaps, follow.reset_index(), bench, reaching, labels, prs,
-                          as_of).set_index("priority_id")
-    assert plan.loc["business", "next_step"] == pg.STEP_MOBILISE
-    assert plan.loc["business", "rule"] == pg.RULE_NO_PLEDGE
-    assert plan.loc["trust", "next_step"] == pg.STEP_IMPLEMENT  # D stale: 1 of 3
-    assert plan.loc["infra", "next_step"] == pg.STEP_MONITOR   # A done, B under way
-    assert plan.loc["gov", "next_step"] == pg.STEP_MONITOR     # low need, no pledge
-    assert plan.loc["gov", "benchmark_status"].startswith("not benchmarked")
-    assert plan.loc["trust", "share_lagging"] == pytest.approx(1 / 3)
-    assert plan.loc["infra", "pledge_count"] == 2
+
+def test_support_by_group_splits_priorities_and_adds_up_to_the_country() -> None:
+    pledges, labels, prs = country_case()
+    alloc = al.allocate_pledges(pledges, countries_frame(), "equal", region_members=members)
+    groups = gp.pledge_groups(pledges, labels)
+    index = pd.DataFrame([("priority", p.id) for p in prs] + [("country", "all")],
+                         columns=["level", "group_id"])
+    support = gp.support_by_group(alloc, groups, POPULATION, ECONOMIES, group_index=index)
+    khm = support[support["iso3"] == "KHM"].set_index(["level", "group_id"])
+    prio = khm.loc["priority", "pledge_usd"]
+    assert prio["infra"] == pytest.approx(122.5) and prio["trust"] == pytest.approx(47.5)
+    unmatched = 10.0  # F
+    assert prio.sum() + unmatched == pytest.approx(khm.loc[("country", "all"), "pledge_usd"])
+    assert khm.loc[("priority", "trust"), "pledge_count"] == 3  # counts stay whole
 
 
-def test_next_step_rules_in_order() -> None:
-    assert pg.next_step(0, "mid", "moderate", 0.0) == (pg.STEP_MOBILISE, pg.RULE_NO_PLEDGE)
-    assert pg.next_step(3, "high", gp.FLAG_HIGH_NEED_THIN, 1.0) == (pg.STEP_MOBILISE,
-                                                                    pg.RULE_HIGH_GAP)
-    assert pg.next_step(2, "high", "supported", 0.5) == (pg.STEP_IMPLEMENT, pg.RULE_IMPLEMENT)
-    assert pg.next_step(2, None, "no data", 0.3) == (pg.STEP_MONITOR, pg.RULE_MONITOR)
-    assert pg.next_step(0, None, "no data", 0.0) == (pg.STEP_MONITOR, pg.RULE_MONITOR)
+def test_support_floor_and_ranking_among_peers() -> None:
+    iso = ["A", "B", "C", "D", "E", "F"]
+    need = pd.DataFrame({"iso3": iso, "level": "country", "group_id": "all",
+                         "need": [90.0, 80.0, 70.0, 20.0, 10.0, 50.0]})
+    # Everyone receives almost nothing but C: B's USD 0.04 per person ranks high, not enough.
+    support = pd.DataFrame({"iso3": iso, "level": "country", "group_id": "all",
+                            "usd_per_capita": [0.0, 0.04, 5.0, 0.0, 0.0, 0.01]})
+    world = gp.gap_index(need, support).set_index("iso3")
+    assert world.loc["B", "support_pct"] >= 2 / 3  # top third by rank...
+    assert bool(world.loc["B", "below_floor"]) and world.loc["B", "support_class"] == "low"
+    assert world.loc["B", "flag"] == gp.FLAG_HIGH_NEED_THIN  # ...but under the floor
+    assert world.loc["C", "support_class"] == "high" and not world.loc["C", "below_floor"]
+    no_floor = gp.gap_index(need, support, floor=0.0).set_index("iso3")
+    assert no_floor.loc["B", "support_class"] == "high"
+    # Among peers A, B, D only: ranks and percentiles over three economies.
+    peers = gp.rank_among(world.reset_index(), ["A", "B", "D"]).set_index("iso3")
+    assert sorted(peers.index) == ["A", "B", "D"] and (peers["n_ranked"] == 3).all()
+    assert peers["need_rank"].to_dict() == {"A": 1, "B": 2, "D": 3}
+    assert peers.loc["B", "support_pct"] == 1.0  # the most supported of the three
+    assert peers.loc["A", "gap_index"] == pytest.approx(100 * 1.0 * (1 - 0.25))
 
 
 # --------------------------------------------------------------------------- report helpers

@@ -19,6 +19,13 @@ allowed; pledges matching none are listed by :func:`unmatched_pledges`):
   written entirely in capitals (an acronym: ``SME``, ``CERT``, ``ID``) is
   matched with its case and as a whole word (a plural ``s`` allowed), so
   ``CERT`` finds "CERTs" but not "certificate".
+
+A pledge labelled with several priorities is **split** across them, so that
+priority totals add up to what the country receives
+(:func:`label_weights`): each label scores :data:`MATCH_POINTS` (2 for the
+declared pillar, the pledger's own statement; 1 for a keyword, our reading of
+its text; 3 for both), and the pledge's value is shared in proportion to the
+points.
 """
 
 from __future__ import annotations
@@ -32,6 +39,14 @@ import pandas as pd
 
 CROSS_CUTTING_PILLARS: tuple[str, ...] = ("investment", "policy_regulation")
 LABEL_COLUMNS = ["pledge_id", "priority_id", "by_pillar", "by_keyword", "keywords", "match"]
+#: Points of a label by how it was found; a pledge is split in proportion to them.
+MATCH_POINTS: dict[str, float] = {"pillar": 2.0, "keyword": 1.0}
+SPLIT_RULE = (
+    "A pledge matching several priorities is split across them in proportion to match "
+    f"points: {MATCH_POINTS['pillar']:g} for its declared pillar, "
+    f"{MATCH_POINTS['keyword']:g} for a keyword, both added; priority totals therefore add "
+    "up to the country's total, with pledges matching no priority in their own row."
+)
 
 
 class PriorityLike(Protocol):
@@ -111,6 +126,21 @@ def classify_pledges(
                     "pillar" if by_pillar else "keyword")
                 rows.append((str(pid), pr.id, by_pillar, bool(found), ";".join(found), match))
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
+
+
+def label_weights(labels: pd.DataFrame) -> pd.DataFrame:
+    """``labels`` with ``points`` and ``weight``: each pledge's share going to each priority.
+
+    ``points`` = :data:`MATCH_POINTS` of the declared pillar plus that of a
+    keyword match; ``weight`` = points over the pledge's total points, so the
+    weights of a pledge sum to 1 and no money is counted twice.
+    """
+    out = labels.copy()
+    out["points"] = (MATCH_POINTS["pillar"] * out["by_pillar"].astype(float)
+                     + MATCH_POINTS["keyword"] * out["by_keyword"].astype(float))
+    total = out.groupby("pledge_id")["points"].transform("sum")
+    out["weight"] = (out["points"] / total).astype(float) if len(out) else out["points"]
+    return out
 
 
 def unmatched_pledges(pledges: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:

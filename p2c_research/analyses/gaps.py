@@ -17,7 +17,11 @@ Formulas (documented in the report):
   group's indicators the term is 0 and ``need_basis`` says "score only".
 * **support** = pledge USD allocated to the economy for the group, per
   capita (``usd_per_capita``), with the pledge count beside it. Pledges with no
-  USD value count in ``pledge_count`` but not in USD.
+  USD value count in ``pledge_count`` but not in USD. A pledge matching several
+  priorities is split across them by its label weights
+  (:func:`p2c_research.analyses.classification.label_weights`), so the
+  priority totals of an economy plus its unmatched pledges add up to its
+  country total: nothing is counted twice.
 * **gap index** = ``100 x need_pct x (1 - support_pct)``, where ``need_pct``
   and ``support_pct`` are percentile ranks across the economies that have both
   a need and a support value, ``(rank - 1) / (n - 1)`` with ties averaged (0 =
@@ -27,10 +31,16 @@ Formulas (documented in the report):
   support, ``gap_rank`` 1 = largest gap (ties share the best rank), each out
   of ``n_ranked``.
 * **classes** (also the bivariate map): need and support terciles on the
-  percentile ranks, low < 1/3 <= mid < 2/3 <= high. **flag**: "high need,
-  thin support" (high need, low support), else "low need" (low need), else
+  percentile ranks, low < 1/3 <= mid < 2/3 <= high. **Support floor**: support
+  below :data:`SUPPORT_FLOOR_USD_PER_PERSON` is "low" whatever its rank
+  (``below_floor``), since where most economies receive almost nothing a few
+  thousand dollars can rank in the top third. **flag**: "high need, thin
+  support" (high need, low support), else "low need" (low need), else
   "supported" (high support), else "moderate"; "no data" without need or
   support.
+* **peers**: a country's own verdicts rank it among its peer set, its ITU-D
+  region plus its income group (:func:`rank_among`), not among every economy;
+  the world-wide ranks stay for the maps and the league table.
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from p2c_research.analyses.classification import PriorityLike
+from p2c_research.analyses.classification import PriorityLike, label_weights
 from p2c_research.analyses.regression import VERDICTS
 from p2c_research.analyses.scores import catalog_meta, priority_members
 from p2c_research.analyses.verdicts import FLAGGED
@@ -55,6 +65,15 @@ FLAG_SUPPORTED = "supported"
 FLAG_MODERATE = "moderate"
 FLAG_NO_DATA = "no data"
 CLASSES: tuple[str, ...] = ("low", "mid", "high")
+#: Support under this many USD per person (pledge lifetimes, allocated) is thin whatever
+#: its rank. Context: P2C's USD 36.78 bn of Dec 2023 is about USD 5-6 per person of
+#: the economies it targets, and ITU (2020) put universal connectivity by 2030 at about
+#: USD 140 per person to connect; a priority below a dollar a head is not "supported".
+SUPPORT_FLOOR_USD_PER_PERSON = 1.0
+SUPPORT_FLOOR_RULE = (
+    f"support below USD {SUPPORT_FLOOR_USD_PER_PERSON:,.2f} per person is thin (class 'low') "
+    "whatever its rank"
+)
 
 NEED_FORMULA = (
     f"need = (100 - landscape score) + {UNDER_POINTS:g} x share of the group's benchmarked "
@@ -146,22 +165,30 @@ def overall_scores(pillar_scores: pd.DataFrame, min_pillars: int = 2) -> pd.Data
 
 
 def pledge_groups(pledges: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """Which groups each pledge supports: its priorities, its focus area (if scored), ``all``.
+    """Which groups each pledge supports, and with what share of its value.
 
-    ``labels`` is the output of ``classify_pledges``. ACCELERATE pledges count
-    towards priorities they match and towards the country total, not a pillar.
-    Columns ``pledge_id, level, group_id``.
+    Its priorities (``labels`` from ``classify_pledges``; the ``weight`` of
+    :func:`~p2c_research.analyses.classification.label_weights`, so a pledge
+    matching two priorities is split, not counted twice), its focus area if
+    scored, and ``all`` (weight 1 each). ACCELERATE pledges count towards
+    priorities they match and towards the country total, not a pillar.
+    Columns ``pledge_id, level, group_id, weight``.
     """
     ids = pledges["pledge_id"].astype(str)
     focus = pledges["focus_area"].astype(str).str.upper()
+    weighted = labels if "weight" in labels.columns else label_weights(labels)
     parts = [
-        pd.DataFrame({"pledge_id": labels["pledge_id"].astype(str), "level": "priority",
-                      "group_id": labels["priority_id"].astype(str)}),
+        pd.DataFrame({"pledge_id": weighted["pledge_id"].astype(str), "level": "priority",
+                      "group_id": weighted["priority_id"].astype(str),
+                      "weight": weighted["weight"].astype(float)}),
         pd.DataFrame({"pledge_id": ids[focus.isin(SCORED_PILLARS)],
-                      "level": "pillar", "group_id": focus[focus.isin(SCORED_PILLARS)]}),
-        pd.DataFrame({"pledge_id": ids, "level": "country", "group_id": COUNTRY_GROUP}),
+                      "level": "pillar", "group_id": focus[focus.isin(SCORED_PILLARS)],
+                      "weight": 1.0}),
+        pd.DataFrame({"pledge_id": ids, "level": "country", "group_id": COUNTRY_GROUP,
+                      "weight": 1.0}),
     ]
-    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+    out = pd.concat(parts, ignore_index=True)
+    return out.drop_duplicates(["pledge_id", "level", "group_id"], ignore_index=True)
 
 
 def support_by_group(
@@ -182,10 +209,15 @@ def support_by_group(
             (e.g. a priority no pledge matches); defaults to those in ``groups``.
 
     Returns ``iso3, level, group_id, pledge_usd, pledge_count, count_allocated,
-    population, usd_per_capita`` (USD per person).
+    population, usd_per_capita`` (USD per person). USD and ``count_allocated``
+    are weighted by the groups' ``weight`` (a split pledge counts once in
+    total); ``pledge_count`` counts every pledge touching the group.
     """
     merged = allocation[["pledge_id", "iso3", "usd_allocated", "count_allocated"]].merge(
         groups, on="pledge_id", how="inner")
+    weight = merged["weight"] if "weight" in merged.columns else 1.0
+    merged["usd_allocated"] = merged["usd_allocated"] * weight
+    merged["count_allocated"] = merged["count_allocated"] * weight
     agg = (merged.groupby(["iso3", "level", "group_id"])
            .agg(pledge_usd=("usd_allocated", "sum"),
                 pledge_count=("pledge_id", "nunique"),
@@ -223,14 +255,35 @@ def _tercile(pct: pd.Series) -> pd.Series:
     return out
 
 
-def gap_index(need: pd.DataFrame, support: pd.DataFrame) -> pd.DataFrame:
+RANK_COLUMNS = ["need_pct", "support_pct", "gap_index", "need_rank", "support_rank", "gap_rank",
+                "n_ranked", "need_class", "support_class", "below_floor", "flag"]
+
+
+def gap_index(need: pd.DataFrame, support: pd.DataFrame,
+              floor: float = SUPPORT_FLOOR_USD_PER_PERSON) -> pd.DataFrame:
     """Join need and support and rank economies within each group (see module docstring).
 
     Returns one row per ``iso3, level, group_id`` with need and support
     columns, ``need_pct, support_pct, gap_index, need_rank, support_rank,
-    gap_rank, n_ranked, need_class, support_class, flag``.
+    gap_rank, n_ranked, need_class, support_class, below_floor, flag``.
     """
     out = need.merge(support, on=["iso3", "level", "group_id"], how="outer")
+    return _ranked(out, floor)
+
+
+def rank_among(gaps: pd.DataFrame, economies: Sequence[str],
+               floor: float = SUPPORT_FLOOR_USD_PER_PERSON) -> pd.DataFrame:
+    """The :func:`gap_index` ranks recomputed among ``economies`` only (a peer set).
+
+    ``gaps`` is :func:`gap_index` output for every economy; the rows of
+    ``economies`` are ranked again against each other, with the same
+    percentile, tercile, floor and flag rules.
+    """
+    rows = gaps[gaps["iso3"].isin(set(economies))]
+    return _ranked(rows.drop(columns=[c for c in RANK_COLUMNS if c in rows.columns]), floor)
+
+
+def _ranked(out: pd.DataFrame, floor: float) -> pd.DataFrame:
     ranked = out["need"].notna() & out["usd_per_capita"].notna()
     pieces = []
     for _, grp in out.groupby(["level", "group_id"], sort=False):
@@ -246,16 +299,25 @@ def gap_index(need: pd.DataFrame, support: pd.DataFrame) -> pd.DataFrame:
         grp["gap_rank"] = grp["gap_index"].rank(method="min", ascending=False).astype("Int64")
         grp["n_ranked"] = int(ok.sum())
         pieces.append(grp)
-    out = pd.concat(pieces).sort_index() if pieces else out
+    out = pd.concat(pieces).sort_index() if pieces else out.assign(
+        **{c: pd.Series(dtype=float) for c in RANK_COLUMNS[:7]})
     out["need_class"] = _tercile(out["need_pct"])
-    out["support_class"] = _tercile(out["support_pct"])
-    flag = pd.Series(FLAG_MODERATE, index=out.index, dtype="string")
-    flag[out["support_class"] == "high"] = FLAG_SUPPORTED
-    flag[out["need_class"] == "low"] = FLAG_LOW_NEED
-    flag[(out["need_class"] == "high") & (out["support_class"] == "low")] = FLAG_HIGH_NEED_THIN
-    flag[out["need_class"].isna() | out["support_class"].isna()] = FLAG_NO_DATA
-    out["flag"] = flag
+    support_class = _tercile(out["support_pct"])
+    out["below_floor"] = (out["usd_per_capita"] < floor).fillna(False).astype(bool)
+    support_class[out["below_floor"] & support_class.notna()] = "low"
+    out["support_class"] = support_class
+    out["flag"] = flags(out["need_class"], out["support_class"])
     return out.reset_index(drop=True)
+
+
+def flags(need_class: pd.Series, support_class: pd.Series) -> pd.Series:
+    """The verdict of need against support from the two classes (module docstring)."""
+    flag = pd.Series(FLAG_MODERATE, index=need_class.index, dtype="string")
+    flag[support_class == "high"] = FLAG_SUPPORTED
+    flag[need_class == "low"] = FLAG_LOW_NEED
+    flag[(need_class == "high") & (support_class == "low")] = FLAG_HIGH_NEED_THIN
+    flag[need_class.isna() | support_class.isna()] = FLAG_NO_DATA
+    return flag
 
 
 def league_table(gaps: pd.DataFrame, countries_frame: pd.DataFrame,
@@ -270,8 +332,8 @@ def league_table(gaps: pd.DataFrame, countries_frame: pd.DataFrame,
     out = rows.merge(ref, on="iso3", how="left")
     keep = ["gap_rank", "iso3", "name", "wb_region", "income_group", "ldc", "lldc", "sids",
             "score", "need", "need_rank", "pledge_usd", "usd_per_capita", "pledge_count",
-            "support_rank", "gap_index", "n_ranked", "need_class", "support_class", "flag",
-            "need_basis"]
+            "support_rank", "gap_index", "n_ranked", "need_class", "support_class",
+            "below_floor", "flag", "need_basis"]
     out = out[[c for c in keep if c in out.columns]]
     return out.sort_values(["gap_index", "need"], ascending=[False, False],
                            na_position="last").reset_index(drop=True)

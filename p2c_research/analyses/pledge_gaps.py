@@ -1,4 +1,4 @@
-"""One country's pledge views: priority-by-pledge matrix, follow-through and action plan.
+"""One country's pledge views: priority-by-pledge matrix, priority totals and follow-through.
 
 These take the all-country results of :mod:`~p2c_research.analyses.allocation`,
 :mod:`~p2c_research.analyses.classification` and
@@ -12,15 +12,15 @@ Rules:
   is not ``completed``.
 * **Share of value self-reported**: allocated USD of the pledges whose status
   is not ``not_reported``, over the allocated USD of all valued pledges.
-* **Next step** of the action plan, the first rule that applies wins (the
-  rule is written beside the step):
+* **Split, not double counted**: a pledge matching several priorities gives
+  each the share of its allocated USD set by its label weights
+  (:func:`p2c_research.analyses.classification.label_weights`). Priority rows
+  of the matrix, the priority totals and the follow-through carry these split
+  amounts; with the row of pledges matching no priority they add up to what
+  the country receives. Pledge counts stay whole (a pledge counts in every
+  priority it serves).
 
-  1. *mobilise* when no pledge reaches the priority and its need is not low;
-  2. *mobilise* when the priority is flagged "high need, thin support";
-  3. *implement* when a third or more of its pledges are not started or stale
-     (a pledge whose status is not reported counts only once past its end
-     date: an unknown status calls for follow-up, i.e. monitoring);
-  4. *monitor* otherwise, following up the self-reporting.
+The action plan built on these is :mod:`p2c_research.analyses.action_plan`.
 """
 
 from __future__ import annotations
@@ -31,22 +31,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from p2c_research.analyses.gaps import FLAG_HIGH_NEED_THIN
-
 STATUSES: tuple[str, ...] = ("completed", "in_progress", "not_started", "not_reported")
-IMPLEMENT_THRESHOLD = 1 / 3
 TOTAL_ROW = "TOTAL (distinct pledges)"
 ALL_ROW = "ALL pledges reaching the country"
-
-STEP_MOBILISE = "mobilise new pledges"
-STEP_IMPLEMENT = "implement existing pledges"
-STEP_MONITOR = "monitor"
-RULE_NO_PLEDGE = "rule 1: no pledge reaches this priority and its need is not low"
-RULE_HIGH_GAP = "rule 2: need in the top third and support in the bottom third across economies"
-RULE_IMPLEMENT = ("rule 3: a third or more of its pledges are not started or past their end "
-                  "date without being completed")
-RULE_MONITOR = ("rule 4: otherwise (pledges in place and mostly under way, done or of unknown "
-                "status): follow up their self-reporting")
+UNMATCHED_ROW = "UNMATCHED (no priority)"
 
 
 def country_pledges(pledges: pd.DataFrame, allocation: pd.DataFrame, iso3: str) -> pd.DataFrame:
@@ -66,21 +54,37 @@ def _priority_ids(priorities: Sequence) -> list[str]:
     return [p.id for p in priorities]
 
 
+def _weighted(labels: pd.DataFrame) -> pd.DataFrame:
+    """Labels with their split ``weight`` (computed when the caller did not)."""
+    from p2c_research.analyses.classification import label_weights
+
+    return labels if "weight" in labels.columns else label_weights(labels)
+
+
 def priority_pledge_matrix(
     reaching: pd.DataFrame, labels: pd.DataFrame, priorities: Sequence
 ) -> pd.DataFrame:
     """Priorities (rows) by pledges grouped by pillar and by stakeholder group, with totals.
 
-    Cells count the pledges reaching the country that match the priority.
-    ``pledges`` is the row total and ``usd_allocated`` the USD allocated to the
-    country. The last row counts distinct pledges: a pledge matching two
-    priorities is in both rows but once in the total.
+    Cells count the pledges reaching the country that match the priority (a
+    pledge serving two priorities counts in both rows). ``pledges`` is the row
+    total and ``usd_allocated`` the USD allocated to the country, *split*
+    across the priorities a pledge serves (module docstring). A row
+    :data:`UNMATCHED_ROW` holds the pledges that match no priority, and the
+    last row counts distinct pledges: the USD of the priority rows and the
+    unmatched row add up to it.
     """
-    lab = labels.loc[labels["pledge_id"].isin(set(reaching["pledge_id"])),
-                     ["pledge_id", "priority_id"]]
+    lab = _weighted(labels)
+    lab = lab.loc[lab["pledge_id"].isin(set(reaching["pledge_id"])),
+                  ["pledge_id", "priority_id", "weight"]]
     joined = lab.merge(reaching[["pledge_id", "pillar", "stakeholder_group", "usd_allocated"]],
                        on="pledge_id")
-    ids = _priority_ids(priorities)
+    joined["usd_allocated"] = joined["usd_allocated"] * joined["weight"]
+    unmatched = reaching[~reaching["pledge_id"].isin(set(lab["pledge_id"]))]
+    joined = pd.concat([joined, unmatched[["pledge_id", "pillar", "stakeholder_group",
+                                           "usd_allocated"]].assign(priority_id=UNMATCHED_ROW)],
+                       ignore_index=True)
+    ids = [*_priority_ids(priorities), UNMATCHED_ROW]
     pillars = sorted(reaching["pillar"].dropna().unique())
     groups = sorted(reaching["stakeholder_group"].dropna().unique())
 
@@ -113,9 +117,47 @@ def priority_pledge_matrix(
     return matrix.reset_index()
 
 
+def priority_totals(reaching: pd.DataFrame, labels: pd.DataFrame, priorities: Sequence
+                    ) -> pd.DataFrame:
+    """What each priority receives once pledges are split, with the unmatched and total rows.
+
+    Columns ``priority_id, title, pledges, pledges_shared, usd_split,
+    usd_if_counted_whole, share_of_total``: ``pledges_shared`` counts the
+    pledges that also serve another priority, ``usd_if_counted_whole`` is what
+    the priority would show if each such pledge counted in full (the double
+    counting the split removes). The priority rows' ``usd_split`` and the
+    :data:`UNMATCHED_ROW` add up to the :data:`TOTAL_ROW`, the USD allocated
+    to the country.
+    """
+    lab = _weighted(labels)
+    lab = lab[lab["pledge_id"].isin(set(reaching["pledge_id"]))]
+    joined = lab.merge(reaching[["pledge_id", "usd_allocated"]], on="pledge_id")
+    n_labels = joined.groupby("pledge_id")["priority_id"].transform("size")
+    rows = []
+    for pr in priorities:
+        own = joined[joined["priority_id"] == pr.id]
+        rows.append({
+            "priority_id": pr.id, "title": pr.title, "pledges": int(own["pledge_id"].nunique()),
+            "pledges_shared": int((n_labels.loc[own.index] > 1).sum()),
+            "usd_split": float((own["usd_allocated"] * own["weight"]).sum()),
+            "usd_if_counted_whole": float(own["usd_allocated"].sum())})
+    unmatched = reaching[~reaching["pledge_id"].isin(set(lab["pledge_id"]))]
+    usd_unmatched = float(unmatched["usd_allocated"].sum())
+    rows.append({"priority_id": UNMATCHED_ROW, "title": "pledges matching no priority",
+                 "pledges": len(unmatched), "pledges_shared": 0, "usd_split": usd_unmatched,
+                 "usd_if_counted_whole": usd_unmatched})
+    total = float(reaching["usd_allocated"].sum())
+    rows.append({"priority_id": TOTAL_ROW, "title": "all pledges reaching the country",
+                 "pledges": len(reaching), "pledges_shared": 0, "usd_split": total,
+                 "usd_if_counted_whole": total})
+    out = pd.DataFrame(rows)
+    out["share_of_total"] = out["usd_split"] / total if total > 0 else np.nan
+    return out
+
+
 def priorities_without_pledges(matrix: pd.DataFrame) -> list[str]:
     """Priority ids that no pledge reaching the country matches."""
-    rows = matrix[matrix["priority_id"] != TOTAL_ROW]
+    rows = matrix[~matrix["priority_id"].isin([TOTAL_ROW, UNMATCHED_ROW])]
     return rows.loc[rows["pledges"] == 0, "priority_id"].tolist()
 
 
@@ -133,12 +175,13 @@ def stale_pledges(reaching: pd.DataFrame, as_of: date) -> pd.DataFrame:
     return out.sort_values("end_date").reset_index(drop=True)
 
 
-def _follow_row(frame: pd.DataFrame, stale: pd.Series) -> dict[str, float | int]:
+def _follow_row(frame: pd.DataFrame, stale: pd.Series,
+                weight: pd.Series | float = 1.0) -> dict[str, float | int]:
     counts = frame["status"].value_counts().reindex(list(STATUSES), fill_value=0)
     valued = frame["usd_allocated"].notna()
-    value_total = float(frame.loc[valued, "usd_allocated"].sum())
-    value_reported = float(frame.loc[valued & (frame["status"] != "not_reported"),
-                                     "usd_allocated"].sum())
+    usd = frame["usd_allocated"] * weight
+    value_total = float(usd[valued].sum())
+    value_reported = float(usd[valued & (frame["status"] != "not_reported")].sum())
     row: dict[str, float | int] = {s: int(counts[s]) for s in STATUSES}
     row.update({
         "pledges": len(frame),
@@ -158,15 +201,19 @@ def follow_through(
 
     One row per priority and a last row for all pledges reaching the country:
     counts by status (completed, in_progress, not_started, not_reported),
-    ``pledges``, ``stale``, ``usd_allocated``, ``usd_self_reported`` and
-    ``share_value_self_reported`` (NaN where no pledge has a value).
+    ``pledges``, ``stale``, ``usd_allocated`` (split across priorities, see the
+    module docstring), ``usd_self_reported`` and ``share_value_self_reported``
+    (NaN where no pledge has a value).
     """
     stale = stale_mask(reaching, as_of)
+    lab = _weighted(labels)
     rows = []
     for pid in _priority_ids(priorities):
-        ids = set(labels.loc[labels["priority_id"] == pid, "pledge_id"])
-        frame = reaching[reaching["pledge_id"].isin(ids)]
-        rows.append({"priority_id": pid, **_follow_row(frame, stale)})
+        weights = lab.loc[lab["priority_id"] == pid].drop_duplicates("pledge_id").set_index(
+            "pledge_id")["weight"]
+        frame = reaching[reaching["pledge_id"].isin(set(weights.index))]
+        weight = frame["pledge_id"].map(weights).astype(float)
+        rows.append({"priority_id": pid, **_follow_row(frame, stale, weight)})
     rows.append({"priority_id": ALL_ROW, **_follow_row(reaching, stale)})
     out = pd.DataFrame(rows)
     out["as_of"] = pd.Timestamp(as_of).date().isoformat()
@@ -186,79 +233,3 @@ def benchmark_status(under: pd.DataFrame, iso3: str, level: str = "priority") ->
         for u, n in zip(out["n_under"], out["n_benchmarked"], strict=True)
     ]
     return out.reset_index(drop=True)
-
-
-def next_step(pledge_count: int, need_class: object, flag: object,
-              share_lagging: float) -> tuple[str, str]:
-    """The suggested next step for one priority and the rule that chose it (first match)."""
-    need_known = isinstance(need_class, str)
-    if pledge_count == 0 and need_known and need_class != "low":
-        return STEP_MOBILISE, RULE_NO_PLEDGE
-    if flag == FLAG_HIGH_NEED_THIN:
-        return STEP_MOBILISE, RULE_HIGH_GAP
-    if pledge_count > 0 and share_lagging >= IMPLEMENT_THRESHOLD:
-        return STEP_IMPLEMENT, RULE_IMPLEMENT
-    return STEP_MONITOR, RULE_MONITOR
-
-
-def action_plan(
-    priority_gaps: pd.DataFrame,
-    follow: pd.DataFrame,
-    bench: pd.DataFrame,
-    reaching: pd.DataFrame,
-    labels: pd.DataFrame,
-    priorities: Sequence,
-    as_of: date,
-) -> pd.DataFrame:
-    """One row per strategic priority: the gap, the benchmark status, the pledges, the next step.
-
-    Args:
-        priority_gaps: the country's priority rows of ``gaps.gap_index``
-            (``group_id, need, need_class, gap_index, gap_rank, n_ranked, flag``...).
-        follow: from :func:`follow_through`.
-        bench: from :func:`benchmark_status`.
-        reaching: from :func:`country_pledges`.
-        labels: from ``classify_pledges``.
-        priorities: the country's priorities (``id``, ``title``).
-        as_of: the date that decides which pledges are stale.
-    """
-    gaps = priority_gaps.set_index("group_id")
-    fol = follow.set_index("priority_id")
-    ben = bench.set_index("group_id")
-    stale = stale_mask(reaching, as_of)
-    rows = []
-    for pr in priorities:
-        g = gaps.loc[pr.id] if pr.id in gaps.index else pd.Series(dtype=object)
-        f = fol.loc[pr.id]
-        ids = set(labels.loc[labels["priority_id"] == pr.id, "pledge_id"])
-        mine = reaching["pledge_id"].isin(ids)
-        lagging = mine & ((reaching["status"] == "not_started") | stale)
-        n = int(mine.sum())
-        share_lagging = float(lagging.sum() / n) if n else 0.0
-        step, rule = next_step(n, g.get("need_class"), g.get("flag"), share_lagging)
-        need = g.get("need", np.nan)
-        gap_value = g.get("gap_index", np.nan)
-        if pd.notna(gap_value):
-            diagnosed = (f"need {need:.1f}, gap index {gap_value:.0f} (rank {g['gap_rank']} of "
-                         f"{g['n_ranked']}): {g['flag']}")
-        else:
-            diagnosed = "no score: insufficient data to diagnose"
-        rows.append({
-            "priority_id": pr.id,
-            "title": pr.title,
-            "diagnosed_gap": diagnosed,
-            "need": need,
-            "gap_index": gap_value,
-            "flag": g.get("flag", "no data"),
-            "benchmark_status": (ben.loc[pr.id, "benchmark_status"] if pr.id in ben.index
-                                 else "not benchmarked (no model results for its indicators)"),
-            "pledges_in_place": (f"{n} pledges (USD {f['usd_allocated'] / 1e6:,.1f}m allocated); "
-                                 f"{f['completed']} completed, {f['in_progress']} in progress, "
-                                 f"{f['not_started']} not started, {f['not_reported']} not "
-                                 f"reported, {f['stale']} stale"),
-            "pledge_count": n,
-            "share_lagging": share_lagging,
-            "next_step": step,
-            "rule": rule,
-        })
-    return pd.DataFrame(rows)

@@ -5,8 +5,12 @@ notebook 03 ready tables, figures and HTML. The all-country parts (world
 scores, benchmark fits, the allocation of every pledge) are computed once per
 data vintage and options and stored with :mod:`p2c_research.cache`, so a batch
 of countries shares them; the per-country parts (classification against the
-country's priorities, need/support/gap for those priorities, matrix,
-follow-through, action plan) take a second or two.
+country's priorities, need/support/gap ranked among the country's peers,
+matrix, priority totals, follow-through, action plan, the comparison with a
+baseline) take a second or two.
+
+With synthetic pledges every pledge figure, table caption and verdict says
+"illustrative" (:data:`ILLUSTRATIVE`); with imported real pledges the labels go.
 
 Pledge text (entity, description) is untrusted input: anything shown in the
 notebook goes through :func:`html_table` (``to_html(escape=True)``) or
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from p2c_research import countries
+from p2c_research.analyses import action_plan as ap
 from p2c_research.analyses import gaps as gp
 from p2c_research.analyses import pledge_gaps as pg
 from p2c_research.analyses.allocation import (
@@ -35,10 +40,20 @@ from p2c_research.analyses.allocation import (
     describe_rule,
     unresolved_targets,
 )
-from p2c_research.analyses.classification import classify_pledges, unmatched_pledges
-from p2c_research.analyses.landscape import WorldScores, priority_scores, world_scores_cached
-from p2c_research.analyses.scores import latest_values
-from p2c_research.analyses.verdicts import world_verdicts
+from p2c_research.analyses.classification import (
+    SPLIT_RULE,
+    classify_pledges,
+    label_weights,
+    unmatched_pledges,
+)
+from p2c_research.analyses.landscape import (
+    WorldScores,
+    country_landscape,
+    priority_scores,
+    world_scores_cached,
+)
+from p2c_research.analyses.scores import catalog_meta, latest_values
+from p2c_research.analyses.verdicts import country_verdicts, world_verdicts
 from p2c_research.attribution import licence_note, publishers_text
 from p2c_research.cache import cache_key, cached_frames
 from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS
@@ -48,9 +63,16 @@ from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
 from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import apply_theme, title_text
-from p2c_research.params import CountryParams, headline_peers
-from p2c_research.report_io import RenderedImage, save_figure, save_table, saved_image
-from p2c_research.store import read_provenance
+from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
+from p2c_research.report_io import (
+    RenderedImage,
+    country_output_dir,
+    save_figure,
+    save_table,
+    saved_image,
+)
+from p2c_research.reports import compare_report as cr
+from p2c_research.store import atomic_path, read_provenance
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -61,24 +83,38 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Bump when an allocation or need rule changes, so cached allocations are recomputed.
-PLEDGE_GAPS_VERSION = 1
+PLEDGE_GAPS_VERSION = 2
+#: What every pledge figure, table caption and pledge-based verdict carries with synthetic pledges.
+ILLUSTRATIVE = "Illustrative (synthetic pledges)"
+ILLUSTRATIVE_LINE = "Illustrative: synthetic pledges, not real commitments"
+PLEDGE_BASIS_SYNTHETIC = "synthetic pledges: illustrative, not real commitments"
+PLEDGE_BASIS_IMPORTED = "imported P2C pledges"
 PLEDGE_GAP_COLUMNS = ["priority_id", "pillar", "need", "pledge_usd", "pledge_count",
                       "gap_index", "flag"]
-PLEDGE_GAP_EXTRA = ["level", "title", "score", "under_share", "n_benchmarked", "n_under",
-                    "need_basis", "usd_per_capita", "count_allocated", "need_pct",
+PLEDGE_GAP_EXTRA = ["level", "group_id", "title", "score", "under_share", "n_benchmarked",
+                    "n_under", "need_basis", "usd_per_capita", "count_allocated", "need_pct",
                     "support_pct", "need_rank", "support_rank", "gap_rank", "n_ranked",
-                    "need_class", "support_class"]
+                    "need_class", "support_class", "below_floor", "peer_set",
+                    "world_gap_index", "world_gap_rank", "world_n_ranked", "pledge_basis"]
 PLEDGE_LIST_COLUMNS = ["pledge_id", "entity", "stakeholder_group", "focus_area", "pillar",
                        "pledge_type", "status", "end_date", "usd_value", "usd_allocated",
                        "basis", "n_targets", "description"]
 CAPTIONS: dict[str, str] = {
     "pledge_gaps": "Need, pledge support and gap index for each strategic priority, each pillar "
-                   "and the country as a whole; ranks are among all economies with data.",
-    "action_plan": "One row per strategic priority; the rule that chose the next step is "
-                   "written beside it.",
+                   "and the country as a whole; ranks are among the country's peers (ITU-D "
+                   "region and income group); the world columns rank among all economies.",
+    "action_plan": "One row per strategic priority; the rule that chose the step is written "
+                   "beside it.",
+    "action_plan_indicators": "Every indicator of each priority: baseline, target, gap, the "
+                              "progress needed a year and the recent trend; 'lead' marks the "
+                              "KPI.",
     "priority_pledge_matrix": "Pledges reaching the country that match each priority, by "
-                              "declared pillar and stakeholder group; the last row counts "
-                              "distinct pledges.",
+                              "declared pillar and stakeholder group (a pledge serving two "
+                              "priorities counts in both rows); USD is split across the "
+                              "priorities a pledge serves, so with the unmatched row it adds up "
+                              "to the total.",
+    "priority_totals": "What each priority receives once a pledge serving several priorities "
+                       "is split between them; the rows add up to the total.",
     "follow_through": "Self-reported implementation status of the pledges reaching the country.",
     "stale_pledges": "Pledges past their end date that are not completed.",
     "pledges_reaching": "Pledges reaching the country, largest allocated value first "
@@ -90,9 +126,23 @@ CAPTIONS: dict[str, str] = {
                               "maps).",
     "unresolved_targets": "Pledge targets that are neither economies nor known regions.",
 }
-TABLE_NAMES = ("pledge_gaps", "action_plan", "priority_pledge_matrix", "follow_through",
-               "league_table", "unmatched_pledges", "stale_pledges", "pledges_reaching",
-               "small_states_not_drawn", "unresolved_targets")
+TABLE_NAMES = ("pledge_gaps", "action_plan", "action_plan_indicators", "priority_pledge_matrix",
+               "priority_totals", "follow_through", "league_table", "unmatched_pledges",
+               "stale_pledges", "pledges_reaching", "small_states_not_drawn",
+               "unresolved_targets")
+#: Columns holding verdicts drawn from pledges (labelled illustrative on screen).
+VERDICT_COLUMNS = ("flag", "step")
+
+
+def table_caption(name: str, synthetic: bool) -> str:
+    """A table's caption, starting with :data:`ILLUSTRATIVE` when the pledges are synthetic."""
+    text = CAPTIONS.get(name, "")
+    return f"{ILLUSTRATIVE}. {text}" if synthetic else text
+
+
+def figure_title(title: str, synthetic: bool) -> str:
+    """A pledge figure's title (and so its alt text), with a second line when pledges are synthetic."""
+    return f"{title}\n{ILLUSTRATIVE_LINE}" if synthetic else title
 
 
 # --------------------------------------------------------------------------- HTML safety
@@ -104,20 +154,33 @@ def _usd_m(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def display_view(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns of a table worth reading on screen (USD in millions); the CSV keeps all."""
-    usd = ["pledge_usd", "usd_allocated", "usd_value", "usd_self_reported"]
+def display_view(name: str, frame: pd.DataFrame, *, synthetic: bool = False) -> pd.DataFrame:
+    """The columns of a table worth reading on screen (USD in millions); the CSV keeps all.
+
+    With synthetic pledges the verdicts drawn from them (flags, steps) read
+    "... (illustrative)".
+    """
+    usd = ["pledge_usd", "usd_allocated", "usd_value", "usd_self_reported", "usd_split",
+           "usd_if_counted_whole"]
     views: dict[str, list[str]] = {
         "pledge_gaps": ["level", "priority_id", "title", "pillar", "score", "need", "need_basis",
-                        "pledge_usd_m", "usd_per_capita", "pledge_count", "need_rank",
-                        "support_rank", "gap_index", "gap_rank", "n_ranked", "flag"],
-        "action_plan": ["priority_id", "title", "diagnosed_gap", "benchmark_status",
-                        "pledges_in_place", "next_step", "rule"],
+                        "pledge_usd_m", "usd_per_capita", "below_floor", "pledge_count",
+                        "need_rank", "support_rank", "gap_index", "gap_rank", "n_ranked",
+                        "world_gap_rank", "flag"],
+        "action_plan": ["priority_id", "title", "step", "lead_name", "baseline_value",
+                        "baseline_year", "target_value", "target_year", "target_kind",
+                        "pledge_count", "pledge_usd_m", "flag", "review_date"],
+        "action_plan_indicators": ["priority_id", "name", "unit", "lead", "baseline_value",
+                                   "baseline_year", "target_value", "target_year",
+                                   "target_kind", "gap", "needed_per_year", "trend_per_year",
+                                   "pace", "quality"],
         "league_table": ["gap_rank", "iso3", "name", "wb_region", "income_group", "ldc",
                          "need", "need_rank", "usd_per_capita", "support_rank",
                          "pledge_count", "gap_index", "flag"],
         "priority_pledge_matrix": [c for c in frame.columns if c != "usd_allocated"]
                                   + ["usd_allocated_m"],
+        "priority_totals": ["priority_id", "title", "pledges", "pledges_shared", "usd_split_m",
+                            "usd_if_counted_whole_m", "share_of_total"],
         "follow_through": ["priority_id", "completed", "in_progress", "not_started",
                            "not_reported", "pledges", "stale", "usd_allocated_m",
                            "share_value_self_reported", "as_of"],
@@ -129,10 +192,21 @@ def display_view(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         "unmatched_pledges": ["pledge_id", "entity", "stakeholder_group", "focus_area",
                               "pillar", "usd_allocated_m", "description"],
     }
+    out = frame
+    if synthetic:
+        out = out.assign(**{c: out[c].map(_illustrative) for c in VERDICT_COLUMNS
+                            if c in out.columns})
     if name not in views:
-        return frame
-    out = _usd_m(frame, usd)
+        return out
+    out = _usd_m(out, usd)
     return out[[c for c in views[name] if c in out.columns]]
+
+
+def _illustrative(verdict: object) -> object:
+    """A verdict drawn from synthetic pledges, marked so; "validate data" rests on no pledge."""
+    if pd.isna(verdict) or verdict in (ap.STEP_VALIDATE, gp.FLAG_NO_DATA):  # type: ignore[arg-type]
+        return verdict
+    return f"{verdict} (illustrative)"
 
 
 def html_table(frame: pd.DataFrame, *, max_rows: int | None = None, float_format: str = "{:,.2f}",
@@ -161,6 +235,55 @@ def escape_md(text: object) -> str:
     return html.escape(str(text))
 
 
+def _money(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"USD {value / 1e6:,.1f}m"
+
+
+def plan_html(plan: pd.DataFrame, synthetic: bool) -> str:
+    """The action plan as a readable block per priority (every cell escaped)."""
+    esc = html.escape
+    parts = []
+    if synthetic:
+        parts.append(f"<p><strong>{esc(ILLUSTRATIVE)}</strong>: the pledges, support and "
+                     "steps below come from synthetic pledges; the indicators, targets and "
+                     "trends are real data.</p>")
+    for r in plan.to_dict("records"):
+        row = pd.Series(r)
+        step = _illustrative(r["step"]) if synthetic else r["step"]
+        if pd.notna(r.get("lead_indicator")):
+            baseline = (f"{ap._number(r['baseline_value'])} in {int(r['baseline_year'])}; "
+                        f"target {ap._number(r['target_value'])} by {int(r['target_year'])} "
+                        f"({r['target_kind']}: {r['target_source']})")
+            pace = ap.pace_text(row)
+            gap = f"gap {ap._number(r['gap'])} {r['unit']}"
+        else:
+            baseline, pace, gap = "no current value", "no baseline to measure progress from", ""
+        money = (_money(r["pledge_usd"]) if pd.notna(r["pledge_usd"]) else "no USD value")
+        support = (f"{r['pledge_count']} pledge(s), {money} to this priority "
+                   f"(USD {r['usd_per_capita']:,.2f} per person"
+                   + (", below the floor" if r["below_floor"] else "")
+                   + "); need against support: "
+                   + f"{_illustrative(r['flag']) if synthetic else r['flag']}."
+                   if pd.notna(r.get("usd_per_capita")) else
+                   f"{r['pledge_count']} pledge(s), {money} to this priority.")
+        items = [
+            ("Measured by", r["indicators"] or f"no open indicator. {r['measurement_note']}"),
+            ("Lead indicator", f"{r['lead_name']} ({r['unit']})"
+             if pd.notna(r.get("lead_name")) else "none"),
+            ("Baseline and target", baseline),
+            ("Gap and pace", f"{gap}; {pace}" if gap else pace),
+            ("Support", support),
+            ("Pledges", f"{r['pledges']}" + (f". Status: {r['statuses']}" if r["statuses"]
+                                            else "")),
+            ("Why this step", r["rule"]),
+            ("KPI", r["kpi"]),
+            ("Review", f"by {r['review_date']}"),
+        ]
+        lis = "".join(f"<li><strong>{esc(k)}:</strong> {esc(str(v))}</li>" for k, v in items)
+        parts.append(f"<h3>{esc(r['title'])}: {esc(step)}</h3><ul>{lis}</ul>")
+    return "\n".join(parts)
+
+
 # --------------------------------------------------------------------------- the result
 @dataclass
 class PledgeGapReport:
@@ -179,6 +302,9 @@ class PledgeGapReport:
     not_drawn: list[str]
     source_line: str
     notes: list[str] = field(default_factory=list)
+    synthetic: bool = True
+    peer_label: str = ""
+    since_last: cr.SinceLast | None = None
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -187,9 +313,21 @@ class PledgeGapReport:
         """The named table as escaped HTML for ``display`` (pledge text is untrusted)."""
         from IPython.display import HTML
 
-        text = CAPTIONS.get(name, "") if caption is None else caption
-        view = display_view(name, self.tables[name])
+        text = table_caption(name, self.synthetic) if caption is None else caption
+        view = display_view(name, self.tables[name], synthetic=self.synthetic)
         return HTML(html_table(view, max_rows=max_rows, caption=text))
+
+    def plan_html(self):
+        """The action plan as a readable plan per priority, for ``display``."""
+        from IPython.display import HTML
+
+        return HTML(plan_html(self.tables["action_plan"], self.synthetic))
+
+    def since_last_html(self):
+        """The "Since the last assessment" section, or nothing without a baseline."""
+        from IPython.display import HTML
+
+        return HTML(self.since_last.html() if self.since_last is not None else "")
 
     def league_html(self, top: int = 25):
         """The top of the league table, plus the country's own row when it is further down."""
@@ -200,9 +338,10 @@ class PledgeGapReport:
         own = league[league["iso3"] == self.iso3]
         if not own.empty and own.index[0] >= top:
             shown = pd.concat([shown, own])
-        caption = (f"{CAPTIONS['league_table']} Top {top} of {len(league)} economies"
-                   + (f", then {self.iso3}." if len(shown) > top else "."))
-        return HTML(html_table(display_view("league_table", shown), caption=caption))
+        text = (f"{table_caption('league_table', self.synthetic)} Top {top} of {len(league)} economies"
+                + (f", then {self.iso3}." if len(shown) > top else "."))
+        view = display_view("league_table", shown, synthetic=self.synthetic)
+        return HTML(html_table(view, caption=text))
 
     def method_markdown(self) -> str:
         """The rules behind the numbers, for the reader (no pledge text inside)."""
@@ -217,16 +356,23 @@ class PledgeGapReport:
             "one of the priority's sub-pillars (or, for cross-cutting pillars and priorities "
             "without sub-pillars, its focus area is one of the priority's pillars), or when one "
             "of the priority's keywords starts a word in the pledge's entity or description "
-            "(case-insensitive; acronyms in capitals match as whole words). Several labels are "
-            "allowed; priority totals are therefore not additive.",
+            "(case-insensitive; acronyms in capitals match as whole words). Pledges matching "
+            "no priority are listed below.",
+            f"- **No double counting.** {escape_md(SPLIT_RULE)}",
             f"- **Need.** {escape_md(gp.NEED_FORMULA)}; {bench}.",
-            f"- **Gap index.** {escape_md(gp.GAP_FORMULA)}. Ranks: 1 = highest need, least "
-            "support, largest gap. Flags use terciles of the percentile ranks.",
+            f"- **Gap index and support.** {escape_md(gp.GAP_FORMULA)}. The country's ranks "
+            f"are among its peers, {escape_md(self.peer_label)}; the world columns and the "
+            "maps rank every economy. Flags use terciles of the percentile ranks, and "
+            f"{escape_md(gp.SUPPORT_FLOOR_RULE)}.",
             f"- **Stale pledges**: end date before {self.as_of.isoformat()} "
             f"({escape_md(self.as_of_reason)}) and not completed.",
-            "- **Next step**: " + "; ".join(escape_md(r) for r in (
-                pg.RULE_NO_PLEDGE, pg.RULE_HIGH_GAP, pg.RULE_IMPLEMENT, pg.RULE_MONITOR)) + ".",
+            "- **Action plan steps** (the first rule that applies): "
+            + "; ".join(escape_md(f"{r.label} -> {r.step}") for r in ap.STEP_RULES) + ".",
         ]
+        if self.synthetic:
+            lines.insert(1, f"- **{ILLUSTRATIVE}.** Every pledge figure, table and verdict "
+                         "below rests on synthetic pledges: read them as a demonstration of "
+                         "the method, not as findings about real commitments.")
         return "\n".join(lines)
 
     def summary_markdown(self) -> str:
@@ -238,7 +384,11 @@ class PledgeGapReport:
         overall = country_row[country_row["level"] == "country"].iloc[0]
         share = follow["share_value_self_reported"]
         missing = ", ".join(f"`{escape_md(p)}`" for p in self.priorities_without_pledges)
+        n_unmatched = len(self.tables["unmatched_pledges"])
+        label = " (illustrative)" if self.synthetic else ""
         lines = [
+            *([f"**{ILLUSTRATIVE}: the pledges below are not real commitments.**", ""]
+              if self.synthetic else []),
             f"**{len(reach)} pledges reach {escape_md(self.name)}** "
             f"({', '.join(f'{n} via {escape_md(b)}' for b, n in by_basis.items())}); "
             f"USD {reach['usd_allocated'].sum() / 1e6:,.1f} m allocated to it under the "
@@ -247,13 +397,16 @@ class PledgeGapReport:
             "by number only).",
             "",
             f"Overall need {overall['need']:.1f} (rank {overall['need_rank']} of "
-            f"{overall['n_ranked']}), pledge support USD {overall['usd_per_capita']:,.2f} per "
-            f"person (rank {overall['support_rank']}, 1 = least), gap index "
+            f"{overall['n_ranked']} peers), pledge support USD {overall['usd_per_capita']:,.2f} "
+            f"per person (rank {overall['support_rank']}, 1 = least), gap index "
             f"{overall['gap_index']:.0f} (rank {overall['gap_rank']}): "
-            f"**{escape_md(overall['flag'])}**." if pd.notna(overall["gap_index"]) else
+            f"**{escape_md(overall['flag'])}{label}**." if pd.notna(overall["gap_index"]) else
             "Overall need could not be computed (insufficient data).",
             "",
             "Priorities with no pledge at all: " + (missing or "none") + ".",
+            "",
+            f"{n_unmatched} pledge(s) reaching the country match no priority (listed under "
+            "'Pledges reaching the country').",
             "",
             f"Follow-through: {follow['completed']} completed, {follow['in_progress']} in "
             f"progress, {follow['not_started']} not started, {follow['not_reported']} not "
@@ -265,7 +418,6 @@ class PledgeGapReport:
         return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- all countries
 def _population(panel: pd.DataFrame, window: tuple[int, int]) -> pd.Series:
     """Latest population per economy within the window (older if none), persons."""
     pop = latest_values(panel, ["population"], window)
@@ -305,7 +457,7 @@ def _compute_world_gaps(ctx: RunContext, pledges: pd.DataFrame, priorities: list
                         economies: pd.DataFrame, group_index: pd.DataFrame
                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Pledge labels; need, support and gap index of every economy; the 'under' shares."""
-    labels = classify_pledges(pledges, priorities)
+    labels = label_weights(classify_pledges(pledges, priorities))
     membership = gp.indicator_membership(ctx.catalog, priorities)
     under = gp.under_shares(verdicts, membership)
     prio = priority_scores(world, priorities)
@@ -417,14 +569,92 @@ def _source_line(ctx: RunContext) -> str:
             f"{p.reference_year}.{licence_note(shown)}")
 
 
+def pledge_peers(params: CountryParams) -> tuple[str, list[str]]:
+    """The peer set the country's pledge verdicts rank it in: ITU-D region plus income group.
+
+    The headline peers of every report (the ITU-D region, or a non-member's
+    World Bank region) joined with the World Bank income group, the country
+    included. Returns a label for the reader and the ISO3 codes.
+    """
+    headline = headline_peers(params)
+    ref = countries.load_countries().set_index("iso3")
+    income = ref.at[params.country, "income_group"]
+    members = set(headline.members) | {params.country}
+    parts = [headline.region_name] if headline.label else []
+    if isinstance(income, str) and income:
+        members |= set(countries.group_members(income))
+        parts.append(f"{income} (World Bank)")
+    return " plus ".join(parts) + f", {len(members)} economies", sorted(members)
+
+
+def _landscape(ctx: RunContext, world: WorldScores):
+    """The country's landscape tables (scores, trends, targets) for the action plan, or None."""
+    params = ctx.params
+    peer_sets = resolve_peer_sets(params)
+    try:
+        return country_landscape(
+            world, ctx.screened_panel, ctx.iso3, peer_sets,
+            national_targets=params.national_targets, priorities=params.strategic_priorities,
+            primary_peer_set=headline_peers(params, peer_sets).label,
+            country_name=params.country_name, peer_min_n=params.analysis.peer_min_n)
+    except P2CError as exc:  # e.g. no value at all: every priority then asks for data
+        log.warning("no landscape for %s (%s); the action plan asks to validate data",
+                    ctx.iso3, exc)
+        return None
+
+
+def _plan_tables(ctx: RunContext, world: WorldScores, priority_gaps: pd.DataFrame,
+                 reaching: pd.DataFrame, labels: pd.DataFrame, as_of: date,
+                 made: date) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """The action plan, its indicator rows and the landscape tables they rest on."""
+    params = ctx.params
+    meta = catalog_meta(ctx.catalog)
+    land = _landscape(ctx, world)
+    bounded = meta.loc[meta["bounded_share"].astype(bool), "indicator"].tolist()
+    if land is not None:
+        targets = ap.indicator_targets(ctx.iso3, land.scores, land.trends, land.targets, meta,
+                                       bounded)
+        quality = land.quality
+    else:
+        targets = pd.DataFrame(columns=["indicator", "year", "value", "target", "target_year",
+                                        "target_kind", "target_source", "gap_to_target",
+                                        "progress", "needed_per_year", "trend_per_year",
+                                        "status", "year_reached"])
+        quality = None
+    indicators = ap.priority_indicators(
+        params.strategic_priorities.items, meta, land.scores if land is not None else None,
+        targets, ctx.catalog.key_indicators(), params.reference_year, quality)
+    plan = ap.action_plan(params.strategic_priorities.items, indicators, priority_gaps,
+                          reaching, labels, pg.stale_mask(reaching, as_of), made)
+    return plan, indicators, land
+
+
+def _current_tables(ctx: RunContext, land: Any, pledge_gaps: pd.DataFrame,
+                    reaching: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """This run's tables in the shapes the comparison reads (as notebooks 01-03 write them)."""
+    tables = {"pledges_reaching": reaching, "pledge_gaps": pledge_gaps}
+    if land is not None:
+        tables["landscape_scores"] = land.scores
+        tables["targets"] = land.targets
+    try:
+        tables["verdicts"] = country_verdicts(ctx.benchmark(), ctx.iso3, ctx.catalog,
+                                              ctx.screened_panel)
+    except P2CError as exc:
+        log.warning("no verdicts to compare for %s (%s)", ctx.iso3, exc)
+    return tables
+
+
 # --------------------------------------------------------------------------- one country
-def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> PledgeGapReport:
+def build_pledge_report(ctx: RunContext, *, as_of: date | None = None,
+                        made: date | None = None) -> PledgeGapReport:
     """Run the pledge gap analysis for the context's country.
 
     Args:
         ctx: the run context (params, data selection, catalog, output folder).
         as_of: the date that decides which pledges are stale (default:
             :func:`status_date` of the pledge file).
+        made: the date the action plan is made, from which its review dates
+            count (default: today).
     """
     params = ctx.params
     iso3 = ctx.iso3
@@ -432,6 +662,8 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
         as_of, as_of_reason = status_date(ctx.selection)
     else:
         as_of_reason = "given by the caller"
+    made = made or date.today()
+    synthetic = ctx.selection.pledges_synthetic
     priorities = list(params.strategic_priorities.items)
     window = (params.year_window.start, params.year_window.end)
     rule = params.analysis.allocation_rule
@@ -457,18 +689,28 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
         + [("pillar", p) for p in SCORED_PILLARS] + [("country", gp.COUNTRY_GROUP)],
         columns=["level", "group_id"])
     memo_key = cache_key(
+        version=PLEDGE_GAPS_VERSION,
         vintage=ctx.selection.fingerprint(), rule=rule, window=list(window),
         threshold=params.analysis.coverage_threshold,
         pi_level=params.analysis.prediction_interval,
         frontier_q=params.analysis.frontier_quantile,
         priorities=[p.model_dump(mode="json") for p in priorities],
         catalog=hashlib.sha256(ctx.catalog.model_dump_json().encode()).hexdigest())
-    labels, world_gaps, under = _world_gaps(
+    labels, world_gaps, _under = _world_gaps(
         memo_key, lambda: _compute_world_gaps(ctx, pledges, priorities, world, verdicts,
                                               allocation, population, economies, group_index))
 
-    # The country's rows.
-    mine = world_gaps[world_gaps["iso3"] == iso3].copy()
+    # The country's rows, ranked among its peers (the world ranks kept beside them).
+    peer_label, peers = pledge_peers(params)
+    ranked = gp.rank_among(world_gaps, peers)
+    mine = ranked[ranked["iso3"] == iso3].copy()
+    world_rows = world_gaps[world_gaps["iso3"] == iso3].set_index(["level", "group_id"])
+    keys = pd.MultiIndex.from_frame(mine[["level", "group_id"]])
+    mine["world_gap_index"] = world_rows["gap_index"].reindex(keys).to_numpy()
+    mine["world_gap_rank"] = world_rows["gap_rank"].reindex(keys).to_numpy()
+    mine["world_n_ranked"] = world_rows["n_ranked"].reindex(keys).to_numpy()
+    mine["peer_set"] = peer_label
+    mine["pledge_basis"] = PLEDGE_BASIS_SYNTHETIC if synthetic else PLEDGE_BASIS_IMPORTED
     titles = {p.id: p.title for p in priorities}
     pillars_of = {p.id: ";".join(p.pillars) for p in priorities}
     is_prio = mine["level"] == "priority"
@@ -484,11 +726,14 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
     reaching = pg.country_pledges(pledges, allocation, iso3)
     my_labels = labels[labels["pledge_id"].isin(set(reaching["pledge_id"]))]
     matrix = pg.priority_pledge_matrix(reaching, my_labels, priorities)
+    totals = pg.priority_totals(reaching, my_labels, priorities)
+    totals["pledge_basis"] = pledge_gaps["pledge_basis"].iloc[0]
     follow = pg.follow_through(reaching, my_labels, priorities, as_of)
     stale = pg.stale_pledges(reaching, as_of)
-    bench_status = pg.benchmark_status(under, iso3)
-    plan = pg.action_plan(mine[is_prio.loc[mine.index]], follow, bench_status, reaching,
-                          my_labels, priorities, as_of)
+    plan, plan_indicators, land = _plan_tables(
+        ctx, world, pledge_gaps[pledge_gaps["level"] == "priority"], reaching, my_labels, as_of,
+        made)
+    plan["pledge_basis"] = pledge_gaps["pledge_basis"].iloc[0]
     unmatched = unmatched_pledges(reaching, my_labels)
     league = gp.league_table(world_gaps, economies)
 
@@ -504,31 +749,86 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
     if not unresolved.empty:
         notes.append(f"{unresolved['pledge_id'].nunique()} pledges have targets that are not "
                      "economies or regions; see unresolved_targets.csv.")
+    reaching_table = reaching[[c for c in PLEDGE_LIST_COLUMNS if c in reaching]]
     tables = {
         "pledge_gaps": pledge_gaps,
         "action_plan": plan,
+        "action_plan_indicators": plan_indicators,
         "priority_pledge_matrix": matrix,
+        "priority_totals": totals,
         "follow_through": follow,
         "league_table": league,
         "unmatched_pledges": unmatched[[c for c in PLEDGE_LIST_COLUMNS if c in unmatched]],
         "stale_pledges": stale,
-        "pledges_reaching": reaching[[c for c in PLEDGE_LIST_COLUMNS if c in reaching]],
+        "pledges_reaching": reaching_table,
         "small_states_not_drawn": small.reset_index(drop=True),
         "unresolved_targets": unresolved,
     }
+    since_last = None
+    baseline = cr.baseline_of(ctx.out_dir)
+    if baseline is not None:
+        since_last = cr.since_last_assessment(
+            iso3, baseline, _current_tables(ctx, land, pledge_gaps, reaching_table), synthetic)
     return PledgeGapReport(
         iso3=iso3, name=params.country_name, rule=rule, as_of=as_of, as_of_reason=as_of_reason,
         benchmark_available=verdicts is not None, tables=tables,
         world=world_gaps, priorities_without_pledges=pg.priorities_without_pledges(matrix),
         map_region=_map_region(params), not_drawn=missing, source_line=_source_line(ctx),
-        notes=notes,
+        notes=notes, synthetic=synthetic, peer_label=peer_label, since_last=since_last,
     )
 
 
+def save_action_plan_xlsx(report: PledgeGapReport, out_dir: Path | str) -> Path:
+    """Write ``OUT/<ISO3>/tables/action_plan.xlsx``: the plan, its indicators and the rules.
+
+    Every text cell is written as text, never as a formula: pledge names and
+    descriptions are untrusted, and a cell starting with "=" must not run.
+    """
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheets = [("action plan", report.tables["action_plan"]),
+              ("indicators", report.tables["action_plan_indicators"])]
+    notes = [(ILLUSTRATIVE + ": built on synthetic pledges, not real commitments.",)
+             if report.synthetic else ("Pledges: imported P2C export.",),
+             (f"Country: {report.name} ({report.iso3}); peers: {report.peer_label}.",),
+             *[(f"{r.label} -> {r.step}",) for r in ap.STEP_RULES],
+             (SPLIT_RULE,), (gp.SUPPORT_FLOOR_RULE,)]
+    sheet = book.active
+    for k, (title, frame) in enumerate(sheets):
+        ws = sheet if k == 0 else book.create_sheet()
+        ws.title = title
+        values = frame.astype(object).where(frame.notna(), None).values.tolist()
+        _write_rows(ws, [list(frame.columns), *values])
+    _write_rows(book.create_sheet("notes"), [list(n) for n in notes])
+    path = country_output_dir(out_dir, report.iso3) / "tables" / "action_plan.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        book.save(tmp)
+    return path
+
+
+def _write_rows(ws: Any, rows: list[list[Any]]) -> None:
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            if value is pd.NA:
+                value = None
+            cell = ws.cell(row=r, column=c)
+            if isinstance(value, str):
+                cell.value = value
+                cell.data_type = "s"  # text, never a formula
+            elif hasattr(value, "item"):
+                cell.value = value.item()
+            else:
+                cell.value = value
+
+
 def save_pledge_tables(report: PledgeGapReport, out_dir: Path | str) -> dict[str, Path]:
-    """Write every table as ``OUT/<ISO3>/tables/<name>.csv``."""
-    return {name: save_table(report.tables[name], out_dir, report.iso3, name)
-            for name in TABLE_NAMES}
+    """Write every table as ``OUT/<ISO3>/tables/<name>.csv``, and the action plan as XLSX."""
+    paths = {name: save_table(report.tables[name], out_dir, report.iso3, name)
+             for name in TABLE_NAMES}
+    paths["action_plan.xlsx"] = save_action_plan_xlsx(report, out_dir)
+    return paths
 
 
 # --------------------------------------------------------------------------- figures
@@ -576,8 +876,9 @@ def _regional_map(report: PledgeGapReport, geo: Any, overall: pd.DataFrame, src:
     values = overall["gap_index"].reindex(region)
     note = maps.not_drawn_note([c for c in report.not_drawn if c in set(region)])
     # The base reserves room for the longest title any member of the region gets.
-    room = max((f"Gap index in {region_label}: {countries.iso3_to_name(c)} outlined"
-                for c in [*region, report.iso3] if countries.is_economy(c)), key=len)
+    room = figure_title(max((f"Gap index in {region_label}: {countries.iso3_to_name(c)} outlined"
+                             for c in [*region, report.iso3] if countries.is_economy(c)),
+                            key=len), report.synthetic)
 
     def build() -> Figure:
         fig = maps.choropleth(geo, values, title=room, legend_title="gap index (quintiles in region)",
@@ -587,7 +888,7 @@ def _regional_map(report: PledgeGapReport, geo: Any, overall: pd.DataFrame, src:
         title_text(fig.axes[0], room, color=(0, 0, 0, 0))
         return fig
 
-    title = f"Gap index in {region_label}: {report.name} outlined"
+    title = figure_title(f"Gap index in {region_label}: {report.name} outlined", report.synthetic)
 
     def overlay(fig: Figure) -> list:
         ax = fig.axes[0]
@@ -605,18 +906,22 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure 
     chart_src = report.source_line + f" Allocation rule: {report.rule}."
     src = chart_src + " Boundaries: Natural Earth 1:110m."
     iso3, name = report.iso3, report.name
+    synthetic = report.synthetic
     figs: dict[str, Figure | RenderedImage] = {}
     # World maps: one shared rendering per batch (see figures.layers); the
     # parameters below are all the base depends on, and all go into its key.
     world_choropleths = {
         "map_pledge_usd_pc": dict(
-            values=overall["usd_per_capita"], title="Pledge USD allocated per person, all pledges",
+            values=overall["usd_per_capita"], title=figure_title("Pledge USD allocated per person, all pledges",
+                                                           synthetic),
             legend_title="USD per person (quintiles)", fmt="{:,.2f}", cmap="Blues"),
         "map_need": dict(
+            # Need rests on indicator data alone, so it carries no pledge label.
             values=overall["need"], title="Need: distance to 100 plus under-performance",
             legend_title="need (quintiles)"),
         "map_gap_index": dict(
-            values=overall["gap_index"], title="Gap index: high need, thin pledge support",
+            values=overall["gap_index"],
+            title=figure_title("Gap index: high need, thin pledge support", synthetic),
             legend_title="gap index 0-100 (quintiles)", fmt="{:.0f}"),
     }
     for key, kw in world_choropleths.items():
@@ -628,19 +933,22 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure 
         geo, iso3, dpi, "map_bivariate",
         lambda: maps.bivariate_map(
             geo, overall["need_class"], overall["support_class"],
-            title="Need by pledge support (terciles across economies)", source=src, note=note),
+            title=figure_title("Need by pledge support (terciles across economies)", synthetic),
+            source=src, note=note),
         overall["need_class"].astype(str), overall["support_class"].astype(str), src, note)
     figs["map_regional_gap_index"] = _regional_map(report, geo, overall, src, dpi)
     figs["pledge_matrix"] = pf.matrix_heatmap(
         report.tables["priority_pledge_matrix"],
-        title=f"{name}: pledges per strategic priority, by pillar and stakeholder", source=chart_src)
+        title=figure_title(f"{name}: pledges per strategic priority, by pillar and stakeholder",
+                           synthetic), source=chart_src)
     figs["follow_through"] = pf.follow_through_bars(
         report.tables["follow_through"],
-        title=f"{name}: implementation status of pledges, by priority "
-              f"(as of {report.as_of.isoformat()})", source=chart_src)
+        title=figure_title(f"{name}: implementation status of pledges, by priority "
+                           f"(as of {report.as_of.isoformat()})", synthetic), source=chart_src)
     figs["need_vs_support"] = pf.need_support_scatter_layered(
         overall.reset_index(), highlight=iso3,
-        title="Need against pledge support, every economy", source=chart_src,
+        title=figure_title("Need against pledge support, every economy", synthetic),
+        source=chart_src,
         need_label="need (0-110)", dpi=dpi)
     return figs
 

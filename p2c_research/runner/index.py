@@ -88,7 +88,10 @@ def _flags(country_dir: Path) -> list[str]:
     if gaps is not None and "flag" in gaps:
         thin = gaps["flag"].astype(str).str.contains("thin|under-pledged|high need", case=False)
         if thin.any():
-            flags.append(f"under-pledged on {int(thin.sum())} priority(ies)")
+            synthetic = "pledge_basis" in gaps and gaps["pledge_basis"].astype(str).str.contains(
+                "synthetic", case=False).any()
+            flags.append(f"under-pledged on {int(thin.sum())} priority(ies)"
+                         + (" (illustrative: synthetic pledges)" if synthetic else ""))
     return flags
 
 
