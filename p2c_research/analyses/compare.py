@@ -107,8 +107,10 @@ def verdict_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 
 
-def target_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Progress towards the same target that moved (``targets`` tables)."""
+def target_changes(old: pd.DataFrame, new: pd.DataFrame,
+                   names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Progress towards the same target that moved (``targets`` tables); ``names`` labels ids."""
+    names = names or {}
     key = ["iso3", "indicator", "target_kind", "target", "target_year"]
     cols = [*key, "year", "value", "progress", "status"]
     o, n = old.reindex(columns=cols), new.reindex(columns=cols)
@@ -130,8 +132,8 @@ def target_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         new_text = ("no target" if r.side == "left_only" else
                     f"{_num(r.value_new)}{_year(r.year_new)}, progress "
                     f"{_num(r.progress_new)}%, {r.status_new if isinstance(r.status_new, str) else 'no status'}")
-        rows.append(("target progress", r.iso3, r.indicator, r.indicator, detail, old_text,
-                     new_text, f"{old_text} -> {new_text}"))
+        rows.append(("target progress", r.iso3, r.indicator, names.get(r.indicator, r.indicator),
+                     detail, old_text, new_text, f"{old_text} -> {new_text}"))
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 
 
@@ -175,6 +177,11 @@ def compare_assessments(old: Mapping[str, pd.DataFrame], new: Mapping[str, pd.Da
     every compared country (an ``iso3`` column). Only countries present on
     both sides are compared; the caller lists the others.
     """
+    scores = [t.get("landscape_scores") for t in (old, new)]
+    names = dict(pd.concat([s[["indicator", "name"]] for s in scores
+                            if s is not None and {"indicator", "name"} <= set(s.columns)]
+                           or [pd.DataFrame(columns=["indicator", "name"])]).dropna()
+                 .drop_duplicates("indicator").values.tolist())
     parts = [
         indicator_changes(_frame(old, "landscape_scores", ["iso3", "indicator", "name", "year",
                                                            "value"]),
@@ -182,7 +189,8 @@ def compare_assessments(old: Mapping[str, pd.DataFrame], new: Mapping[str, pd.Da
                                                            "value"])),
         verdict_changes(_frame(old, "verdicts", ["iso3", "indicator", "name", "verdict"]),
                         _frame(new, "verdicts", ["iso3", "indicator", "name", "verdict"])),
-        target_changes(old.get("targets", pd.DataFrame()), new.get("targets", pd.DataFrame())),
+        target_changes(old.get("targets", pd.DataFrame()), new.get("targets", pd.DataFrame()),
+                       names),
         pledge_changes(_frame(old, "pledges_reaching", ["iso3", "pledge_id", "entity", "status"]),
                        _frame(new, "pledges_reaching", ["iso3", "pledge_id", "entity",
                                                         "status"])),

@@ -35,6 +35,11 @@ from p2c_research.store import atomic_path, atomic_write_text
 
 BASELINE_FILE = "baseline.json"
 PLEDGE_KINDS: tuple[str, ...] = ("pledge status", "priority flag")
+KIND_TITLES: dict[str, str] = {
+    "indicator value": "Indicator values", "verdict": "Verdicts",
+    "target progress": "Target progress", "pledge status": "Pledge status",
+    "priority flag": "Priority flags",
+}
 KIND_HELP: dict[str, str] = {
     "indicator value": "Latest values that changed, appeared or vanished.",
     "verdict": "Benchmark verdicts (performance against what income predicts) that changed.",
@@ -185,8 +190,8 @@ def comparison_html(result: Comparison) -> str:
               _table(counts, ["iso3", *KINDS]) if not counts.empty else "<p>None.</p>"]
     for kind in KINDS:
         rows = changes[changes["kind"] == kind]
-        title = kind.capitalize() + ("s (illustrative: synthetic pledges)"
-                                     if kind in PLEDGE_KINDS and result.illustrative else "s")
+        title = KIND_TITLES[kind] + (" (illustrative: synthetic pledges)"
+                                     if kind in PLEDGE_KINDS and result.illustrative else "")
         parts += [f"<h2>{html.escape(title)}</h2>",
                   f"<p class='note'>{html.escape(KIND_HELP[kind])}</p>",
                   _table(rows, ["iso3", "item", "label", "detail", "old", "new"])
