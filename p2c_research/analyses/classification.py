@@ -147,3 +147,44 @@ def unmatched_pledges(pledges: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFra
     """The pledges that match no priority, so a reviewer can map them by hand."""
     ids = pledges["pledge_id"].astype(str)
     return pledges.loc[~ids.isin(set(labels["pledge_id"]))].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- evaluation
+EVALUATION_COLUMNS = ["label", "support", "true_pos", "false_pos", "false_neg", "precision",
+                      "recall", "f1"]
+MICRO = "all (micro-average)"
+
+
+def evaluate_labels(expected: dict[str, set[str]], predicted: dict[str, set[str]],
+                    labels: Sequence[str]) -> pd.DataFrame:
+    """Precision and recall per label of a multi-label classification, and their micro-average.
+
+    Args:
+        expected: item id -> the labels a reader gave it (empty: none applies).
+        predicted: item id -> the labels the classifier gave it (missing id: none).
+        labels: the labels to score, in output order.
+
+    Returns:
+        One row per label and a last :data:`MICRO` row: ``support`` (items
+        expected to carry it), ``true_pos``, ``false_pos``, ``false_neg``,
+        ``precision`` = tp / (tp + fp), ``recall`` = tp / (tp + fn), ``f1``
+        (NaN where a denominator is zero).
+    """
+    rows = []
+    totals = [0, 0, 0, 0]
+    for label in labels:
+        tp = sum(1 for i, e in expected.items() if label in e and label in predicted.get(i, ()))
+        fp = sum(1 for i, e in expected.items() if label not in e
+                 and label in predicted.get(i, ()))
+        fn = sum(1 for i, e in expected.items() if label in e
+                 and label not in predicted.get(i, ()))
+        support = sum(1 for e in expected.values() if label in e)
+        rows.append((label, support, tp, fp, fn))
+        totals = [t + v for t, v in zip(totals, (support, tp, fp, fn), strict=True)]
+    rows.append((MICRO, *totals))
+    out = pd.DataFrame(rows, columns=EVALUATION_COLUMNS[:5])
+    out["precision"] = out["true_pos"] / (out["true_pos"] + out["false_pos"]).where(
+        lambda d: d > 0)
+    out["recall"] = out["true_pos"] / (out["true_pos"] + out["false_neg"]).where(lambda d: d > 0)
+    out["f1"] = 2 * out["precision"] * out["recall"] / (out["precision"] + out["recall"])
+    return out[EVALUATION_COLUMNS]
