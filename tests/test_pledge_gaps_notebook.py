@@ -114,9 +114,10 @@ def test_notebook_smoke_khm_writes_tables_and_maps(executed) -> None:
     assert gaps["gap_index"].dropna().between(0, 100).all()
     plan = pd.read_csv(tables / "action_plan.csv")
     assert plan["priority_id"].tolist() == khm_priorities
-    assert set(plan["next_step"]) <= {"mobilise new pledges", "implement existing pledges",
-                                      "monitor"}
+    assert set(plan["step"]) <= {"mobilise new pledges", "accelerate implementation",
+                                 "monitor", "validate data"}
     assert plan["rule"].str.startswith("rule ").all()
+    assert (tables / "action_plan.xlsx").read_bytes()[:2] == b"PK"  # a zip: an XLSX book
     # The injected pledge reaches KHM, matches no priority and is stale.
     assert INJECTED_ID in set(pd.read_csv(tables / "unmatched_pledges.csv")["pledge_id"])
     assert INJECTED_ID in set(pd.read_csv(tables / "stale_pledges.csv")["pledge_id"])
