@@ -174,3 +174,27 @@ def test_review_dates_count_from_the_plan_date() -> None:
     assert ap.review_date(ap.STEP_MOBILISE, date(2025, 1, 15)) == date(2025, 7, 31)
     assert ap.review_date(ap.STEP_MONITOR, date(2025, 1, 15)) == date(2026, 1, 31)
     assert ap.review_date(ap.STEP_VALIDATE, date(2025, 12, 31)) == date(2026, 6, 30)
+
+
+def test_xlsx_keeps_pledge_text_as_text_and_is_reproducible(tmp_path) -> None:
+    """A pledger named "=HYPERLINK(...)" stays text in the workbook; same tables, same bytes."""
+    import openpyxl
+
+    from p2c_research.reports.pledge_report import save_action_plan_xlsx
+
+    plan = pd.DataFrame({"priority_id": ["use"], "pledges": ['=HYPERLINK("http://x","y")'],
+                         "baseline_value": [50.0], "baseline_year": pd.array([2022], "Int64"),
+                         "need": [np.nan]})
+    report = SimpleNamespace(iso3="KHM", name="Cambodia", peer_label="peers", synthetic=True,
+                             as_of=date(2023, 12, 31),
+                             tables={"action_plan": plan,
+                                     "action_plan_indicators": plan[["priority_id"]]})
+    path = save_action_plan_xlsx(report, tmp_path)
+    first = path.read_bytes()
+    assert save_action_plan_xlsx(report, tmp_path).read_bytes() == first
+    sheet = openpyxl.load_workbook(path)["action plan"]
+    cell = sheet["B2"]
+    assert cell.value == '=HYPERLINK("http://x","y")' and cell.data_type == "s"
+    assert sheet["C2"].value == 50.0 and sheet["D2"].value == 2022 and sheet["E2"].value is None
+    notes = openpyxl.load_workbook(path)["notes"]
+    assert "synthetic" in notes["A1"].value

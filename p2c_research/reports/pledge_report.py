@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import logging
+import re
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -801,10 +804,24 @@ def save_action_plan_xlsx(report: PledgeGapReport, out_dir: Path | str) -> Path:
         values = frame.astype(object).where(frame.notna(), None).values.tolist()
         _write_rows(ws, [list(frame.columns), *values])
     _write_rows(book.create_sheet("notes"), [list(n) for n in notes])
+    # The same tables give the same bytes: the book's dates are the status date and
+    # the zip members carry a fixed time (openpyxl stamps both with "now").
+    stamp = datetime.combine(report.as_of, datetime.min.time())
+    book.properties.created = stamp
+    raw = io.BytesIO()
+    book.save(raw)
     path = country_output_dir(out_dir, report.iso3) / "tables" / "action_plan.xlsx"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        book.save(tmp)
+    with atomic_path(path) as tmp, zipfile.ZipFile(raw) as source, \
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" on save
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*",
+                              rb"\g<1>" + stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode(), data)
+            target.writestr(fixed, data)
     return path
 
 
