@@ -19,11 +19,18 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _user_errors(fn):
-    """Turn a P2CError into a one-line message and exit code 2."""
+    """Turn a P2CError into a one-line message and exit code 2.
+
+    The command line is a process the workbench owns, so it also takes the batch's
+    pandas setting (:mod:`p2c_research.runner.worker_setup`).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from p2c_research.errors import P2CError
+        from p2c_research.runner.worker_setup import use_python_strings
+
+        use_python_strings()
 
         try:
             return fn(*args, **kwargs)

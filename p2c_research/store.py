@@ -64,7 +64,10 @@ def validate_panel(panel: pd.DataFrame, origin: str = "panel") -> pd.DataFrame:
         raise DataError(
             f"{origin}: {len(exc.failure_cases)} panel check(s) failed:\n" + "\n".join(lines)
         ) from exc
-    out = out.astype({"iso3": "string", "indicator": "string", "source": "string"})
+    # Python-backed strings: the analyses touch these columns in many small pieces,
+    # where pyarrow's per-call overhead costs more than the work (runner/worker_setup.py).
+    text = pd.StringDtype("python")
+    out = out.astype({"iso3": text, "indicator": text, "source": text})
     out["year"] = out["year"].astype("int64")
     out["value"] = out["value"].astype("float64")
     return out.reset_index(drop=True)

@@ -43,7 +43,10 @@ def _country_task(country: str, out_dir: str, params_file: str, data: str, resum
                   root: str | None) -> list[dict]:
     """What a Dask worker runs for one country (plain dicts cross the wire)."""
     from p2c_research.runner import inprocess
+    from p2c_research.runner.worker_setup import in_dask_worker, use_python_strings
 
+    if in_dask_worker():
+        use_python_strings()
     if root:
         os.environ.setdefault("P2C_ROOT", root)
     engine = "inprocess" if inprocess.available() else "kernel"

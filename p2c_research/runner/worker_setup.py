@@ -1,0 +1,41 @@
+"""Settings of the processes a batch owns: Python-backed ``str`` columns.
+
+pandas 3 stores ``str`` columns in pyarrow by default. The reports touch small
+string columns many times in small pieces (``isin``, ``map``, masks, row
+lookups), where pyarrow's per-call overhead costs more than the work: with
+Python-backed strings the three reports of a country take about 14% less CPU
+and write byte-identical tables and figures (``benchmarks/report_cpu.py``
+measures it; ``tests/test_string_storage.py`` checks the results match).
+
+Importing the package changes nothing. The setting is made only in processes
+the workbench owns: the Dask workers of a batch and the ``invoke`` command
+line. A user's own session (JupyterLab, a script calling ``run_batch``) keeps
+its pandas options; the panel's own string columns are Python-backed wherever
+it is loaded (:func:`p2c_research.store.validate_panel`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: What ``mode.string_storage`` is set to in a batch process, unless already chosen.
+STRING_STORAGE = "python"
+
+
+def use_python_strings() -> str:
+    """Python-backed ``str`` columns in this (batch-owned) process, unless a storage was
+    chosen already; returns the storage in force."""
+    if pd.get_option("mode.string_storage") == "auto":
+        pd.set_option("mode.string_storage", STRING_STORAGE)
+    return str(pd.get_option("mode.string_storage"))
+
+
+def in_dask_worker() -> bool:
+    """True inside a Dask worker process (a process the batch owns)."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
