@@ -60,14 +60,16 @@ NO_ITU_HELP = ("CC BY-only build: leave out ITU DataHub values (CC BY-NC-SA 3.0 
     "data": "sample | processed | auto (default: processed if built, else sample)",
     "out": "output folder (default: outputs/)",
     "no_itu": NO_ITU_HELP,
+    "engine": "kernel (default: a fresh Jupyter kernel per notebook, as in JupyterLab) | "
+              "inprocess (the batch's faster engine)",
 })
 @_user_errors
-def run(c, country, params="", data="auto", out="", no_itu=False):
+def run(c, country, params="", data="auto", out="", no_itu=False, engine="kernel"):
     """Run the three analysis notebooks for one country and write its HTML reports."""
     from p2c_research.runner.batch import run_batch
 
     code = run_batch([country], out_dir=out or None, data=_data_spec(data, no_itu),
-                     params_file=params or None, workers=1, local=True)
+                     params_file=params or None, workers=1, local=True, engine=engine)
     if code:
         raise Exit(code=code)
 

@@ -263,27 +263,68 @@ def test_inprocess_outputs_are_those_of_a_kernel(stub_root, tmp_path):
         [c.get("execution_count") for c in kernel_nb.cells]
 
 
-def test_inprocess_clears_variables_and_settings_between_notebooks(stub_root, tmp_path):
+LEAK_PROBE = """\
+import os, random, warnings
+from pathlib import Path
+import numpy as np, pandas as pd, matplotlib as mpl
+assert 'leaked' not in globals() and '_private' not in globals(), 'a variable leaked'
+assert mpl.rcParams['lines.linewidth'] != 7, 'a matplotlib setting leaked'
+assert pd.get_option('display.max_rows') != 3, 'a pandas option leaked'
+assert not any(getattr(f[1], 'pattern', None) == 'p2c-leak-probe' for f in warnings.filters), \
+    'a warnings filter leaked'
+assert 'P2C_LEAK_PROBE' not in os.environ, 'an environment variable leaked'
+assert Path.cwd().name == 'notebooks', f'the working directory is {Path.cwd()}'
+print('draws', random.random(), float(np.random.random()))
+mpl.rcParams['lines.linewidth'] = 7
+pd.set_option('display.max_rows', 3)
+warnings.filterwarnings('error', message='p2c-leak-probe')
+random.seed(12345); np.random.seed(12345)
+os.environ['P2C_LEAK_PROBE'] = '1'
+os.chdir('/')
+leaked = country
+_private = 1
+print('process', os.getpid())
+"""
+
+
+def test_inprocess_resets_everything_a_notebook_can_change(stub_root, tmp_path):
+    """Namespace (underscore names too), pandas options, warnings filters, random state,
+    environment, working directory and rcParams: the next notebook sees none of them."""
     from p2c_research.runner.execute import execute_one
 
     nb = _stub_notebook()
-    nb.cells[2] = nbformat.v4.new_code_cell(
-        "assert 'leaked' not in globals(), 'a variable leaked from the previous notebook'\n"
-        "import matplotlib as mpl\n"
-        "assert mpl.rcParams['lines.linewidth'] != 7, 'a matplotlib setting leaked'\n"
-        "mpl.rcParams['lines.linewidth'] = 7\n"
-        "leaked = country\nimport os\nprint('process', os.getpid())")
+    nb.cells[2] = nbformat.v4.new_code_cell(LEAK_PROBE)
     nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
     out = tmp_path / "out"
-    first = execute_one("KHM", "landscape", out, engine="inprocess")
-    second = execute_one("TUV", "landscape", out, engine="inprocess")
-    assert first.status == "ok", first.error
-    assert second.status == "ok", second.error
-    for code in ("KHM", "TUV"):
+    cwd = Path.cwd()
+    statuses = [execute_one(code, "landscape", out, engine="inprocess")
+                for code in ("KHM", "TUV", "MRT")]
+    assert Path.cwd() == cwd  # the caller's directory is untouched too
+    draws = set()
+    for code, status in zip(("KHM", "TUV", "MRT"), statuses, strict=True):
+        assert status.status == "ok", (code, status.error)
         executed = nbformat.read(out / code / "01_landscape.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                        for o in c.get("outputs", []))
         assert f"process {os.getpid()}" in text  # really in this process, no kernel
+        draws.add(re.search(r"draws (\S+) (\S+)", text).groups())
+    assert len(draws) == 1  # every notebook starts from the same random state
+
+
+def test_inprocess_cell_timeout_stops_a_runaway_cell(stub_root, tmp_path, monkeypatch):
+    from p2c_research.runner import inprocess
+    from p2c_research.runner.execute import execute_one
+
+    monkeypatch.setattr(inprocess, "DEFAULT_CELL_TIMEOUT", 1.0)
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell(
+        "import time\nt0 = time.monotonic()\nwhile time.monotonic() - t0 < 60:\n    pass")
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    t0 = time.monotonic()
+    status = execute_one("KHM", "landscape", tmp_path / "out", engine="inprocess")
+    assert status.status == "failed"
+    assert status.error.startswith("CellTimeout")
+    assert time.monotonic() - t0 < 50  # stopped, not run to its end
 
 
 def test_an_error_in_process_fails_the_notebook_with_its_traceback(stub_root, tmp_path):

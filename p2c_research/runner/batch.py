@@ -40,8 +40,12 @@ def all_countries_with_data(data: str = "auto") -> list[str]:
 
 
 def _country_task(country: str, out_dir: str, params_file: str, data: str, resume: bool,
-                  root: str | None) -> list[dict]:
-    """What a Dask worker runs for one country (plain dicts cross the wire)."""
+                  root: str | None, engine: str | None = None) -> list[dict]:
+    """What a Dask worker runs for one country (plain dicts cross the wire).
+
+    ``engine`` None: the in-process engine where this process may run notebooks
+    (:func:`p2c_research.runner.inprocess.available`), else kernels.
+    """
     from p2c_research.runner import inprocess
     from p2c_research.runner.worker_setup import in_dask_worker, use_python_strings
 
@@ -49,7 +53,8 @@ def _country_task(country: str, out_dir: str, params_file: str, data: str, resum
         use_python_strings()
     if root:
         os.environ.setdefault("P2C_ROOT", root)
-    engine = "inprocess" if inprocess.available() else "kernel"
+    if engine is None or (engine == "inprocess" and not inprocess.available()):
+        engine = "inprocess" if inprocess.available() else "kernel"
     return [s.to_dict() for s in run_country(country, out_dir, params_file=params_file,
                                              data=data, resume=resume, engine=engine)]
 
@@ -70,12 +75,21 @@ def run_batch(
     resume: bool = False,
     local: bool = False,
     progress: bool = True,
+    engine: str | None = None,
 ) -> int:
     """Run the reports of ``codes``; write ``OUT/index.html`` and ``OUT/manifest.json``.
+
+    ``engine``: how a local run executes its notebooks, ``kernel`` (a fresh Jupyter
+    kernel per notebook, as an analyst gets in JupyterLab) or ``inprocess``; None
+    (batches) runs them in-process where it can. Dask workers always run in-process.
 
     Returns the exit code: 0 when every notebook of every country succeeded
     (or was skipped as complete), 1 otherwise.
     """
+    from p2c_research.runner.execute import ENGINES
+
+    if engine is not None and engine not in ENGINES:
+        raise P2CError(f"unknown notebook engine {engine!r}; use one of {', '.join(ENGINES)}")
     from p2c_research.runner.index import write_index
     from p2c_research.runner.manifest import write_manifest
     from p2c_research.runner.methodology_page import write_methodology
@@ -105,7 +119,7 @@ def run_batch(
     pf = str(Path(params_file).resolve()) if params_file else ""
     if local or (len(valid) <= 1 and not scheduler):
         for code in _progress(valid, progress):
-            results += _country_task(code, str(out), pf, data, resume, None)
+            results += _country_task(code, str(out), pf, data, resume, None, engine)
     else:
         results += _run_dask(valid, out, pf, data, resume, workers, scheduler,
                              progress)

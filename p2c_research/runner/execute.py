@@ -172,6 +172,7 @@ def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str,
         return papermill.execute_notebook(
             str(src), str(running), parameters=parameters, kernel_name=kernel,
             engine_name=inprocess.ENGINE_NAME, progress_bar=False, log_output=False,
+            cwd=str(src.parent), execution_timeout=inprocess.DEFAULT_CELL_TIMEOUT,
             # papermill would rewrite the whole notebook (images included) after every
             # cell; it still writes it once at the end, and on an error with the error.
             request_save_on_cell_execute=False,
