@@ -18,7 +18,7 @@ import pandas as pd
 
 from p2c_research.config import processed_dir, sample_dir
 from p2c_research.errors import DataError
-from p2c_research.store import read_panel, read_provenance, sha256_file
+from p2c_research.store import read_panel, read_parquet, read_provenance, sha256_file
 
 DataChoice = Literal["auto", "sample", "processed"]
 
@@ -40,18 +40,37 @@ class DataSelection:
     def describe(self) -> str:
         """One plain sentence for the top of a report."""
         prov = read_provenance(self.panel_path)
-        source = prov.get("source", "unknown source")
-        licence = prov.get("licence", "")
-        when = prov.get("retrieved_at", "")[:10]
         kind = ("the embedded sample shipped with p2c-research" if self.choice == "sample"
                 else "processed real data fetched from the publishers")
-        text = (f"Data: {kind} ({self.panel_path.name}: {source}, {licence}; built {when}).")
+        if prov:
+            details = [str(prov.get("source") or "source not recorded"),
+                       str(prov.get("licence") or "licence not recorded")]
+            when = str(prov.get("retrieved_at") or "")[:10]
+            built = f"; built {when}" if when else ""
+            text = f"Data: {kind} ({self.panel_path.name}: {', '.join(details)}{built})."
+        else:
+            text = (f"Data: {kind} ({self.panel_path.name}, which has no provenance sidecar, "
+                    "so its source, licence and date are not recorded).")
         if self.pledges_synthetic:
             text += (" Pledges: SYNTHETIC, generated and calibrated to published P2C totals; "
                      "they are not real pledges.")
         else:
             text += f" Pledges: imported from {read_provenance(self.pledges_path).get('url_or_file', 'a P2C export')}."
         return text
+
+    def check(self) -> None:
+        """Read the panel, the pledges and the sidecars once, so a damaged file stops a
+        run with one message before anything is computed or written.
+
+        Raises:
+            DataError: a file is missing, truncated or corrupt, or a sidecar is invalid.
+        """
+        load_panel(self)
+        load_pledges(self)
+        self.describe()
+        if not self.geometries_path.exists():
+            raise DataError(f"{self.geometries_path}: country geometries missing; rebuild the "
+                            "sample with `invoke data.sample --source DIR`")
 
     def fingerprint(self) -> str:
         """Hash of the data files: the cache key of all-country results (the data vintage)."""
@@ -119,7 +138,7 @@ def load_pledges(selection: DataSelection) -> pd.DataFrame:
     if not p.exists():
         raise DataError(f"{p}: pledge file missing; rebuild the sample or import pledges "
                         "with `invoke data.fetch --source pledges --path FILE`")
-    return pd.read_parquet(p)
+    return read_parquet(p, "rebuild the sample or import the pledges again")
 
 
 @lru_cache(maxsize=2)

@@ -33,7 +33,7 @@ from p2c_research.config import outputs_dir
 from p2c_research.context import RunContext, open_context
 from p2c_research.errors import P2CError
 from p2c_research.params import resolve_peer_sets
-from p2c_research.store import atomic_path
+from p2c_research.store import atomic_path, write_csv
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -296,8 +296,7 @@ class Explorer:
             with atomic_path(png) as tmp:
                 result.figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
             csv = folder / f"{view}_{slug}.csv"
-            with atomic_path(csv) as tmp:
-                result.data.to_csv(tmp, index=False)
+            write_csv(result.data, csv)
             written += [png, csv]
         self.status.value = f"<small>Exported {len(written)} files to {folder}</small>"
         return written

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from p2c_research import countries
-from p2c_research.store import atomic_path
+from p2c_research.store import atomic_path, write_csv
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,11 +39,8 @@ def country_output_dir(out_dir: Path | str, iso3: str) -> Path:
 
 
 def save_table(frame: pd.DataFrame, out_dir: Path | str, iso3: str, name: str) -> Path:
-    """Write ``OUT/<ISO3>/tables/<name>.csv`` atomically."""
-    path = country_output_dir(out_dir, iso3) / "tables" / f"{name}.csv"
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
-    return path
+    """Write ``OUT/<ISO3>/tables/<name>.csv`` atomically, spreadsheet formulas made inert."""
+    return write_csv(frame, country_output_dir(out_dir, iso3) / "tables" / f"{name}.csv")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from p2c_research import countries
-from p2c_research.runner.manifest import read_manifest
+from p2c_research.runner.manifest import output_lock, read_manifest
 from p2c_research.runner.notebooks import NOTEBOOKS, REPORT_TITLES
 from p2c_research.store import atomic_write_text
 
@@ -74,7 +74,16 @@ def _flags(country_dir: Path) -> list[str]:
 
 
 def write_index(out: Path) -> Path:
-    """Write ``OUT/index.html`` from the manifest and the country tables."""
+    """Write ``OUT/index.html`` from the manifest and the country tables.
+
+    Under the folder's lock (:func:`~p2c_research.runner.manifest.output_lock`),
+    so the page always shows a whole manifest, whichever batch wrote it last.
+    """
+    with output_lock(out):
+        return _write_index(out)
+
+
+def _write_index(out: Path) -> Path:
     manifest = read_manifest(out)
     entries = manifest.get("outputs", [])
     by_country: dict[str, dict[str, dict]] = {}
