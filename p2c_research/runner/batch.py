@@ -183,6 +183,19 @@ class _Recorder:
             self.pending = []
         self.last_write = time.monotonic()
 
+    def recover(self, codes: list[str], params_file: str, data: str, since: str) -> None:
+        """Add the reports of ``codes`` completed on disk since ``since`` but not yet recorded."""
+        from p2c_research.runner.execute import completed_statuses
+
+        seen = {(r["country"], r["notebook"]) for r in self.results}
+        for code in codes:
+            if all((code, nb) in seen for nb in available_notebooks()):
+                continue
+            self.add([st.to_dict() for st in completed_statuses(code, self.out,
+                                                                 params_file=params_file,
+                                                                 data=data)
+                      if (code, st.notebook) not in seen and st.ended >= since])
+
     def finish(self) -> None:
         from p2c_research.runner.index import write_index
 
@@ -229,16 +242,17 @@ def run_batch(
     check_params(valid, pf or None)
     use_dask = not local and (len(valid) > 1 or bool(scheduler))
 
-    with contextlib.ExitStack() as stack:
-        client = (stack.enter_context(dask_client(n_workers, scheduler, security, dashboard))
-                  if use_dask else None)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise write_error(out, exc) from exc
-        recorder = _Recorder(out, selection, manifest_header(selection))
-        started = time.perf_counter()
-        try:
+    recorder: _Recorder | None = None
+    started, started_at = time.perf_counter(), _now()
+    try:
+        with contextlib.ExitStack() as stack:
+            client = (stack.enter_context(dask_client(n_workers, scheduler, security, dashboard))
+                      if use_dask else None)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(out, exc) from exc
+            recorder = _Recorder(out, selection, manifest_header(selection))
             timings = precompute_shared(selection)
             if timings:
                 print("shared work (once per batch): "
@@ -251,15 +265,24 @@ def run_batch(
             else:
                 _run_dask(client, valid, out, pf, selection.choice, resume, progress,
                           recorder.add)
-        except BaseException:
-            if recorder.results:  # what finished before an interruption is kept
-                with contextlib.suppress(P2CError):
-                    recorder.finish()
-            raise
-        recorder.finish()
+    except BaseException:
+        # What finished before an interruption is kept, also the reports a worker
+        # finished whose result had not come back (read once the workers are stopped).
+        if recorder is not None:
+            with contextlib.suppress(P2CError, OSError):
+                recorder.recover(valid, pf, selection.choice, started_at)
+                recorder.finish()
+        raise
+    recorder.finish()
     elapsed = time.perf_counter() - started
     _print_summary(recorder.results, elapsed)
     return 0 if all(r["status"] in ("ok", "skipped") for r in recorder.results) else 1
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _engine() -> str:
@@ -323,6 +346,11 @@ NO_HTTP_ROUTES = {
 }
 
 
+#: Imported by each worker of the batch's LocalCluster as it starts: the workers leave
+#: Ctrl-C to the batch (:mod:`p2c_research.runner.worker_setup`).
+WORKER_PRELOAD = "p2c_research.runner.worker_setup"
+
+
 def local_cluster(n_workers: int, *, dashboard: bool = False) -> LocalCluster:
     """A LocalCluster of ``n_workers`` one-thread processes on 127.0.0.1 (:data:`LOCAL_CLUSTER_CONFIG`).
 
@@ -340,7 +368,7 @@ def local_cluster(n_workers: int, *, dashboard: bool = False) -> LocalCluster:
                             host="127.0.0.1",
                             dashboard_address="127.0.0.1:8787" if dashboard else "127.0.0.1:0",
                             scheduler_kwargs={"dashboard": dashboard},
-                            silence_logs=logging.CRITICAL)
+                            preload=[WORKER_PRELOAD], silence_logs=logging.CRITICAL)
 
 
 def scheduler_security(path: str | Path | None) -> Any:
@@ -473,19 +501,21 @@ def _run_dask(client: Client, codes: list[str], out: Path, params_file: str, dat
         for code in codes
     }
     bar = _progress(None, progress, total=len(futures)) if progress else None
-    for fut in as_completed(list(futures)):
-        code = futures.pop(fut)  # dropping the future lets the worker free the result
-        try:
-            rows = fut.result()
-        except Exception as exc:  # a worker died: record, carry on
-            rows = _invalid_country_status(code, f"worker failed: {exc!r}",
-                                           available_notebooks())
-        record(rows)
+    try:
+        for fut in as_completed(list(futures)):
+            code = futures.pop(fut)  # dropping the future lets the worker free the result
+            try:
+                rows = fut.result()
+            except Exception as exc:  # a worker died: record, carry on
+                rows = _invalid_country_status(code, f"worker failed: {exc!r}",
+                                               available_notebooks())
+            record(rows)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(code)
+    finally:
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(code)
-    if bar is not None:
-        bar.close()
+            bar.close()
 
 
 def _print_summary(results: list[dict], elapsed: float) -> None:

@@ -266,3 +266,34 @@ def run_country(
         if on_status is not None:
             on_status(st)
     return results
+
+
+def completed_statuses(country: str, out_dir: str | Path, *, params_file: str = "",
+                       data: str = "auto") -> list[NotebookStatus]:
+    """Statuses of the notebooks of ``country`` whose reports are complete on disk.
+
+    A batch interrupted while workers were finishing countries uses it to
+    record the reports that were done but had not reached it yet: the
+    completion marker (written after the report) says when, and for which
+    params and data.
+    """
+    from p2c_research.datasets import select_data
+    from p2c_research.params import load_params
+
+    code = countries.validate_iso3(country)
+    params = load_params(code, params_file or None)
+    selection = select_data(data if data != "auto" else params.data.choice)  # type: ignore[arg-type]
+    params_fp, data_fp = params.fingerprint(), selection.fingerprint()
+    country_dir = Path(out_dir) / code
+    found = []
+    for name in available_notebooks():
+        if not is_complete(country_dir, name, params_fp, data_fp):
+            continue
+        stem = Path(NOTEBOOKS[name]).stem
+        info = json.loads(_done_marker(country_dir, name).read_text())
+        found.append(NotebookStatus(
+            country=code, notebook=name, status="ok", started=info.get("started", ""),
+            ended=info.get("ended", ""), html=f"{code}/{stem}.html", ipynb=f"{code}/{stem}.ipynb",
+            params=params.model_dump(mode="json"), params_fingerprint=params_fp,
+            data_fingerprint=data_fp, data_choice=selection.choice))
+    return found
