@@ -456,3 +456,71 @@ def test_ctrl_c_exits_130_and_records_the_finished_reports(stub_root, tmp_path, 
                 if e["notebook"] == "landscape" and e["status"] == "ok"}
     assert finished and finished <= recorded
     assert (out / "index.html").exists()
+
+
+def _new_listeners(before: set) -> set[tuple[int, str, int]]:
+    import psutil
+
+    me = psutil.Process()
+    found = set()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        found |= {(proc.pid, c.laddr.ip, c.laddr.port) for c in conns
+                  if c.status == psutil.CONN_LISTEN}
+    return found - before
+
+
+def _http_status(port: int, path: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_batch_cluster_listens_on_loopback_only_and_serves_no_dashboard():
+    """The batch's LocalCluster: every socket it opens is on 127.0.0.1, none on 8787, and
+    its HTTP servers answer nothing (Dask opens them even without a dashboard)."""
+    from dask.distributed import Client
+
+    from p2c_research.runner.batch import local_cluster
+
+    def port_of(address: str) -> int:
+        return int(address.rsplit(":", 1)[1])
+
+    before = _new_listeners(set())
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        info = client.scheduler_info()
+        assert len(info["workers"]) == 2
+        listeners = _new_listeners(before)
+        comm_ports = {port_of(cluster.scheduler_address)}
+        for address, worker in info["workers"].items():
+            comm_ports |= {port_of(address), port_of(worker["nanny"])}
+        http_ports = {port for _, _, port in listeners} - comm_ports
+        answers = {port: (_http_status(port, "/status"), _http_status(port, "/health"),
+                          _http_status(port, "/metrics")) for port in http_ports}
+        with socket.socket() as probe:
+            refused_8787 = probe.connect_ex(("127.0.0.1", 8787)) != 0
+    assert {ip for _, ip, _ in listeners} == {"127.0.0.1"}, listeners
+    assert 8787 not in {port for _, _, port in listeners}
+    assert refused_8787, "something answers on 127.0.0.1:8787"
+    # the scheduler's and each worker's HTTP server: no route, no dashboard, no metrics
+    assert len(answers) == 3, (listeners, comm_ports)
+    assert set(answers.values()) == {(404, 404, 404)}, answers
+
+
+def test_the_dashboard_is_served_on_loopback_when_asked_for(capsys):
+    from p2c_research.runner.batch import dask_client
+
+    with dask_client(1, None, None, dashboard=True) as client:
+        link = client.dashboard_link
+        port = int(link.split(":")[2].split("/")[0])
+        assert _http_status(port, "/health") == 200
+    assert link.startswith("http://127.0.0.1:")
+    assert f"Dask dashboard (this machine only): {link}" in capsys.readouterr().err

@@ -451,12 +451,14 @@ def connect_scheduler(address: str, security: str | Path | None = None) -> Clien
         except OSError as exc:
             raise P2CError(f"--scheduler {url}: cannot reach the Dask scheduler "
                            f"({exc.strerror or exc}); {fix}") from exc
+    settings = scheduler_security(security)
     try:
-        return Client(url, timeout=timeout, security=scheduler_security(security))
-    except (OSError, TimeoutError) as exc:
+        return Client(url, timeout=timeout, security=settings)
+    except (OSError, TimeoutError, TypeError, ValueError) as exc:
+        # TypeError/ValueError: Dask's complaint about missing or unusable TLS settings
         reason = " ".join(str(exc).split())[:200]
-        hint = (" (a scheduler that requires TLS needs --security)"
-                if scheme == "tcp" else "")
+        hint = (" (a scheduler that requires TLS needs --security FILE or Dask's TLS "
+                "configuration, and a tls:// address)")
         raise P2CError(f"--scheduler {url}: the Dask scheduler did not accept this client "
                        f"within {timeout}{hint}: {reason}; {fix}") from exc
 
