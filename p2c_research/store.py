@@ -181,10 +181,10 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
                 or isinstance(column.dtype, pd.CategoricalDtype)):
             continue
-        values = column.astype(object)
-        inert = values.map(_inert)
-        if not inert.equals(values):
-            changed[k] = inert
+        values = column.astype(object).tolist()
+        inert = [_inert(v) for v in values]
+        if any(a is not b for a, b in zip(inert, values, strict=True)):
+            changed[k] = pd.Series(inert, index=frame.index, dtype=object)
     headers = [_inert(c) for c in frame.columns]
     if not changed and headers == list(frame.columns):
         return frame
@@ -199,9 +199,14 @@ def write_csv(frame: pd.DataFrame, path: Path | str, **to_csv: Any) -> Path:
     """Write ``frame`` as CSV atomically, formulas neutralised (:func:`neutralise_formulas`).
 
     Every CSV the workbench writes goes through here; ``to_csv`` are pandas'
-    options (``index=False`` unless given).
+    options (``index=False`` unless given). Lines end in CRLF, as RFC 4180
+    and spreadsheets have them: Python's CSV writer quotes a cell holding a
+    line-end character only if it is in the line terminator, so with a bare
+    LF a carriage return inside a cell went out unquoted, and a spreadsheet
+    read the text after it as a new row, a formula included.
     """
     to_csv.setdefault("index", False)
+    to_csv.setdefault("lineterminator", "\r\n")
     safe = neutralise_formulas(frame)
     return atomic_write_with(path, lambda tmp: safe.to_csv(tmp, **to_csv))
 
