@@ -31,7 +31,7 @@ from p2c_research.analyses.landscape import (
 from p2c_research.analyses.scores import INSUFFICIENT, catalog_meta
 from p2c_research.catalog import PILLAR_LABELS
 from p2c_research.errors import P2CError
-from p2c_research.escaping import md_code, md_text
+from p2c_research.escaping import md_text
 from p2c_research.figures.landscape import (
     indicator_strip_figure,
     target_progress_figure,
@@ -251,7 +251,7 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
     if section == "outputs":
         if not result.saved:
             return ["*Nothing saved yet: call `save(result, ctx)` first.*"]
-        lines = [f"- {md_code(_relative(p, result.iso3))}" for p in result.saved.values()]
+        lines = [f"- `{_relative(p, result.iso3)}`" for p in result.saved.values()]
         return ["Files written for this country:\n\n" + "\n".join(lines)]
     if not result.ok:
         if section == "findings":
@@ -264,8 +264,9 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
     if section == "findings":
         if not t.findings:
             return ["*No finding could be drawn from the available numbers.*"]
-        items = [f"{k}. {md_text(f.text)}  \n   <small>from {md_code(f.table + '.csv')}, row "
-                 f"{md_code(f.key)}</small>" for k, f in enumerate(t.findings, 1)]
+        # table and key are catalog and pillar ids; the text may quote params (peer labels)
+        items = [f"{k}. {md_text(f.text)}  \n   <small>from `{f.table}.csv`, row `{f.key}`</small>"
+                 for k, f in enumerate(t.findings, 1)]
         return ["\n".join(items)]
     if section == "pillars":
         ps = t.pillar_scores

@@ -60,13 +60,10 @@ def all_countries_with_data(data: str = "auto") -> list[str]:
 def _country_task(country: str, out_dir: str, params_file: str, data: str, resume: bool,
                   root: str | None) -> list[dict]:
     """What a Dask worker runs for one country (plain dicts cross the wire)."""
-    from p2c_research.runner import inprocess
-
     if root:
         os.environ.setdefault("P2C_ROOT", root)
-    engine = "inprocess" if inprocess.available() else "kernel"
     return [s.to_dict() for s in run_country(country, out_dir, params_file=params_file,
-                                             data=data, resume=resume, engine=engine)]
+                                             data=data, resume=resume, engine=_engine())]
 
 
 def _invalid_country_status(code: str, error: str, notebooks: list[str]) -> list[dict]:
