@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from invoke import Collection, Exit, task
+from invoke import Collection, Exit, Task, task
 
 ROOT = Path(__file__).resolve().parent
 
@@ -63,6 +63,13 @@ def _number(value: str, option: str, kind: type = int, minimum: float | None = N
     return number
 
 
+class _NoHelpShortFlag(Task):
+    """A task none of whose options takes ``-h`` as its short flag (everyone reads it as help)."""
+
+    def arg_opts(self, name, default, taken_names):
+        return super().arg_opts(name, default, {*taken_names, "h"})
+
+
 def _split(codes: str) -> list[str]:
     return [c.strip() for c in codes.split(",") if c.strip()]
 
@@ -88,7 +95,7 @@ def run(c, country, params="", data="auto", out=""):
         raise Exit(code=code)
 
 
-@task(help={
+@task(klass=_NoHelpShortFlag, help={
     "countries": "comma-separated ISO3 codes, e.g. KHM,MDG,DOM,MRT",
     "all": "every economy in the panel with data",
     "workers": "worker processes (default: number of cores)",
@@ -100,8 +107,8 @@ def run(c, country, params="", data="auto", out=""):
     "data": "sample | processed | auto",
 })
 @_user_errors
-def batch(c, countries="", all=False, workers="", scheduler="", security="", dashboard=False,
-          out="", resume=False, data="auto"):
+def batch(c, countries="", all=False, workers="", scheduler="", out="", resume=False,
+          data="auto", security="", dashboard=False):
     """Run the reports for many countries in parallel (Dask), then write index.html and manifest.json.
 
     Exit codes: 0 done, 1 a report failed, 2 bad input (nothing written), 130 interrupted.
