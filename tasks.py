@@ -75,22 +75,31 @@ def _split(codes: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- reports
+def _data_spec(data: str, no_itu: bool) -> str:
+    return f"{data}:no-itu" if no_itu and ":" not in data else data
+
+
+NO_ITU_HELP = ("CC BY-only build: leave out ITU DataHub values (CC BY-NC-SA 3.0 IGO, "
+               "non-commercial); the reports say so")
+
+
 @task(help={
     "country": "ISO3 code of the country, e.g. KHM",
     "params": "a params YAML to use instead of params/<ISO3>.yaml",
     "data": "sample | processed | auto (default: processed if built, else sample)",
     "out": "output folder (default: outputs/)",
+    "no_itu": NO_ITU_HELP,
 })
 @_user_errors
-def run(c, country, params="", data="auto", out=""):
+def run(c, country, params="", data="auto", out="", no_itu=False):
     """Run the three analysis notebooks for one country and write its HTML reports.
 
     Exit codes: 0 done, 1 a report failed, 2 bad input (nothing written), 130 interrupted.
     """
     from p2c_research.runner.batch import run_batch
 
-    code = run_batch([country], out_dir=out or None, data=data, params_file=params or None,
-                     workers=1, local=True)
+    code = run_batch([country], out_dir=out or None, data=_data_spec(data, no_itu),
+                     params_file=params or None, workers=1, local=True)
     if code:
         raise Exit(code=code)
 
@@ -105,10 +114,11 @@ def run(c, country, params="", data="auto", out=""):
     "out": "output folder (default: outputs/)",
     "resume": "skip countries whose reports are complete for the same params and data",
     "data": "sample | processed | auto",
+    "no_itu": NO_ITU_HELP,
 })
 @_user_errors
 def batch(c, countries="", all=False, workers="", scheduler="", out="", resume=False,
-          data="auto", security="", dashboard=False):
+          data="auto", no_itu=False, security="", dashboard=False):
     """Run the reports for many countries in parallel (Dask), then write index.html and manifest.json.
 
     Exit codes: 0 done, 1 a report failed, 2 bad input (nothing written), 130 interrupted.
@@ -119,6 +129,7 @@ def batch(c, countries="", all=False, workers="", scheduler="", out="", resume=F
     if all and countries:
         raise P2CError("use either --countries or --all, not both")
     n_workers = check_workers(workers)
+    data = _data_spec(data, no_itu)
     codes = all_countries_with_data(data) if all else _split(countries)
     if not codes:
         raise P2CError("no countries: pass --countries A,B or --all")
@@ -207,6 +218,36 @@ def build(c):
     print(build_processed().summary())
 
 
+@task(help={
+    "source": "ITU-D region CSV iso3,name,itu_region, e.g. ../shared/real/itu_regions.csv",
+    "datahub": "refresh from ITU DataHub's v2/country/all instead (the authoritative list)",
+    "base_url": "DataHub base URL with --datahub (tests and mirrors)",
+    "out": "output folder (default: p2c_research/resources, committed)",
+    "min_members": "refuse a list shorter than this (default 180; ITU has 194 members)",
+    "timeout": "seconds before the DataHub request times out (default 60)",
+    "retries": "retries on 5xx and time-outs (default 3)",
+})
+@_user_errors
+def regions(c, source="", datahub=False, base_url="", out="", min_members="", timeout="60",
+            retries="3"):
+    """Build the ITU-D region list (resources/itu_regions.csv + provenance) from a CSV or ITU DataHub."""
+    from p2c_research import regions_build
+    from p2c_research.sources.http import HttpClient, HttpSettings
+
+    if bool(source) == bool(datahub):
+        raise Exit("pass either --source FILE or --datahub", code=2)
+    kwargs = {"min_members": _number(min_members, "min-members", int, minimum=0, default=0)
+              or regions_build.MIN_MEMBERS}
+    if datahub:
+        client = HttpClient(HttpSettings(timeout=_number(timeout, "timeout", float, minimum=0.1),
+                                         retries=_number(retries, "retries", int, minimum=0)))
+        built = regions_build.build_from_datahub(base_url or None, out or None, client=client,
+                                                 **kwargs)
+    else:
+        built = regions_build.build_from_csv(Path(source), out or None, **kwargs)
+    print(built.summary())
+
+
 @task(help={"old": "older panel parquet", "new": "newer panel parquet"})
 @_user_errors
 def diff(c, old, new):
@@ -240,7 +281,7 @@ def docs_indicators(c):
     print(write_indicator_docs())
 
 
-data_ns = Collection("data", sample, fetch, build, diff)
+data_ns = Collection("data", sample, fetch, build, diff, regions)
 params_ns = Collection("params", params_check)
 docs_ns = Collection("docs", docs_indicators)
 ns = Collection(run, batch, lab, test, data_ns, params_ns, docs_ns)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from p2c_research.catalog import Catalog, load_catalog
 from p2c_research.config import processed_dir, raw_dir
+from p2c_research.datasets import ITU_SOURCE_PREFIX, PROCESSED_NO_ITU_PANEL
 from p2c_research.errors import DataError
 from p2c_research.sources import itu, naturalearth, sdg, wdi_csv, worldbank
 from p2c_research.sources.base import FIRST_YEAR
@@ -127,6 +128,18 @@ def merge_sources(
     return kept.drop(columns="_rank").reset_index(drop=True), conflicts
 
 
+def _context(parts: list[pd.DataFrame], catalog: Catalog) -> pd.DataFrame:
+    """The denominators of the unit conversions from the World Bank rows read so far."""
+    from p2c_research.units import CONTEXT_IDS
+
+    wanted = {i for ids in CONTEXT_IDS.values() for i in ids}
+    rows = [p[p["indicator"].isin(wanted)] for p in parts]
+    if not rows:
+        return pd.DataFrame(columns=PANEL_COLUMNS)
+    merged, _ = merge_sources(pd.concat(rows, ignore_index=True), catalog)
+    return merged
+
+
 @dataclass
 class BuildReport:
     """What :func:`build_processed` wrote, and how the sources contributed."""
@@ -174,7 +187,10 @@ def build_processed(
     out = Path(out or processed_dir() / "panel.parquet")
     parts, messages, inputs = [], [], []
     for adapter in ADAPTERS:
-        result = adapter.load_cached(raw_root, catalog)
+        if adapter is itu:  # ITU counts and prices are converted with World Bank denominators
+            result = itu.load_cached(raw_root, catalog, context=_context(parts, catalog))
+        else:
+            result = adapter.load_cached(raw_root, catalog)
         messages += [f"{adapter.NAME}: {m}" for m in result.messages]
         if not result.panel.empty:
             parts.append(result.panel)
@@ -207,6 +223,23 @@ def build_processed(
         inputs=inputs,
     )
     write_panel(merged, out, prov)
+    # The CC BY-only build (--no-itu) needs the values ITU's precedence displaced, so it
+    # is merged from the other sources alone rather than filtered from the panel above.
+    no_itu_rows = rows[~rows["source"].str.startswith(ITU_SOURCE_PREFIX)]
+    no_itu, _ = merge_sources(no_itu_rows, catalog)
+    no_itu_used = [lab for lab in used if not lab.startswith(ITU_SOURCE_PREFIX)]
+    if no_itu_used:
+        write_panel(
+            validate_panel(no_itu, origin="merged panel without ITU"),
+            out.parent / PROCESSED_NO_ITU_PANEL,
+            Provenance(
+                source=", ".join(LABEL_NAMES[lab] for lab in no_itu_used)
+                + " (merged by p2c-research, ITU DataHub left out)",
+                url_or_file=str(raw_root),
+                licence="; ".join(dict.fromkeys(LICENCES[lab] for lab in no_itu_used)),
+                parameters=prov.parameters,
+                notes=f"{len(no_itu)} values; the CC BY-only panel (--no-itu).",
+                inputs=[i for i in inputs if not i["file"].startswith("itu")]))
     conflicts_path = out.parent / CONFLICTS_NAME
     write_csv(conflicts, conflicts_path)
     geometries = naturalearth.build_geometries(raw_root, out.parent / naturalearth.PROCESSED_NAME)

@@ -62,11 +62,14 @@ class SourceCodes(BaseModel):
     itu: list[str] = Field(default_factory=list)
 
 
-class PerCapita(BaseModel):
-    """The publisher reports a count; the catalog value is count / population * scale."""
+class Conversion(BaseModel):
+    """How one publisher code's values become the indicator's unit (:mod:`p2c_research.units`)."""
 
-    model_config = ConfigDict(extra="forbid")
-    scale: float = Field(gt=0)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: Literal["per_population", "per_internet_user", "share_of_monthly_gni_pc",
+                    "throughput_mbps"]
+    scale: float = Field(1.0, gt=0)
+    note: str = Field(min_length=10, description="the conversion in words, for the docs")
 
 
 class Indicator(BaseModel):
@@ -83,7 +86,9 @@ class Indicator(BaseModel):
     umc_target: UmcTarget | None = None
     weight: float = Field(default=1.0, gt=0)
     sources: SourceCodes
-    per_capita: PerCapita | None = None
+    convert: dict[str, Conversion] = Field(default_factory=dict)
+    zero_is_missing: bool = False
+    measures: str = Field("", description="why this indicator measures its sub-pillar")
 
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
@@ -91,13 +96,62 @@ class Indicator(BaseModel):
             raise ValueError("log scaling needs a positive lower goalpost")
         if not (self.sources.wdi or self.sources.sdg or self.sources.itu):
             raise ValueError("at least one source code is required")
-        if self.per_capita and not self.sources.wdi:
-            raise ValueError("per_capita applies to a WDI count")
+        codes = {*self.sources.wdi, *self.sources.sdg, *self.sources.itu}
+        unknown = sorted(set(self.convert) - codes)
+        if unknown:
+            raise ValueError(f"convert names code(s) {unknown} that are not among the sources")
+        if self.scored and len(self.measures) < 10:
+            raise ValueError("a scored indicator says in `measures` why it measures its "
+                             "sub-pillar")
         return self
 
     @property
     def scored(self) -> bool:
         return self.pillar != "CONTEXT"
+
+    def codes(self, publisher: Literal["wdi", "sdg", "itu"]) -> list[str]:
+        """This indicator's codes at ``publisher``, the preferred first."""
+        return list(getattr(self.sources, publisher))
+
+
+class CoreGroup(BaseModel):
+    """At least one of ``any_of`` must have a current value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str
+    any_of: list[str] = Field(min_length=1)
+
+
+class SubPillar(BaseModel):
+    """A segment of the wheel: what it measures and which indicators it cannot do without.
+
+    ``core`` lists groups of indicator ids; the sub-pillar is scored only when
+    every group has at least one indicator with a current value (and coverage
+    passes the threshold). An empty ``core`` needs coverage only.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    pillar: Literal["ACCESS", "ADOPTION", "VALUE_CREATION"]
+    label: str
+    framework: str = Field(min_length=5, description="the P2C Focus Areas Action Framework item")
+    core: list[CoreGroup] = Field(default_factory=list)
+
+
+class IdiComponent(BaseModel):
+    """One component of ITU's ICT Development Index 2024 and the catalog id covering it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    pillar: str
+    component: str
+    itu_codes: list[str] = Field(default_factory=list)
+    indicator: str | None = None
+    note: str = ""
+
+
+class PillarCore(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    core: list[CoreGroup] = Field(default_factory=list)
 
 
 class Catalog(BaseModel):
@@ -105,6 +159,9 @@ class Catalog(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: int
+    pillars: dict[Literal["ACCESS", "ADOPTION", "VALUE_CREATION"], PillarCore]
+    sub_pillars: list[SubPillar]
+    idi_2024: list[IdiComponent] = Field(default_factory=list)
     indicators: list[Indicator]
 
     @model_validator(mode="after")
@@ -117,7 +174,47 @@ class Catalog(BaseModel):
             n = sum(1 for i in self.indicators if i.pillar == pillar)
             if n < 6:
                 raise ValueError(f"pillar {pillar} has {n} indicators; at least 6 are required")
+        declared = {sp.id: sp for sp in self.sub_pillars}
+        for ind in self.scored:
+            sp = declared.get(ind.sub_pillar)
+            if sp is None:
+                raise ValueError(f"indicator {ind.id}: sub-pillar {ind.sub_pillar!r} is not "
+                                 f"declared under sub_pillars")
+            if sp.pillar != ind.pillar:
+                raise ValueError(f"indicator {ind.id}: sub-pillar {sp.id} belongs to "
+                                 f"{sp.pillar}, not {ind.pillar}")
+        scored_ids = {i.id: i for i in self.scored}
+        groups = [(f"sub-pillar {sp.id}", sp.pillar, g) for sp in self.sub_pillars
+                  for g in sp.core]
+        groups += [(f"pillar {p}", p, g) for p, pc in self.pillars.items() for g in pc.core]
+        for comp in self.idi_2024:
+            if comp.indicator is not None and comp.indicator not in scored_ids:
+                raise ValueError(f"idi_2024: {comp.component!r} names {comp.indicator!r}, "
+                                 "which is not a scored indicator")
+        for where, pillar, group in groups:
+            for ind_id in group.any_of:
+                if ind_id not in scored_ids or scored_ids[ind_id].pillar != pillar:
+                    raise ValueError(f"{where}: core indicator {ind_id!r} is not a scored "
+                                     f"indicator of {pillar}")
         return self
+
+    def sub_pillar(self, sub_pillar_id: str) -> SubPillar:
+        for sp in self.sub_pillars:
+            if sp.id == sub_pillar_id:
+                return sp
+        raise KeyError(sub_pillar_id)
+
+    def core_groups(self) -> pd.DataFrame:
+        """Every core requirement as rows ``level, key, group, indicator``.
+
+        ``level`` is ``pillar`` or ``sub_pillar``; ``group`` labels the any-of
+        group (one row per member indicator).
+        """
+        rows = [("sub_pillar", sp.id, g.label, i) for sp in self.sub_pillars
+                for g in sp.core for i in g.any_of]
+        rows += [("pillar", p, g.label, i) for p, pc in self.pillars.items()
+                 for g in pc.core for i in g.any_of]
+        return pd.DataFrame(rows, columns=["level", "key", "group", "indicator"])
 
     def __getitem__(self, indicator_id: str) -> Indicator:
         for ind in self.indicators:
@@ -206,48 +303,49 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
 
 def wdi_codes_needed(catalog: Catalog | None = None) -> list[str]:
-    """Every WDI code the catalog reads, plus population for per-capita indicators."""
+    """Every WDI code the catalog reads (population among them: conversions divide by it)."""
     catalog = catalog or load_catalog()
     codes = [c for ind in catalog.indicators for c in ind.sources.wdi]
-    if any(ind.per_capita for ind in catalog.indicators) and "SP.POP.TOTL" not in codes:
-        codes.append("SP.POP.TOTL")
     return list(dict.fromkeys(codes))
 
 
+def context_panel(rows: pd.DataFrame, catalog: Catalog, source: str) -> pd.DataFrame:
+    """The denominators of :mod:`p2c_research.units` (population, Internet users, GNI per
+    capita) from publisher rows ``iso3, code, year, value``, as tidy rows."""
+    from p2c_research.units import CONTEXT_IDS
+
+    wanted = {i for ids in CONTEXT_IDS.values() for i in ids}
+    frames = []
+    for ind_id in sorted(wanted & set(catalog.ids)):
+        codes = catalog[ind_id].codes("wdi")
+        part = rows[rows["code"].isin(codes)]
+        if part.empty:
+            continue
+        rank = part["code"].map({c: k for k, c in enumerate(codes)})
+        part = part.assign(_rank=rank).sort_values("_rank", kind="stable")
+        part = part.drop_duplicates(["iso3", "year"])
+        frames.append(part.assign(indicator=ind_id, source=source + ":" + part["code"]))
+    if not frames:
+        return pd.DataFrame(columns=["iso3", "indicator", "year", "value", "source"])
+    return pd.concat(frames, ignore_index=True)[["iso3", "indicator", "year", "value", "source"]]
+
+
 def wdi_to_panel(
-    raw: pd.DataFrame, source: str, catalog: Catalog | None = None
+    raw: pd.DataFrame, source: str, catalog: Catalog | None = None,
+    messages: list[str] | None = None,
 ) -> pd.DataFrame:
     """Turn WDI rows (``iso3, code, year, value``) into tidy catalog rows.
 
     Maps each WDI code to its catalog id; where an indicator lists several
-    codes, the first with a value for a country-year wins. Counts marked
-    ``per_capita`` are divided by population of the same year. This is the one
-    place the conversion happens, so the sample builder and the API adapters
-    cannot drift apart.
+    codes, the first with a value for a country-year wins. Counts with a
+    catalog conversion are divided by population of the same year, taken from
+    the same rows (:mod:`p2c_research.units`), so the sample builder and the
+    API adapters cannot drift apart.
     """
+    from p2c_research.units import to_catalog_values
+
     catalog = catalog or load_catalog()
     raw = raw[["iso3", "code", "year", "value"]].dropna(subset=["value"])
-    pop = raw[raw["code"] == "SP.POP.TOTL"].set_index(["iso3", "year"])["value"]
-    frames = []
-    for ind in catalog.indicators:
-        if not ind.sources.wdi:
-            continue
-        rank = {code: k for k, code in enumerate(ind.sources.wdi)}
-        part = raw[raw["code"].isin(rank)].copy()
-        if part.empty:
-            continue
-        part["rank"] = part["code"].map(rank)
-        part = part.sort_values("rank").drop_duplicates(["iso3", "year"], keep="first")
-        if ind.per_capita:
-            denom = pd.Series(
-                pop.reindex(pd.MultiIndex.from_frame(part[["iso3", "year"]])).to_numpy(),
-                index=part.index,
-            )
-            part["value"] = part["value"] / denom * ind.per_capita.scale
-            part = part.dropna(subset=["value"])
-        part["indicator"] = ind.id
-        part["source"] = source + ":" + part["code"]
-        frames.append(part[["iso3", "indicator", "year", "value", "source"]])
-    if not frames:
-        return pd.DataFrame(columns=["iso3", "indicator", "year", "value", "source"])
-    return pd.concat(frames, ignore_index=True)
+    raw = raw.assign(source=source + ":" + raw["code"].astype(str))
+    context = context_panel(raw, catalog, source)
+    return to_catalog_values(raw, "wdi", catalog, context, messages)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from p2c_research import countries
 from p2c_research.catalog import Catalog, load_catalog
-from p2c_research.datasets import DataSelection, load_panel, select_data
+from p2c_research.datasets import DataSelection, load_panel, selection_for
 from p2c_research.params import CountryParams, load_params
 from p2c_research.report_io import country_output_dir, install_png_formatter, report_header
 
@@ -49,8 +49,7 @@ def open_context(country: str, params_file: str = "", data: str = "auto",
     """Validate the parameters and resolve the data; raises a P2CError with the fix on bad input."""
     iso3 = countries.validate_iso3(country)
     params = load_params(iso3, params_file or None)
-    choice = data if data != "auto" else params.data.choice
-    selection = select_data(choice)  # type: ignore[arg-type]
+    selection = selection_for(data, params.data.choice, params.data.itu)
     install_png_formatter(params.output.figure_dpi)
     return RunContext(params=params, selection=selection, catalog=load_catalog(),
                       out_dir=Path(out_dir))

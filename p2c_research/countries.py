@@ -8,7 +8,9 @@ way and every value it cannot place is reported, never silently dropped.
 
 It reads only the generated files committed in ``p2c_research/resources``
 (``countries.csv``, ``aggregates.csv``, ``country_aliases.csv``); rebuild them
-with ``python -m p2c_research.countries_build`` (see that module).
+with ``python -m p2c_research.countries_build`` (see that module). The ITU-D
+region of each ITU member (``itu_regions.csv``, the standard peer set) is
+built by :mod:`p2c_research.regions_build` (``invoke data.regions``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,21 @@ AGGREGATE_COLUMNS = ["code", "name", "m49", "publisher"]
 ALIAS_COLUMNS = ["alias", "iso3", "source"]
 
 UN_GROUPS = {"LDC": "ldc", "LLDC": "lldc", "SIDS": "sids"}
+
+ITU_REGIONS_FILE = "itu_regions.csv"
+ITU_REGION_COLUMNS = ["iso3", "name", "itu_region"]
+#: The six ITU-D regions, as ITU names them. ITU benchmarks by these, and
+#: P2C picks one partner in each; they are not the World Bank regions
+#: (Mauritania is Arab States for ITU, Sub-Saharan Africa for the World Bank).
+ITU_REGIONS = ("Africa", "Americas", "Arab States", "Asia & Pacific", "CIS", "Europe")
+#: The ITU-D regions of the four P2C partner countries: certain (ITU's own
+#: P2C material names them), so every build of the region list must agree.
+PARTNER_ITU_REGIONS = {
+    "KHM": "Asia & Pacific",
+    "MDG": "Africa",
+    "DOM": "Americas",
+    "MRT": "Arab States",
+}
 HARMONISE_KINDS = ("auto", "iso3", "iso2", "m49", "name")
 
 _REBUILD_HINT = (
@@ -58,6 +75,10 @@ _REBUILD_HINT = (
     "--out p2c_research/resources`"
 )
 _USE_ISO3_HINT = "Use an ISO 3166 alpha-3 code from the World Bank economy list."
+_REBUILD_REGIONS_HINT = (
+    "rebuild it with `invoke data.regions --source ../shared/real/itu_regions.csv` "
+    "(or refresh it from ITU DataHub with `invoke data.regions --datahub`)"
+)
 
 # Words that carry no information when matching country names ("The Gambia"
 # and "Gambia, The" are the same country); "st" is expanded so that the World
@@ -396,6 +417,88 @@ def _group_members(text: str) -> tuple[str, ...]:
         f"unknown country group {text!r}; use one of {', '.join(UN_GROUPS)}, a World Bank "
         f"region ({', '.join(regions)}) or an income group ({', '.join(incomes)})"
     )
+
+
+# --------------------------------------------------------------------------
+# ITU-D regions
+# --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _itu_regions_frame() -> pd.DataFrame:
+    """itu_regions.csv, checked once: unique codes, only the six ITU-D region names."""
+    path = Path(RESOURCES_DIR) / ITU_REGIONS_FILE
+    if not path.is_file():
+        raise DataError(f"ITU-D region list {path} is missing; {_REBUILD_REGIONS_HINT}")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(frame.columns) != ITU_REGION_COLUMNS:
+        raise DataError(f"{path} has columns {list(frame.columns)}, expected "
+                        f"{ITU_REGION_COLUMNS}; {_REBUILD_REGIONS_HINT}")
+    unknown = sorted(set(frame["itu_region"]) - set(ITU_REGIONS))
+    if unknown:
+        raise DataError(f"{path}: unknown ITU-D region(s) {unknown}, expected one of "
+                        f"{', '.join(ITU_REGIONS)}; {_REBUILD_REGIONS_HINT}")
+    if frame["iso3"].duplicated().any():
+        dupes = sorted(set(frame.loc[frame["iso3"].duplicated(), "iso3"]))
+        raise DataError(f"{path}: duplicate iso3 {dupes}; {_REBUILD_REGIONS_HINT}")
+    return frame
+
+
+def load_itu_regions() -> pd.DataFrame:
+    """Every ITU member with its ITU-D region: ``iso3, name, itu_region`` (a copy).
+
+    Members that are not World Bank economies (Vatican City State, ``VAT``)
+    are kept, since the list is ITU's; the peer-set functions below leave
+    them out, because the analyses only know World Bank economies. Where the
+    list comes from, and how far to trust it, is in
+    ``resources/itu_regions.provenance.json``.
+    """
+    return _itu_regions_frame().copy()
+
+
+@lru_cache(maxsize=1)
+def _itu_region_of() -> dict[str, str]:
+    frame = _itu_regions_frame()
+    return dict(zip(frame["iso3"], frame["itu_region"], strict=True))
+
+
+def itu_region(code: str) -> str | None:
+    """The ITU-D region of an economy ("KHM" -> "Asia & Pacific"), None if not an ITU member.
+
+    None is an answer, not an error: Hong Kong SAR, Macao SAR, Puerto Rico,
+    Aruba, Kosovo and other World Bank economies are not ITU members, so they
+    have no ITU-D region and reports compare them with their World Bank
+    region instead.
+    """
+    return _itu_region_of().get(validate_iso3(code))
+
+
+def is_itu_member(code: str) -> bool:
+    """True if the economy is an ITU member (it has an ITU-D region)."""
+    return itu_region(code) is not None
+
+
+def itu_region_members(region: str) -> list[str]:
+    """World Bank economies (ISO3, sorted) of one ITU-D region, e.g. "Arab States".
+
+    The name is matched after :func:`normalise_name` ("Asia and Pacific"
+    works). Members that are not World Bank economies (``VAT``) are left out.
+
+    Raises:
+        DataError: ``region`` is not one of :data:`ITU_REGIONS`.
+    """
+    names = {normalise_name(name): name for name in ITU_REGIONS}
+    key = normalise_name(str(region))
+    if key not in names:
+        raise DataError(f"unknown ITU-D region {region!r}; use one of {', '.join(ITU_REGIONS)}")
+    return list(_itu_region_members(names[key]))
+
+
+@lru_cache(maxsize=len(ITU_REGIONS))
+def _itu_region_members(name: str) -> tuple[str, ...]:
+    economies = _reference().economies
+    return tuple(sorted(iso3 for iso3, region in _itu_region_of().items()
+                        if region == name and iso3 in economies))
 
 
 # --------------------------------------------------------------------------

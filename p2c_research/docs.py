@@ -17,7 +17,12 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _target(i) -> str:
+    return f"{i.umc_target.value:g} by {i.umc_target.year}" if i.umc_target else ""
+
+
 def render_indicator_docs(catalog: Catalog | None = None) -> str:
+    """The catalog as Markdown: sub-pillars and their core, indicators, conversions, IDI coverage."""
     catalog = catalog or load_catalog()
     lines = [
         "# Indicator catalog",
@@ -26,15 +31,34 @@ def render_indicator_docs(catalog: Catalog | None = None) -> str:
         "do not edit by hand.",
         "",
         "ITU has not published the indicator list behind the Digital Transformation Wheel, "
-        "so this catalog is p2c-research's own, documented choice. Each indicator is scaled "
-        "0-100 between its goalposts (clipped outside them), on log10 where marked, and "
-        "reversed where lower is better. Sub-pillar scores are weighted means of indicator "
-        "scores; context variables are not scored (they feed the benchmarking regressions "
-        "and per-capita figures).",
+        "so this catalog is p2c-research's own, documented choice. Its sub-pillars follow the "
+        "P2C Focus Areas Action Framework (March 2022). Each indicator is scaled 0-100 "
+        "between its goalposts (clipped outside them), on log10 where marked, and reversed "
+        "where lower is better. Sub-pillar and pillar scores are weighted means of indicator "
+        "scores, shown only when their coverage passes the threshold and their core "
+        "indicators have values (see docs/methodology.md). Context variables are not scored: "
+        "they feed the benchmarking regressions, the unit conversions and per-capita figures.",
         "",
         f"{len(catalog.scored)} scored indicators and {len(catalog.context)} context variables.",
         "",
+        "## Sub-pillars and their core",
+        "",
+        "A pillar or sub-pillar is scored only when each core group has at least one "
+        "indicator with a current value.",
+        "",
+        "| pillar | sub-pillar | P2C framework | indicators | core |",
+        "|---|---|---|---|---|",
     ]
+    for sp in catalog.sub_pillars:
+        members = [i.id for i in catalog.scored if i.sub_pillar == sp.id]
+        core = "; ".join(f"{g.label}: any of {', '.join(g.any_of)}" for g in sp.core) or "none"
+        lines.append(f"| {PILLAR_LABELS[sp.pillar]} | {_cell(sp.label)} (`{sp.id}`) | "
+                     f"{_cell(sp.framework)} | {len(members)} | {_cell(core)} |")
+    lines += ["", "Pillar core:", ""]
+    for pillar, pc in catalog.pillars.items():
+        core = "; ".join(f"{g.label} (any of {', '.join(g.any_of)})" for g in pc.core) or "none"
+        lines.append(f"- {PILLAR_LABELS[pillar]}: {_cell(core)}")
+    lines += [""]
     for pillar in ("ACCESS", "ADOPTION", "VALUE_CREATION", "CONTEXT"):
         members = [i for i in catalog.indicators if i.pillar == pillar]
         lines += [f"## {PILLAR_LABELS[pillar]} ({len(members)})", "",
@@ -43,20 +67,43 @@ def render_indicator_docs(catalog: Catalog | None = None) -> str:
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for i in members:
             direction = "higher is better" if i.higher_is_better else "lower is better"
-            target = (f"{i.umc_target.value:g} by {i.umc_target.year}" if i.umc_target else "")
-            unit = i.unit + (" (derived: count / population)" if i.per_capita else "")
             lines.append(
-                f"| `{i.id}` | {_cell(i.name)} | {i.sub_pillar} | {_cell(unit)} | {direction} | "
+                f"| `{i.id}` | {_cell(i.name)} | {i.sub_pillar} | {_cell(i.unit)} | {direction} | "
                 f"{i.goalposts.lower:g} to {i.goalposts.upper:g} | {i.scaling}"
-                f"{' (bounded share)' if i.bounded_share else ''} | {i.weight:g} | {target} | "
+                f"{' (bounded share)' if i.bounded_share else ''} | {i.weight:g} | {_target(i)} | "
                 f"{', '.join(i.sources.wdi)} | {', '.join(i.sources.sdg)} | "
-                f"{', '.join(i.sources.itu)} |"
+                f"{_cell(', '.join(i.sources.itu))} |"
             )
-        lines += ["", "Why these goalposts:", ""]
-        for i in members:
-            lines.append(f"- `{i.id}`: {_cell(i.goalposts.reason)}"
-                         + (f" Target: {_cell(i.umc_target.label)}." if i.umc_target else ""))
+        if pillar != "CONTEXT":
+            lines += ["", "What each measures, and why these goalposts:", ""]
+            for i in members:
+                lines.append(f"- `{i.id}`: {_cell(i.measures)} Goalposts: "
+                             f"{_cell(i.goalposts.reason)}"
+                             + (f" Target: {_cell(i.umc_target.label)}." if i.umc_target else ""))
+        else:
+            lines += ["", "Why each is context, not scored:", ""]
+            lines += [f"- `{i.id}`: {_cell(i.goalposts.reason)}" for i in members]
         lines.append("")
+    conversions = [(i, code, conv) for i in catalog.indicators for code, conv in i.convert.items()]
+    lines += ["## Unit conversions", "",
+              "Publisher values that are not in the indicator's unit are converted in "
+              "`p2c_research/units.py`; the panel's `source` column names the code and the "
+              "World Bank denominator of every converted value. Zeros are dropped where the "
+              "publisher writes 0 for 'not available' (`zero_is_missing`: "
+              + ", ".join(f"`{i.id}`" for i in catalog.indicators if i.zero_is_missing) + ").",
+              "", "| indicator | code | method | how |", "|---|---|---|---|"]
+    lines += [f"| `{i.id}` | {_cell(code)} | {conv.method} | {_cell(conv.note)} |"
+              for i, code, conv in conversions]
+    covered = sum(1 for c in catalog.idi_2024 if c.indicator)
+    lines += ["", "## ITU ICT Development Index 2024: which components the workbench covers", "",
+              f"{covered} of the {len(catalog.idi_2024)} IDI 2024 components map to a catalog "
+              "indicator. The IDI's own goalposts and aggregation are not reproduced: the "
+              "catalog scores its indicators on its own goalposts.", "",
+              "| IDI pillar | component | ITU code | catalog id | note |", "|---|---|---|---|---|"]
+    lines += [f"| {_cell(c.pillar)} | {_cell(c.component)} | {_cell(', '.join(c.itu_codes))} | "
+              f"{f'`{c.indicator}`' if c.indicator else 'not covered'} | {_cell(c.note)} |"
+              for c in catalog.idi_2024]
+    lines.append("")
     return "\n".join(lines)
 
 

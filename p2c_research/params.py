@@ -13,6 +13,7 @@ import copy
 import difflib
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,7 +57,7 @@ class YearWindow(_Strict):
 
 
 class ExplicitPeers(_Strict):
-    """A named peer list, e.g. ITU Arab States peers for Mauritania."""
+    """A named peer list, e.g. ASEAN for Cambodia (an extra set; the headline is the ITU-D region)."""
 
     label: str = Field(min_length=1)
     members: list[str] = Field(min_length=1)
@@ -70,6 +71,9 @@ class ExplicitPeers(_Strict):
 class PeerGroups(_Strict):
     """Which peer groups the analyses compare the country with."""
 
+    itu_region: bool = Field(
+        True, description="the ITU-D region, every report's headline peer set; a country that "
+        "is not an ITU member falls back to its World Bank region")
     income_group: bool = True
     region: bool = True
     un_groups: bool = Field(True, description="LDC / LLDC / SIDS groups the country belongs to")
@@ -83,9 +87,35 @@ class Priority(_Strict):
     title: str = Field(min_length=1)
     pillars: list[Literal["ACCESS", "ADOPTION", "VALUE_CREATION"]] = Field(min_length=1)
     sub_pillars: list[str] = Field(default_factory=list)
+    indicators: list[str] | None = Field(
+        None, description="catalog ids that measure this priority; default: those of its "
+        "sub-pillars. An empty list says no catalog indicator measures it (say why in "
+        "`measurement_note`)")
+    measurement_note: str = ""
     weight: float = Field(1.0, gt=0, le=10)
     keywords: list[str] = Field(default_factory=list)
     description: str = ""
+
+    @field_validator("indicators")
+    @classmethod
+    def _known_indicators(cls, ids: list[str] | None) -> list[str] | None:
+        if ids is None:
+            return None
+        scored = [i.id for i in load_catalog().scored]
+        bad = [i for i in ids if i not in scored]
+        if bad:
+            hints = [f"{b} (did you mean {', '.join(difflib.get_close_matches(b, scored, n=2))}?)"
+                     if difflib.get_close_matches(b, scored, n=1) else b for b in bad]
+            raise ValueError(f"unknown or unscored indicator(s) {', '.join(hints)}; "
+                             "see docs/indicators.md")
+        return ids
+
+    @model_validator(mode="after")
+    def _explained(self) -> Priority:
+        if self.indicators == [] and len(self.measurement_note) < 10:
+            raise ValueError(f"priority {self.id!r} lists no indicators: say why in "
+                             "`measurement_note` (e.g. which open data would measure it)")
+        return self
 
     @field_validator("sub_pillars")
     @classmethod
@@ -131,6 +161,8 @@ class NationalTarget(_Strict):
 
 class DataOptions(_Strict):
     choice: Literal["auto", "sample", "processed"] = "auto"
+    itu: bool = Field(True, description="use ITU DataHub values (CC BY-NC-SA 3.0 IGO, "
+                      "non-commercial); false gives a CC BY-only build")
 
 
 class AnalysisOptions(_Strict):
@@ -376,9 +408,57 @@ def check_all(directory: Path | None = None) -> list[tuple[str, str]]:
     return failures
 
 
+def itu_region_label(region: str) -> str:
+    """The label of an ITU-D region peer set, e.g. "Asia & Pacific (ITU-D region)"."""
+    return f"{region} (ITU-D region)"
+
+
+def wb_region_label(region: str) -> str:
+    """The label of a World Bank region peer set, e.g. "Sub-Saharan Africa (World Bank region)"."""
+    return f"{region} (World Bank region)"
+
+
+def fallback_region_label(region: str, country_name: str) -> str:
+    """The label of the World Bank region standing in for a non-member's ITU-D region.
+
+    The reason is in the label itself, so every table and figure that names
+    the peer set also says why it is not an ITU-D region.
+    """
+    return f"{region} (World Bank region; {country_name} is not an ITU member)"
+
+
+@dataclass(frozen=True)
+class HeadlinePeers:
+    """The one peer set every report shows first (tables, wheel, scatters, regional map).
+
+    Attributes:
+        label: its key in :func:`resolve_peer_sets` (None when the country has no peer set).
+        members: the peers, country excluded.
+        basis: ``itu_region``, ``wb_region_fallback`` (not an ITU member),
+            ``explicit``, ``wb_region``, ``other`` or ``none``.
+        region_name: the region alone, for map titles ("Arab States (ITU-D region)").
+        sentence: what a report says about it, in one or two sentences.
+    """
+
+    label: str | None
+    members: list[str]
+    basis: str
+    region_name: str
+    sentence: str
+
+    @property
+    def n(self) -> int:
+        """Economies in the set, the country excluded."""
+        return len(self.members)
+
+
 def resolve_peer_sets(params: CountryParams) -> dict[str, list[str]]:
     """The peer sets of a country, each labelled for reports, the country excluded.
 
+    The headline set (:func:`headline_peers`) comes first: the ITU-D region
+    when ``peer_groups.itu_region`` is on, or, for an economy that is not an
+    ITU member, its World Bank region labelled with that reason. Then the
+    income group, the World Bank region, the UN groups and the explicit lists.
     Labels name the classification, so a report says which peer set it used
     (World Bank regions differ from ITU-D regions).
     """
@@ -386,10 +466,17 @@ def resolve_peer_sets(params: CountryParams) -> dict[str, list[str]]:
     row = ref.loc[params.country]
     sets: dict[str, list[str]] = {}
     pg = params.peer_groups
+    wb_region = row["wb_region"] if isinstance(row["wb_region"], str) and row["wb_region"] else ""
+    itu_region = countries.itu_region(params.country) if pg.itu_region else None
+    if itu_region is not None:
+        sets[itu_region_label(itu_region)] = countries.itu_region_members(itu_region)
+    elif pg.itu_region and wb_region:
+        label = fallback_region_label(wb_region, params.country_name)
+        sets[label] = countries.group_members(wb_region)
     if pg.income_group and isinstance(row["income_group"], str) and row["income_group"]:
         sets[f"{row['income_group']} (World Bank)"] = countries.group_members(row["income_group"])
-    if pg.region and isinstance(row["wb_region"], str) and row["wb_region"]:
-        sets[f"{row['wb_region']} (World Bank region)"] = countries.group_members(row["wb_region"])
+    if pg.region and wb_region and not (pg.itu_region and itu_region is None):
+        sets[wb_region_label(wb_region)] = countries.group_members(wb_region)
     if pg.un_groups:
         for flag, group in (("ldc", "LDC"), ("lldc", "LLDC"), ("sids", "SIDS")):
             if bool(row[flag]):
@@ -400,6 +487,51 @@ def resolve_peer_sets(params: CountryParams) -> dict[str, list[str]]:
         label: sorted(m for m in members if m != params.country)
         for label, members in sets.items()
     }
+
+
+def headline_peers(params: CountryParams,
+                   peer_sets: dict[str, list[str]] | None = None) -> HeadlinePeers:
+    """The headline peer set of a country: the one choice every report uses.
+
+    With ``peer_groups.itu_region`` on (the default) it is the ITU-D region,
+    the grouping ITU benchmarks by and P2C picks its partners from; an
+    economy that is not an ITU member gets its World Bank region, and the
+    label and sentence say so. With it off: the first explicit list, else the
+    World Bank region, else the first set. ``peer_sets`` defaults to
+    :func:`resolve_peer_sets`.
+    """
+    sets = resolve_peer_sets(params) if peer_sets is None else peer_sets
+    name = params.country_name
+    pg = params.peer_groups
+    region = countries.itu_region(params.country)
+    wb_region = countries.load_countries().set_index("iso3").at[params.country, "wb_region"]
+    wb_region = wb_region if isinstance(wb_region, str) else ""
+
+    def made(label: str, basis: str, region_name: str, described: str, why: str = ""
+             ) -> HeadlinePeers:
+        members = list(sets[label])
+        sentence = f"Headline peers: {described}, {len(members)} economies besides {name}.{why}"
+        return HeadlinePeers(label, members, basis, region_name, sentence)
+
+    if pg.itu_region and region is not None and sets.get(itu_region_label(region)):
+        label = itu_region_label(region)
+        return made(label, "itu_region", label, label)
+    fallback = fallback_region_label(wb_region, name)
+    if pg.itu_region and wb_region and sets.get(fallback):
+        return made(fallback, "wb_region_fallback", wb_region_label(wb_region),
+                    wb_region_label(wb_region),
+                    f" {name} is not an ITU member, so it has no ITU-D region; it is "
+                    "compared with its World Bank region instead.")
+    explicit = [e.label for e in pg.explicit if sets.get(e.label)]
+    if explicit:
+        return made(explicit[0], "explicit", explicit[0], f"{explicit[0]} (named in params)")
+    if wb_region and sets.get(wb_region_label(wb_region)):
+        label = wb_region_label(wb_region)
+        return made(label, "wb_region", label, label)
+    for label, members in sets.items():
+        if members:
+            return made(label, "other", label, label)
+    return HeadlinePeers(None, [], "none", "", f"{name} has no peer set in its params.")
 
 
 def generic_priority_pillars() -> tuple[str, ...]:

@@ -30,6 +30,21 @@ SYNTHETIC_PLEDGES_NOTICE = (
 )
 
 
+def percentile_text(percentile: float, peer_n: float, *, has_value: bool = True) -> str:
+    """A peer percentile as every report and the index show it.
+
+    The number (rounded) when there is one; "too few peers (n)" when the
+    country has a value but the analysis withheld the percentile because
+    fewer than ``analysis.peer_min_n`` peers have one (the CSV keeps NaN and
+    ``peer_n``); "n/a" when the country has no value or no peer has one.
+    """
+    if pd.notna(percentile):
+        return f"{percentile:.0f}"
+    if has_value and pd.notna(peer_n) and peer_n > 0:
+        return f"too few peers ({int(peer_n)})"
+    return "n/a"
+
+
 def country_output_dir(out_dir: Path | str, iso3: str) -> Path:
     """``OUT/<ISO3>``; the code is validated first, so no path traversal."""
     code = countries.validate_iso3(iso3)
@@ -168,9 +183,14 @@ def report_header(params: CountryParams, selection: DataSelection, title: str,
     """Markdown for the first cell of a report: what it is, which data, which caveats.
 
     Synthetic pledges and provisional priorities are stated in the first lines,
-    before any number, so no reader can miss them. Text from params and data
-    files is shown literally (:func:`p2c_research.escaping.md_text`).
+    before any number, so no reader can miss them; so is the headline peer set
+    (``params.headline_peers``), the same in all three reports, with the reason
+    when a country that is not an ITU member is compared with its World Bank region.
+    Text from params and data files is shown literally
+    (:func:`p2c_research.escaping.md_text`).
     """
+    from p2c_research.params import headline_peers
+
     name = md_text(params.country_name)
     lines = [f"# {md_text(title)}: {name} ({params.country})", ""]
     if shows_pledges and selection.pledges_synthetic:
@@ -188,6 +208,11 @@ def report_header(params: CountryParams, selection: DataSelection, title: str,
     lines += [
         f"Reference year {params.reference_year}; latest values within "
         f"{params.year_window.start}-{params.year_window.end}.",
+        "",
+        md_text(headline_peers(params).sentence),
+        "",
+        "How every number is made, and its known limits: [methodology](../methodology.html) "
+        "(docs/methodology.md).",
     ]
     return "\n".join(lines)
 

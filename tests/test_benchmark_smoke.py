@@ -47,11 +47,14 @@ def test_notebook_runs_for_khm_and_writes_benchmark_csv(tmp_path):
     tables = out_dir / "KHM" / "tables"
     bench = pd.read_csv(tables / "benchmark.csv")
     assert set(REQUIRED_TABLE_COLUMNS) <= set(bench.columns)
-    base = bench[bench["model"] == "ols_lngdp"]
-    assert len(base) >= 10
-    assert base["classification"].isin(["over", "on_par", "under", "no_data"]).all()
-    fitted = base[base["classification"] != "no_data"]
+    pref = bench[bench["preferred"].astype(bool)]
+    assert len(pref) == pref["indicator"].nunique() >= 25
+    assert pref["verdict"].isin(["well below", "below", "on par", "above", "well above",
+                                 "no verdict", "no data"]).all()
+    fitted = pref[pref["verdict"] != "no data"]
     assert (fitted["n"] >= 30).all() and fitted["r2"].between(0, 1).all()
+    verdicts = pd.read_csv(tables / "verdicts.csv").set_index("indicator")
+    assert verdicts["verdict"].to_dict() == pref.set_index("indicator")["verdict"].to_dict()
     for name in ("models", "peers", "panel_trend"):
         assert (tables / f"{name}.csv").stat().st_size > 0
     figures = out_dir / "KHM" / "figures"

@@ -39,7 +39,7 @@ def test_initial_state_is_consistent(explorer):
     st = ex.state
     assert st.country == "KHM" and st.pillar == "ACCESS"
     assert st.peer_group in {label for label in ex.peer_group.options}
-    assert st.indicator == "mobile_subscriptions"
+    assert st.indicator == "coverage_2g"  # the first ACCESS indicator of the catalog
 
 
 def test_country_change_redraws_every_view_with_the_new_country(explorer):
@@ -83,7 +83,7 @@ def test_export_writes_png_and_csv_of_the_current_views(explorer, tmp_path):
         assert path.parent == tmp_path / "explorer" / "KHM"
     csv = pd.read_csv(next(p for p in written if p.name.startswith("scatter_")
                        and p.suffix == ".csv"))
-    assert csv.loc[0, "indicator"] == "mobile_subscriptions"
+    assert csv.loc[0, "indicator"] == "coverage_2g"
 
 
 @pytest.mark.smoke

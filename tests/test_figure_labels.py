@@ -23,7 +23,7 @@ def test_log_axes_are_labelled_with_plain_numbers_not_mathtext() -> None:
     curve = pd.DataFrame({"gdp_pc_ppp": gdp, "fitted": gdp / 1000})
     curve["pi_low"], curve["pi_high"] = curve["fitted"] / 2, curve["fitted"] * 2
     fig = fb.benchmark_scatter(data, curve, iso3="C", country_label="C", title="t",
-                               ylabel="v", source="Source: test", log_y=True)
+                               ylabel="v", source="Source: test", y_scale="log")
     fig.canvas.draw()
     ax = fig.axes[0]
     for axis in (ax.xaxis, ax.yaxis):

@@ -66,12 +66,13 @@ def test_nan_stays_nan() -> None:
 
 def test_world_scores_apply_catalog_direction_and_log(catalog) -> None:
     panel = make_panel([
-        ("AAA", "mobile_data_price", 2020, 2.0),      # lower is better, 0.5-15
+        ("AAA", "mobile_data_price", 2020, 2.0),      # lower is better, log 0.5-20
         ("AAA", "secure_servers", 2020, 100.0),       # log 1-50000
         ("AAA", "internet_users", 2020, 64.0),        # linear 0-100
     ])
     ind = world_scores(panel, catalog, WINDOW, 0.5).indicators.set_index("indicator")
-    assert ind.loc["mobile_data_price", "score"] == pytest.approx(100 - 100 * 1.5 / 14.5)
+    price = 100 * (math.log10(2.0) - math.log10(0.5)) / (math.log10(20) - math.log10(0.5))
+    assert ind.loc["mobile_data_price", "score"] == pytest.approx(100 - price)
     assert ind.loc["secure_servers", "score"] == pytest.approx(200 / math.log10(50000))
     assert ind.loc["internet_users", "score"] == pytest.approx(64.0)
 
@@ -111,8 +112,8 @@ ADOPTION_ROWS = [
     ("AAA", "internet_users", 2020, 60.0),               # usage, w1 -> 60
     ("AAA", "adult_literacy", 2020, 80.0),               # skills, w1 -> 80
     ("AAA", "youth_literacy", 2020, 100.0),              # skills, w0.5 -> 100
+    ("AAA", "secondary_enrolment", 2020, 50.0),          # skills, w1 -> 50
     ("AAA", "account_ownership", 2020, 40.0),            # inclusion, w1 -> 40
-    ("AAA", "female_labour_participation", 2020, 45.0),  # inclusion, w1, 10-80 -> 50
     ("CTX", "population", 2020, 1e6),                    # context only: coverage 0
 ]
 
@@ -121,32 +122,33 @@ def test_sub_pillar_score_is_weighted_mean_of_present_indicators(catalog) -> Non
     world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.4)
     subs = world.sub_pillars.set_index(["iso3", "sub_pillar"])
     skills = subs.loc[("AAA", "skills")]
-    assert skills["score"] == pytest.approx((80 * 1 + 100 * 0.5) / 1.5)
-    assert skills["n_present"] == 2
+    assert skills["score"] == pytest.approx((80 * 1 + 50 * 1 + 100 * 0.5) / 2.5)
+    assert skills["n_present"] == 3
     assert skills["n_total"] == 5  # ict_skills, adult, youth, secondary, tertiary
-    assert skills["coverage"] == pytest.approx(0.4)
+    assert skills["coverage"] == pytest.approx(0.6)
     inclusion = subs.loc[("AAA", "inclusion")]
-    assert inclusion["score"] == pytest.approx((40 + 50) / 2)
+    assert inclusion["score"] == pytest.approx(40)
     assert list(world.sub_pillars.columns) == SUB_PILLAR_COLUMNS
 
 
 def test_pillar_score_is_weighted_mean_of_indicators_not_of_sub_pillars(catalog) -> None:
     world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.5)
     row = world.pillars.set_index(["iso3", "pillar"]).loc[("AAA", "ADOPTION")]
-    by_indicator = (60 + 80 + 0.5 * 100 + 40 + 50) / 4.5
-    by_sub_pillar = np.mean([60, (80 + 50) / 1.5, 45])
+    by_indicator = (60 + 80 + 0.5 * 100 + 50 + 40) / 4.5
+    by_sub_pillar = np.mean([60, (80 + 50 + 50) / 2.5, 40])
     assert row["score"] == pytest.approx(by_indicator)
     assert not math.isclose(row["score"], by_sub_pillar, abs_tol=0.5)
     assert row["n_present"] == 5
-    assert row["n_total"] == 10
-    assert row["coverage"] == pytest.approx(0.5)
+    assert row["n_total"] == 8
+    assert row["coverage"] == pytest.approx(5 / 8)
+    assert row["core_missing"] == ""
     assert list(world.pillars.columns) == PILLAR_COLUMNS
 
 
 def test_coverage_threshold_edge_is_inclusive(catalog) -> None:
     panel = make_panel(ADOPTION_ROWS)
-    at = world_scores(panel, catalog, WINDOW, 0.5).pillars.set_index(["iso3", "pillar"])
-    above = world_scores(panel, catalog, WINDOW, 0.51).pillars.set_index(["iso3", "pillar"])
+    at = world_scores(panel, catalog, WINDOW, 0.625).pillars.set_index(["iso3", "pillar"])
+    above = world_scores(panel, catalog, WINDOW, 0.63).pillars.set_index(["iso3", "pillar"])
     assert at.loc[("AAA", "ADOPTION"), "sufficient"]
     assert not above.loc[("AAA", "ADOPTION"), "sufficient"]
     # insufficient: no number shown, the weighted mean kept only as raw_score
@@ -155,11 +157,46 @@ def test_coverage_threshold_edge_is_inclusive(catalog) -> None:
 
 
 def test_sub_pillar_below_threshold_is_insufficient(catalog) -> None:
-    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.5)
+    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.65)
     skills = world.sub_pillars.set_index(["iso3", "sub_pillar"]).loc[("AAA", "skills")]
-    assert skills["coverage"] == pytest.approx(0.4)
+    assert skills["coverage"] == pytest.approx(0.6)
     assert not skills["sufficient"]
     assert np.isnan(skills["score"])
+
+
+def test_core_indicators_are_required_whatever_the_coverage(catalog) -> None:
+    """ADOPTION is covered at 4 of 8 without Internet use, but Internet use is its core."""
+    rows = [r for r in ADOPTION_ROWS if r[1] != "internet_users"]
+    world = world_scores(make_panel(rows), catalog, WINDOW, 0.5)
+    row = world.pillars.set_index(["iso3", "pillar"]).loc[("AAA", "ADOPTION")]
+    assert row["coverage"] == pytest.approx(0.5)
+    assert not row["sufficient"] and np.isnan(row["score"])
+    assert row["core_missing"] == "Internet use"
+    assert row["raw_score"] == pytest.approx((80 + 50 + 50 + 40) / 3.5)
+
+
+ACCESS_ROWS = [  # 12 of 14 ACCESS indicators; no price basket
+    ("AAA", code, 2022, value) for code, value in (
+        ("coverage_2g", 99.0), ("coverage_3g", 90.0), ("coverage_4g", 80.0),
+        ("coverage_5g", 10.0), ("mobile_broadband_subscriptions", 70.0),
+        ("fixed_broadband_subscriptions", 20.0), ("households_internet", 60.0),
+        ("international_bandwidth_per_user", 100.0), ("fixed_broadband_download_speed", 30.0),
+        ("fixed_broadband_latency", 40.0), ("electricity_access", 95.0),
+        ("secure_servers", 1000.0))]
+
+
+def test_access_without_a_price_is_not_scored_however_well_covered(catalog) -> None:
+    world = world_scores(make_panel(ACCESS_ROWS), catalog, WINDOW, 0.5)
+    access = world.pillars.set_index(["iso3", "pillar"]).loc[("AAA", "ACCESS")]
+    assert access["coverage"] == pytest.approx(12 / 14)
+    assert not access["sufficient"] and np.isnan(access["score"])
+    assert access["core_missing"] == "affordability of broadband"
+    subs = world.sub_pillars.set_index(["iso3", "sub_pillar"])
+    assert subs.loc[("AAA", "infrastructure"), "sufficient"]
+    assert subs.loc[("AAA", "affordability"), "core_missing"] == "a broadband price basket"
+    priced = world_scores(make_panel([*ACCESS_ROWS, ("AAA", "fixed_broadband_price", 2022, 4.0)]),
+                          catalog, WINDOW, 0.5)
+    assert priced.pillars.set_index(["iso3", "pillar"]).loc[("AAA", "ACCESS"), "sufficient"]
 
 
 def test_every_economy_gets_every_pillar_even_without_scored_data(catalog) -> None:
@@ -189,9 +226,9 @@ def test_priority_scores_by_sub_pillars_and_by_pillars(catalog) -> None:
     ]
     out = priority_scores(world, priorities).set_index(["iso3", "priority_id"])
     citizens = out.loc[("AAA", "citizens")]
-    assert citizens["score"] == pytest.approx((60 + 80 + 0.5 * 100) / 2.5)
+    assert citizens["score"] == pytest.approx((60 + 80 + 50 + 0.5 * 100) / 3.5)
     assert citizens["n_total"] == 7  # usage (2) + skills (5)
-    assert citizens["coverage"] == pytest.approx(3 / 7)
+    assert citizens["coverage"] == pytest.approx(4 / 7)
     assert citizens["sufficient"]
     pillar = world.pillars.set_index(["iso3", "pillar"]).loc[("AAA", "ADOPTION"), "score"]
     assert out.loc[("AAA", "all_adoption"), "score"] == pytest.approx(pillar)
@@ -238,19 +275,37 @@ def test_world_scores_cached_computes_once_per_vintage(tmp_path, monkeypatch, ca
         landscape_mod.world_scores_cached(selection, catalog, WINDOW, 0.6)
 
 
-def test_priority_is_scored_on_its_sufficient_sub_pillars_only(catalog) -> None:
-    # 4 of 9 infrastructure indicators (44%, sufficient at 0.4); affordability empty (0 of 2).
-    rows = [("AAA", "mobile_subscriptions", 2022, 60.0),           # 60/120 -> 50
-            ("AAA", "fixed_broadband_subscriptions", 2022, 20.0),  # 20/40 -> 50
-            ("AAA", "electricity_access", 2022, 80.0),             # -> 80
-            ("AAA", "fixed_telephone_subscriptions", 2022, 25.0)]  # 25/50 -> 50, weight 0.5
-    world = world_scores(make_panel(rows), catalog, WINDOW, 0.4)
+def test_priority_needs_its_coverage_and_the_core_of_its_sub_pillars(catalog) -> None:
+    # infrastructure + affordability: 13 indicators; 11 infrastructure values, no price
+    infra = [r for r in ACCESS_ROWS if r[1] != "secure_servers"]
     prio = [SimpleNamespace(id="infra", pillars=["ACCESS"],
                             sub_pillars=["infrastructure", "affordability"])]
+    world = world_scores(make_panel(infra), catalog, WINDOW, 0.5)
     out = priority_scores(world, prio).set_index(["iso3", "priority_id"]).loc[("AAA", "infra")]
-    assert out["coverage"] == pytest.approx(4 / 11)  # below the threshold as a whole ...
-    assert out["sufficient"]                         # ... but infrastructure itself is covered
-    assert out["score"] == pytest.approx((50 + 50 + 80 + 0.5 * 50) / 3.5)
+    assert out["coverage"] == pytest.approx(11 / 13)
+    assert not out["sufficient"] and np.isnan(out["score"])
+    assert out["core_missing"] == "a broadband price basket"
+    priced = make_panel([*infra, ("AAA", "mobile_data_price", 2022, 2.0)])
+    world = world_scores(priced, catalog, WINDOW, 0.5)
+    out = priority_scores(world, prio).set_index(["iso3", "priority_id"]).loc[("AAA", "infra")]
+    ind = world.indicators.set_index("indicator")
+    weights = {i.id: i.weight for i in catalog.scored}
+    members = [r[1] for r in infra] + ["mobile_data_price"]
+    expected = (sum(ind.loc[m, "score"] * weights[m] for m in members)
+                / sum(weights[m] for m in members))
+    assert out["sufficient"] and out["score"] == pytest.approx(expected)
+
+
+def test_priority_with_its_own_indicators_or_none(catalog) -> None:
+    world = world_scores(make_panel(ADOPTION_ROWS), catalog, WINDOW, 0.5)
+    prio = [SimpleNamespace(id="use", pillars=["ADOPTION"], sub_pillars=[],
+                            indicators=["internet_users", "mobile_ownership"]),
+            SimpleNamespace(id="egov", pillars=["VALUE_CREATION"], sub_pillars=[], indicators=[])]
+    out = priority_scores(world, prio).set_index(["iso3", "priority_id"])
+    assert out.loc[("AAA", "use"), "score"] == pytest.approx(60.0)
+    assert out.loc[("AAA", "use"), "indicators"] == "internet_users, mobile_ownership"
+    egov = out.loc[("AAA", "egov")]
+    assert egov["n_total"] == 0 and not egov["sufficient"] and np.isnan(egov["score"])
 
 
 def test_cached_frames_memo_hands_out_copies(tmp_path) -> None:

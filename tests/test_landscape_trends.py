@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import WINDOW, make_panel
+from scipy.special import expit, logit
 from scipy.stats import theilslopes
 
 from p2c_research.analyses.findings import findings_frame
@@ -19,7 +20,6 @@ from p2c_research.analyses.trends import (
     target_progress,
     target_rows,
     targets_table,
-    theil_sen,
     umc_band,
     window_series,
     years_to_target,
@@ -40,56 +40,47 @@ def test_cagr_by_hand() -> None:
     assert np.isnan(cagr(10.0, 10.0, 0))
 
 
-def test_theil_sen_matches_scipy_on_random_groups() -> None:
-    rng = np.random.default_rng(11)
-    frames, expected = [], {}
-    for g in ("a", "b", "c"):
-        years = np.sort(rng.choice(np.arange(2015, 2025), size=rng.integers(3, 10),
-                                   replace=False))
-        values = 3.0 * years + rng.normal(0, 4, size=len(years))
-        values[0] += 50  # one outlier: Theil-Sen should shrug it off
-        frames.append(pd.DataFrame({"g": g, "year": years, "value": values}))
-        res = theilslopes(values, years)
-        expected[g] = (res.slope, res.intercept)
-    out = theil_sen(pd.concat(frames), ["g"]).set_index("g")
-    for g, (slope, intercept) in expected.items():
-        assert out.loc[g, "slope"] == pytest.approx(slope)
-        assert out.loc[g, "intercept"] == pytest.approx(intercept)
-
-
-def test_indicator_trends_by_hand(meta) -> None:
-    panel = make_panel([
-        ("AAA", "internet_users", 2016, 10.0),
-        ("AAA", "internet_users", 2018, 30.0),
-        ("AAA", "internet_users", 2020, 40.0),
-        ("AAA", "internet_users", 2021, 90.0),   # pairwise slopes: 10, 7.5, 16, 5, 20, 50
-        ("AAA", "internet_users", 2010, 1.0),    # before the window: not in the trend
-        ("AAA", "adult_literacy", 2019, 50.0),
-        ("AAA", "adult_literacy", 2020, 55.0),   # two points: below min_points
-    ])
+def test_share_trend_is_theil_sen_on_the_logit_of_the_recent_points(meta) -> None:
+    years = [2015, 2016, 2018, 2019, 2020, 2021, 2022]
+    values = [8.0, 10.0, 30.0, 40.0, 45.0, 50.0, 54.0]
+    panel = make_panel([("AAA", "internet_users", y, v) for y, v in zip(years, values,
+                                                                        strict=True)]
+                       + [("AAA", "internet_users", 2010, 1.0),   # before the window
+                          ("AAA", "adult_literacy", 2019, 50.0),
+                          ("AAA", "adult_literacy", 2020, 55.0)])  # two points: no trend
     series = window_series(panel, meta, WINDOW, ["AAA"])
-    trends = indicator_trends(series, min_points=3).set_index("indicator")
-    iu = trends.loc["internet_users"]
-    assert iu["n_points"] == 4
-    assert iu["first_year"] == 2016
-    assert iu["last_year"] == 2021
-    assert iu["slope"] == pytest.approx(np.median([10, 7.5, 16, 5, 20, 50]))  # 13
-    assert iu["slope"] == pytest.approx(13.0)
-    assert iu["cagr_pct"] == pytest.approx(100 * ((90 / 10) ** (1 / 5) - 1))
-    assert iu["score_slope"] == pytest.approx(13.0)   # goalposts 0-100: same scale
-    lit = trends.loc["adult_literacy"]
-    assert lit["n_points"] == 2
-    assert np.isnan(lit["slope"])
-    assert np.isnan(lit["cagr_pct"])
+    shares = meta.loc[meta["bounded_share"], "indicator"].tolist()
+    trends = indicator_trends(series, min_points=3, meta=meta, bounded=shares)
+    iu = trends.set_index("indicator").loc["internet_users"]
+    recent_y, recent_v = np.array(years[-5:], float), np.array(values[-5:])
+    res = theilslopes(logit(recent_v / 100), recent_y, alpha=0.90)
+    assert (iu["n_points"], iu["first_year"], iu["last_year"]) == (5, 2018, 2022)
+    assert iu["trend_scale"] == "logit"
+    assert iu["trend_slope"] == pytest.approx(res.slope)
+    assert (iu["slope_low"], iu["slope_high"]) == pytest.approx((res.low_slope, res.high_slope))
+    fitted = 100 * expit(res.intercept + res.slope * np.array([2021.0, 2022.0]))
+    assert iu["slope"] == pytest.approx(fitted[1] - fitted[0])  # pp a year at the latest year
+    assert iu["cagr_pct"] == pytest.approx(100 * ((54 / 30) ** (1 / 4) - 1))
+    ends = 100 * expit(res.intercept + res.slope * np.array([2018.0, 2022.0]))
+    assert iu["score_slope"] == pytest.approx((ends[1] - ends[0]) / 4)  # 0-100 goalposts
+    lit = trends.set_index("indicator").loc["adult_literacy"]
+    assert lit["n_points"] == 2 and np.isnan(lit["slope"]) and np.isnan(lit["cagr_pct"])
 
 
-def test_score_slope_follows_direction(meta) -> None:
-    # price falls 1 point of GNI a year: score rises 100/14.5 points a year
-    panel = make_panel([("AAA", "mobile_data_price", y, 12.0 - (y - 2016)) for y in
-                        range(2016, 2021)])
-    trends = indicator_trends(window_series(panel, meta, WINDOW)).iloc[0]
-    assert trends["slope"] == pytest.approx(-1.0)
-    assert trends["score_slope"] == pytest.approx(100 / 14.5)
+def test_positive_series_trend_on_the_log_scale_never_crosses_zero(meta) -> None:
+    # latency (lower is better, 10-150 ms) falls by a fifth a year: a log-linear trend
+    panel = make_panel([("AAA", "fixed_broadband_latency", y, 120.0 * 0.8 ** (y - 2016))
+                        for y in range(2016, 2021)])
+    series = window_series(panel, meta, WINDOW)
+    trends = indicator_trends(series, meta=meta).iloc[0]
+    assert trends["trend_scale"] == "log"
+    assert trends["trend_slope"] == pytest.approx(np.log(0.8))
+    first, last = 120.0, 120.0 * 0.8**4
+    score = (lambda v: 100 - 100 * (v - 10) / 140)
+    assert trends["score_slope"] == pytest.approx((score(last) - score(first)) / 4)
+    from p2c_research.analyses.trends import trend_lines
+    lines = trend_lines(series, indicator_trends(series, meta=meta))
+    assert (lines["fitted"] > 0).all()
 
 
 # --------------------------------------------------------------------------- targets
@@ -121,18 +112,23 @@ def test_target_progress_both_directions() -> None:
     assert out.tolist() == pytest.approx([60.0, 100.0, 50.0, 100.0])
 
 
-def test_targets_table_status_gap_band(meta) -> None:
+def _linear_trends(slopes: dict[str, float], spread: float = 0.5) -> pd.DataFrame:
+    rows = [{"indicator": k, "slope": v, "trend_scale": "linear" if not np.isnan(v) else "",
+             "trend_slope": v, "slope_low": v - spread, "slope_high": v + spread}
+            for k, v in slopes.items()]
+    return pd.DataFrame(rows)
+
+
+def test_targets_table_status_gap_band_and_range(meta) -> None:
     latest = pd.DataFrame({
         "indicator": ["internet_users", "mobile_ownership", "ict_skills", "coverage_4g",
                       "mobile_data_price", "fixed_broadband_subscriptions"],
         "year": [2022, 2022, 2022, 2022, 2022, 2022],
         "value": [70.0, 80.0, 75.0, 90.0, 4.0, 5.0],
     })
-    trends = pd.DataFrame({
-        "indicator": ["internet_users", "mobile_ownership", "ict_skills", "coverage_4g",
-                      "mobile_data_price", "fixed_broadband_subscriptions"],
-        "slope": [5.0, 1.0, 2.0, -1.0, -0.5, float("nan")],
-    })
+    trends = _linear_trends({"internet_users": 5.0, "mobile_ownership": 1.0, "ict_skills": 2.0,
+                             "coverage_4g": -1.0, "mobile_data_price": -0.5,
+                             "fixed_broadband_subscriptions": float("nan")}, spread=0.5)
     national = [SimpleNamespace(indicator="fixed_broadband_subscriptions", value=10.0,
                                 year=2030, source="test", provisional=True)]
     t = targets_table("AAA", latest, trends, meta, target_rows(meta, national))
@@ -140,11 +136,14 @@ def test_targets_table_status_gap_band(meta) -> None:
     iu = t.loc[("internet_users", "UMC")]          # 30 to go at 5/yr: 6 years -> 2028
     assert iu["gap_to_target"] == pytest.approx(30.0)
     assert iu["years_to_target"] == pytest.approx(6.0)
+    assert (iu["years_low"], iu["years_high"]) == pytest.approx((30 / 5.5, 30 / 4.5))
     assert iu["year_reached"] == pytest.approx(2028.0)
     assert iu["status"] == "on track"
     assert iu["band"] == "satisfactory"            # 70% of the way
     mo = t.loc[("mobile_ownership", "UMC")]        # 20 to go at 1/yr: 2042 > 2030
     assert mo["years_to_target"] == pytest.approx(20.0)
+    assert mo["years_low"] == pytest.approx(20 / 1.5)
+    assert mo["years_high"] == pytest.approx(40.0)
     assert mo["status"] == "not on track"
     assert mo["band"] == "advanced"                 # 80%
     sk = t.loc[("ict_skills", "UMC")]              # 75 >= 70: met
@@ -152,12 +151,13 @@ def test_targets_table_status_gap_band(meta) -> None:
     assert sk["status"] == "met"
     assert sk["band"] == "met"
     c4 = t.loc[("coverage_4g", "UMC")]             # moving away
-    assert np.isnan(c4["years_to_target"])
+    assert np.isnan(c4["years_to_target"]) and np.isnan(c4["year_reached"])
     assert c4["status"] == "not on track"
     price = t.loc[("mobile_data_price", "UMC")]    # lower is better: 2 to go at -0.5/yr
     assert price["gap_to_target"] == pytest.approx(2.0)
     assert price["progress"] == pytest.approx(50.0)
     assert price["years_to_target"] == pytest.approx(4.0)
+    assert np.isinf(price["years_high"])            # the slower bound (0/yr) never gets there
     assert price["status"] == "not on track"       # 2026 > 2025
     fbb = t.loc[("fixed_broadband_subscriptions", "national")]
     assert fbb["status"] == "no trend"
@@ -165,6 +165,40 @@ def test_targets_table_status_gap_band(meta) -> None:
     assert bool(fbb["provisional"])
     hh = t.loc[("households_internet", "UMC")]     # no value at all
     assert pd.isna(hh["status"])
+
+
+def test_share_target_of_100_is_met_at_95_on_a_logistic_projection(meta) -> None:
+    latest = pd.DataFrame({"indicator": ["internet_users"], "year": [2022], "value": [80.0]})
+    b = 0.4  # logit points a year
+    trends = pd.DataFrame([{"indicator": "internet_users", "slope": np.nan,
+                            "trend_scale": "logit", "trend_slope": b, "slope_low": 0.2,
+                            "slope_high": 0.6}])
+    t = targets_table("AAA", latest, trends, meta, target_rows(meta, []),
+                      bounded=["internet_users"]).set_index("indicator").loc["internet_users"]
+    years = (logit(0.95) - logit(0.80)) / b                   # 4.4 years to 95%
+    assert t["years_to_target"] == pytest.approx(years)
+    assert t["year_reached"] == 2022 + np.ceil(years)          # 2027: the first whole year
+    assert t["status"] == "on track"
+    assert (t["years_low"], t["years_high"]) == pytest.approx(
+        ((logit(0.95) - logit(0.8)) / 0.6, (logit(0.95) - logit(0.8)) / 0.2))
+
+
+def test_status_and_words_never_contradict(meta) -> None:
+    from p2c_research.analyses.findings import target_outlook
+
+    latest = pd.DataFrame({"indicator": ["fixed_broadband_subscriptions"], "year": [2022],
+                           "value": [5.0]})
+    national = [SimpleNamespace(indicator="fixed_broadband_subscriptions", value=10.0,
+                                year=2030, source="test", provisional=False)]
+    for slope, status in ((5 / 8.2, "not on track"), (5 / 8.0, "on track"), (5 / 7.6, "on track")):
+        trends = _linear_trends({"fixed_broadband_subscriptions": slope}, spread=0.1)
+        table = targets_table("AAA", latest, trends, meta, target_rows(meta, national))
+        row = table[table["target_kind"] == "national"].iloc[0]
+        assert row["status"] == status
+        text = target_outlook(row)
+        assert text.endswith(status)
+        reached = int(text.split("reached only by " if "only" in text else "reached by ")[1][:4])
+        assert (reached <= 2030) == (status == "on track")
 
 
 # --------------------------------------------------------------------------- country + findings
@@ -187,7 +221,7 @@ def test_country_landscape_tables_and_traceable_findings(catalog) -> None:
     national = [SimpleNamespace(indicator="internet_users", value=90.0, year=2030,
                                 source="test", provisional=True)]
     t = country_landscape(world, panel, "XXX", {"peers": ["AAA", "BBB", "CCC", "DDD"]},
-                          national_targets=national, country_name="Testland")
+                          national_targets=national, country_name="Testland", peer_min_n=3)
     assert list(t.scores.columns) == SCORES_COLUMNS
     assert len(t.scores) == len(catalog.scored)
     assert set(t.scores["peer_set"].dropna()) == {"peers"}
@@ -196,7 +230,7 @@ def test_country_landscape_tables_and_traceable_findings(catalog) -> None:
     assert iu["target"] == 90.0
     assert iu["target_source"].startswith("national")
     assert {"pillar", "score", "coverage", "peer_median"} <= set(t.pillar_scores.columns)
-    assert 3 <= len(t.findings) <= 6
+    assert 3 <= len(t.findings) <= 7
     tables = t.csv_tables()
     keys = {
         "pillar_scores": set(tables["pillar_scores"]["pillar"]),
@@ -211,6 +245,7 @@ def test_country_landscape_tables_and_traceable_findings(catalog) -> None:
     first = t.findings[0]
     row = t.pillar_scores.set_index("pillar").loc[first.key]
     assert f"{row['peer_percentile']:.0f}% of peers" in first.text
+    assert first.text.startswith("Relative to its peers")  # says what it ranks
 
 
 def test_country_without_any_data_raises_plain_no_data_error(catalog) -> None:
@@ -236,5 +271,9 @@ def test_stale_value_is_shown_with_a_note_and_not_scored(catalog) -> None:
     assert "not scored" in row["note"]
     skills = t.sub_pillar_scores.set_index("sub_pillar").loc["skills"]
     assert skills["n_present"] == 0
-    missing = t.scores.set_index("indicator").loc["ict_skills"]
-    assert missing["note"] == "no data"
+    notes = t.scores.set_index("indicator")["note"]
+    assert notes["ict_skills"] == "not in the chosen data (published as UN SDG SE_ADT_ACTS)"
+    assert notes["adult_literacy"] == "no value in 2015-2024 (latest 2011): shown, not scored"
+    assert notes["internet_users"] == ""
+    other = country_landscape(world, panel, "AAA", {"p": ["XXX"]}).scores.set_index("indicator")
+    assert other.loc["adult_literacy", "note"] == "no value for this country in the data"

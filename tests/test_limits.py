@@ -90,9 +90,9 @@ def test_a_panel_without_a_sidecar_is_described_plainly(tmp_path, monkeypatch):
     from p2c_research.datasets import select_data
 
     text = select_data("sample").describe()
-    assert text.startswith("Data: the embedded sample shipped with p2c-research (panel.parquet, "
-                           "which has no provenance sidecar, so its source, licence and date are "
-                           "not recorded).")
+    assert text.startswith("Data: the embedded sample shipped with p2c-research (sample/panel."
+                           "parquet, which has no provenance sidecar, so its source, licence and "
+                           "date are not recorded")
     assert "unknown source" not in text and "; built )" not in text
 
 

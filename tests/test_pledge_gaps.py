@@ -272,26 +272,23 @@ def test_gap_index_matches_scipy_ranks_on_random_case() -> None:
     assert res["gap_index"].between(0, 100).all()
 
 
-def test_under_shares_counts_only_the_chosen_model_and_real_classes() -> None:
-    cat = SimpleNamespace(scored=[
-        SimpleNamespace(id="i1", pillar="ACCESS", sub_pillar="infrastructure"),
-        SimpleNamespace(id="i2", pillar="ACCESS", sub_pillar="trust"),
-        SimpleNamespace(id="i3", pillar="ADOPTION", sub_pillar="skills"),
-    ])
+def test_under_shares_count_below_and_well_below_among_graded_verdicts(catalog) -> None:
     prs = [SimpleNamespace(id="infra", pillars=["ACCESS"], sub_pillars=["infrastructure"]),
-           SimpleNamespace(id="adopt", pillars=["ADOPTION"], sub_pillars=[])]
-    membership = gp.indicator_membership(cat, prs)
-    bench = pd.DataFrame({
-        "iso3": ["KHM"] * 5,
-        "indicator": ["i1", "i2", "i3", "i1", "i3"],
-        "model": ["ols_lngdp", "ols_lngdp", "ols_lngdp", "quantile", "ols_lngdp"],
-        "classification": ["under", "on_par", "no_data", "under", "over"],
+           SimpleNamespace(id="use", pillars=["ADOPTION"], sub_pillars=[],
+                           indicators=["internet_users", "mobile_ownership"])]
+    membership = gp.indicator_membership(catalog, prs)
+    verdicts = pd.DataFrame({
+        "iso3": ["KHM"] * 6,
+        "indicator": ["coverage_4g", "coverage_3g", "secure_servers", "internet_users",
+                      "mobile_ownership", "electricity_access"],
+        "verdict": ["well below", "on par", "below", "above", "no data", "no verdict"],
     })
-    out = gp.under_shares(bench, membership).set_index(["level", "group_id"])
-    assert out.loc[("pillar", "ACCESS"), "under_share"] == 0.5
-    assert out.loc[("priority", "infra"), ["n_benchmarked", "n_under"]].tolist() == [1, 1]
-    assert out.loc[("priority", "adopt"), "under_share"] == 0.0  # i3: one over, one no_data
-    assert out.loc[("country", "all"), "n_benchmarked"] == 3
+    out = gp.under_shares(verdicts, membership).set_index(["level", "group_id"])
+    assert out.loc[("pillar", "ACCESS"), ["n_benchmarked", "n_under"]].tolist() == [3, 2]
+    assert out.loc[("priority", "infra"), ["n_benchmarked", "n_under"]].tolist() == [2, 1]
+    # its own indicator list: one graded (above), one without data
+    assert out.loc[("priority", "use"), ["n_benchmarked", "under_share"]].tolist() == [1, 0.0]
+    assert out.loc[("country", "all"), "n_benchmarked"] == 4
     assert gp.under_shares(None, membership).empty
 
 

@@ -88,11 +88,12 @@ def test_import_exports_copies_with_sidecar_and_maps_codes(tmp_path):
     assert copy.read_bytes() == src.read_bytes()
     prov = read_provenance(copy)
     assert prov["url_or_file"] == str(src.resolve()) and "CC BY-NC-SA" in prov["licence"]
-    assert lookup(report.panel) == {("KHM", "coverage_4g", 2022): 92.1,
-                                    ("KHM", "coverage_4g", 2023): 93.1,
-                                    ("MDG", "coverage_4g", 2023): 41.0,
-                                    ("XKX", "coverage_4g", 2023): 99.0}
-    assert set(report.panel["source"]) == {"itu_datahub_csv:i271GA"}
+    four_g = report.panel[report.panel["indicator"] == "coverage_4g"]
+    assert lookup(four_g) == {("KHM", "coverage_4g", 2022): 92.1,
+                              ("KHM", "coverage_4g", 2023): 93.1,
+                              ("MDG", "coverage_4g", 2023): 41.0,
+                              ("XKX", "coverage_4g", 2023): 99.0}
+    assert set(four_g["source"]) == {"itu_datahub_csv:i271GA"}
     text = "\n".join(report.messages)
     assert "TWN" in text and "1 ITU value(s) that are not numbers" in text
     assert fetch_source("itu", path=str(src), raw_root=tmp_path).from_cache

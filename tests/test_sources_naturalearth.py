@@ -126,3 +126,30 @@ def test_build_geometries_resolves_iso3_through_iso_a3_eh(ne_server, tmp_path):
     assert "unresolved: Somaliland" in read_provenance(out)["notes"]
     assert naturalearth.build_geometries(tmp_path / "empty", tmp_path / "x.geojson") is None
     assert not Path(tmp_path / "x.geojson").exists()
+
+
+def test_natural_earth_zips_are_pinned_to_the_5_1_release():
+    """The pins are the 5.1.1/5.1.2 cultural zips (public pooch registries), with their sizes."""
+    pins = {s: (f.sha256, f.size) for s, f in naturalearth.NE_FILES.items()}
+    assert pins == {
+        "110m": ("0f243aeac8ac6cf26f0417285b0bd33ac47f1b5bdb719fd3e0df37d03ea37110", 214_976),
+        "50m": ("5fed433373581fa648920435f937d95f2d3c0200e067409c6478dcdf1b853139", 799_734),
+    }
+
+
+def test_strict_mode_refuses_bytes_that_differ_from_the_shipped_pin(ne_server, tmp_path):
+    """With the shipped pins (no override), a server's other bytes are refused, even strictly."""
+    cache = RawCache("naturalearth", tmp_path)
+    with pytest.raises(SourceError, match="differs from the pinned release"):
+        naturalearth.fetch(["110m"], base_url=ne_server.url, cache=cache, strict=True)
+    assert not (tmp_path / "naturalearth" / "ne_110m_admin_0_countries.zip").exists()
+
+
+def test_strict_mode_accepts_a_download_that_matches_its_pin(ne_server, tmp_path, monkeypatch):
+    pinned = naturalearth.NaturalEarthFile("110m", ZIP_PATH.lstrip("/"), ne_server.zip_sha,
+                                           len(ne_zip()))
+    monkeypatch.setitem(naturalearth.NE_FILES, "110m", pinned)
+    result = naturalearth.fetch(["110m"], base_url=ne_server.url,
+                                cache=RawCache("naturalearth", tmp_path), strict=True)
+    assert result.n_downloaded == 1 and not result.messages
+    assert read_provenance(result.files[0])["notes"] == "sha256 matched the pin"

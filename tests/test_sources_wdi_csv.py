@@ -63,7 +63,8 @@ def test_import_reads_both_layouts_and_copies_with_sidecars(tmp_path):
     assert prov["url_or_file"].endswith("API_IT.NET.USER.ZS_DS2_en_csv_v2_1.csv")
     text = "\n".join(report.messages)
     assert "EAS" in text and "WLD" in text
-    assert "per-capita indicators left out (journal_articles)" in text
+    assert "IP.JRN.ARTC.SC (journal_articles) not converted: the context data lacks population" \
+        in text
     assert fetch_source("wdi-csv", path=str(src), raw_root=tmp_path / "raw").from_cache
 
 

@@ -16,43 +16,48 @@ Data rules:
       that year, or the latest earlier year in the window: both move slowly.
     * Region and income group come from :func:`p2c_research.countries.load_countries`.
 
-Models (``model`` column):
-    ``ols_lngdp``         value ~ ln GDP pc; OLS, HC3 errors (the base model).
-    ``logit_lngdp``       bounded shares only: logit(value clipped to 0.5-99.5%) ~ ln GDP pc;
-                          actual, predicted and the interval are back-transformed to percent.
-    ``log_lngdp``         log-scaled indicators only (catalog ``scaling: log``, e.g. secure
-                          servers): ln(value floored at the lower goalpost) ~ ln GDP pc,
-                          back-transformed. Raw-unit fits of these heavy-tailed series give
-                          negative lower bounds and classify almost every poor economy on par.
-    ``ols_extended``      the base model plus region and income-group dummies, urban share
-                          and ln density (categories with fewer than 3 economies in the fit
-                          are pooled with the reference category).
-    ``quantile_frontier`` quantile regression of the value on ln GDP pc at q = 0.9 (q = 0.1 for
+Models (``model`` column). Every scored indicator is a non-negative quantity,
+and every model respects its bounds: predictions, intervals and the frontier
+can go neither below zero nor, for a share, above 100%.
+    Candidates, fitted by OLS with HC3 errors on a transformed scale and
+    back-transformed:
+    ``logit_lngdp``       shares (catalog ``bounded_share``): logit(value clipped to 0.5-99.5%).
+    ``cloglog_lngdp``     shares: complementary log-log, ln(-ln(1 - p)) on the same clip;
+                          asymmetric, for shares that saturate near 100% (coverage).
+    ``log_lngdp``         other non-negative indicators: ln(value floored); the floor is the
+                          catalog's positive lower goalpost, else half the smallest positive
+                          value of the fit sample (zeros become the floor, said in a note).
+    ``sqrt_lngdp``        other non-negative indicators: square root; a fitted value below 0
+                          reads as 0.
+    ``preferred`` is the candidate with the smallest leave-one-out mean absolute error on
+    the indicator's own (raw) scale, so the transforms compete on the same scale
+    (:func:`choose_preferred`).
+    ``extended``          the base model on the preferred scale plus region and income-group
+                          dummies, urban share and ln density (categories with fewer than 3
+                          economies in the fit are pooled with the reference); context only.
+    ``quantile_frontier`` quantile regression on the preferred scale at q = 0.9 (q = 0.1 for
                           lower-is-better indicators: the best practice is the cheap end),
-                          fitted on the preferred model's scale and back-transformed (quantiles
-                          are equivariant to monotone transforms, so the frontier of a share
-                          stays below 100%).
-    ``preferred`` marks the model to read first: logit for bounded shares, log for log-scaled
-    indicators, else the base model.
+                          back-transformed (quantiles are equivariant to monotone transforms,
+                          so the frontier keeps the bounds).
 
 Per country (``countries`` frame):
     ``residual`` = actual - predicted, in the indicator's raw units (not flipped).
-    ``std_residual`` = externally studentised residual on the model's fitting scale (see
-    :mod:`p2c_research.analyses.regression`); ``perf_std_residual`` flips its sign for
-    lower-is-better indicators so that positive always means better than predicted.
-    ``classification`` = over | on_par | under | no_data against the 90% prediction
-    interval, as *performance*: for a lower-is-better indicator (a price) a value ABOVE the
-    interval is "under". The comparison is made on the model's fitting scale (identical to raw
-    units except at the logit clip, where 100% reads as 99.5%, as the fit saw it).
-    For ``quantile_frontier`` rows it is beyond_frontier |
-    behind_frontier | no_data. ``distance_to_frontier`` is the shortfall from the frontier
-    in raw units, positive when behind it (direction-aware), on every row of the indicator.
+    ``z`` = (actual - predicted) / predictive standard deviation, on the fitting scale (the
+    yardstick of the prediction interval); ``perf_z`` flips its sign for lower-is-better
+    indicators so that positive always means better than predicted. ``std_residual`` is
+    the externally studentised residual (a diagnostic).
+    ``verdict`` grades the residual (:func:`p2c_research.analyses.regression.grade`): well
+    below | below | on par | above | well above; "no verdict" when the fit's R² on its own
+    scale is below :data:`R2_FLOOR` (income explains too little of the indicator for a
+    residual to mean anything); "no data" without a value or a prediction.
+    For ``quantile_frontier`` rows it is beyond frontier | behind frontier | no data.
+    ``distance_to_frontier`` is the shortfall from the frontier in raw units, positive when
+    behind it (direction-aware), on every row of the indicator.
 
 Panel (``panel_models``, ``panel_residuals``): pooled OLS over the window of value ~ ln GDP pc
-+ year dummies, errors clustered by economy, on the preferred model's scale (logit / ln /
-raw). A country's gap trend is the slope of its yearly residuals (see :func:`panel_trend`),
-chosen over a country x year interaction because
-it comes out of the one cached world fit.
++ year dummies, errors clustered by economy, on the preferred model's scale. A country's gap
+trend is the slope of its yearly residuals (see :func:`panel_trend`), chosen over a country x
+year interaction because it comes out of the one cached world fit.
 """
 
 from __future__ import annotations
@@ -70,16 +75,26 @@ import pandas as pd
 from p2c_research import countries
 from p2c_research.analyses.regression import (
     LOGIT_CLIP_PERCENT,
-    classify,
+    NO_DATA,
+    NO_VERDICT,
+    VERDICTS,
+    cloglog_percent,
     coefficient_table,
     expit_percent,
     fit_ols_hc3,
     fit_panel_year_fe,
     fit_quantile,
+    grade,
+    inv_cloglog_percent,
     log_floor,
     logit_percent,
+    loo_fitted,
     predict_interval,
+    predictive_z,
     residual_trend,
+    sqrt_back,
+    sqrt_forward,
+    zero_floor,
 )
 from p2c_research.catalog import Catalog, Indicator
 
@@ -87,15 +102,21 @@ if TYPE_CHECKING:
     from p2c_research.datasets import DataSelection
 
 # Bump when a modelling rule or a stored text changes, so cached world fits are recomputed.
-BENCHMARK_VERSION = 5  # 5: plain wording of the "not fitted" note
+BENCHMARK_VERSION = 6
 
-MODEL_BASE = "ols_lngdp"
 MODEL_LOGIT = "logit_lngdp"
+MODEL_CLOGLOG = "cloglog_lngdp"
 MODEL_LOG = "log_lngdp"
-MODEL_EXTENDED = "ols_extended"
+MODEL_SQRT = "sqrt_lngdp"
+MODEL_EXTENDED = "extended"
 MODEL_FRONTIER = "quantile_frontier"
 MODEL_PANEL = "panel_year_fe"
-MODELS: tuple[str, ...] = (MODEL_BASE, MODEL_LOGIT, MODEL_LOG, MODEL_EXTENDED, MODEL_FRONTIER)
+MODELS: tuple[str, ...] = (MODEL_LOGIT, MODEL_CLOGLOG, MODEL_LOG, MODEL_SQRT, MODEL_EXTENDED,
+                           MODEL_FRONTIER)
+#: Below this R² (on the fitting scale) a fit gives no verdict: income explains too
+#: little of the cross-country variation for a residual to read as over- or under-performance.
+R2_FLOOR = 0.20
+FRONTIER_VERDICTS = ("beyond frontier", "behind frontier")
 
 REGRESSOR = "gdp_pc_ppp"
 URBAN = "urban_share"
@@ -111,12 +132,12 @@ MIN_CATEGORY_N = 3
 CURVE_POINTS = 60
 
 COUNTRY_COLUMNS: list[str] = [
-    "iso3", "indicator", "model", "preferred", "year", "gdp_pc_ppp", "actual", "predicted",
-    "pi_low", "pi_high", "residual", "std_residual", "perf_std_residual", "classification",
+    "iso3", "indicator", "model", "preferred", "scale", "year", "gdp_pc_ppp", "actual",
+    "predicted", "pi_low", "pi_high", "residual", "z", "perf_z", "std_residual", "verdict",
     "frontier", "distance_to_frontier", "note",
 ]
 MODEL_COLUMNS: list[str] = [
-    "indicator", "model", "preferred", "fitted", "scale", "n", "k", "r2", "adj_r2",
+    "indicator", "model", "preferred", "fitted", "scale", "n", "k", "r2", "adj_r2", "loo_mae",
     "intercept", "slope", "slope_se", "slope_ci_low", "slope_ci_high", "slope_pvalue",
     "cov_type", "resid_sd", "bp_pvalue", "n_influential", "influential", "quantile",
     "year_min", "year_max", "note",
@@ -125,8 +146,8 @@ COEF_COLUMNS: list[str] = ["indicator", "model", "term", "coef", "se", "ci_low",
                            "pvalue"]
 DATA_COLUMNS: list[str] = ["iso3", "indicator", "year", "value", "gdp_pc_ppp", "ln_gdp",
                            "urban_share", "ln_density", "region", "income_group"]
-CURVE_COLUMNS: list[str] = ["indicator", "model", "gdp_pc_ppp", "ln_gdp", "fitted", "pi_low",
-                            "pi_high"]
+CURVE_COLUMNS: list[str] = ["indicator", "model", "scale", "gdp_pc_ppp", "ln_gdp", "fitted",
+                            "pi_low", "pi_high"]
 PANEL_MODEL_COLUMNS: list[str] = ["indicator", "model", "scale", "n_obs", "n_countries", "n_years",
                                   "slope", "slope_se", "slope_ci_low", "slope_ci_high",
                                   "slope_pvalue", "r2", "cov_type"]
@@ -134,8 +155,7 @@ PANEL_RESID_COLUMNS: list[str] = ["iso3", "indicator", "year", "scale", "actual"
                                   "predicted", "residual"]
 PEER_COLUMNS: list[str] = [
     "iso3", "peer_set", "indicator", "model", "n", "n_peers", "refit", "r2", "slope",
-    "actual", "predicted", "pi_low", "pi_high", "residual", "std_residual", "classification",
-    "note",
+    "actual", "predicted", "pi_low", "pi_high", "residual", "z", "verdict", "note",
 ]
 
 _FRAMES = ("models", "coefficients", "countries", "data", "curves", "panel_models",
@@ -184,23 +204,31 @@ class BenchmarkResults:
 
 
 # ---------------------------------------------------------------------- inputs
-def preferred_model(indicator: Indicator) -> str:
-    """The model to read first for an indicator (see module docstring)."""
-    if indicator.bounded_share:
-        return MODEL_LOGIT
-    if indicator.scaling == "log":
-        return MODEL_LOG
-    return MODEL_BASE
+def candidate_models(indicator: Indicator) -> list[str]:
+    """The bounded models an indicator is fitted with (see the module docstring)."""
+    return [MODEL_LOGIT, MODEL_CLOGLOG] if indicator.bounded_share else [MODEL_LOG, MODEL_SQRT]
 
 
-def models_for(indicator: Indicator) -> list[str]:
-    """The models fitted for an indicator, in reporting order."""
-    out = [MODEL_BASE]
-    if indicator.bounded_share:
-        out.append(MODEL_LOGIT)
-    if indicator.scaling == "log":
-        out.append(MODEL_LOG)
-    return [*out, MODEL_EXTENDED, MODEL_FRONTIER]
+def choose_preferred(loo_mae: dict[str, float]) -> str:
+    """The preferred candidate: the smallest leave-one-out mean absolute error on the raw scale.
+
+    Each candidate predicts every economy of the fit sample from a fit without
+    it (closed form, :func:`p2c_research.analyses.regression.loo_fitted`), back on
+    the indicator's own scale; ties and non-finite errors go to the first
+    candidate (logit for shares, log otherwise).
+    """
+    finite = {m: v for m, v in loo_mae.items() if np.isfinite(v)}
+    if not finite:
+        return next(iter(loo_mae))
+    best = min(finite.values())
+    return next(m for m, v in loo_mae.items() if m in finite and v <= best)
+
+
+def preferred_models(results: BenchmarkResults) -> dict[str, str]:
+    """indicator -> its preferred model in a set of world results."""
+    m = results.models
+    pref = m[m["preferred"].astype(bool)]
+    return dict(zip(pref["indicator"].astype(str), pref["model"].astype(str), strict=False))
 
 
 def _reference_frame(reference: pd.DataFrame | None) -> pd.DataFrame:
@@ -319,26 +347,30 @@ class _Transform:
     clip_note: str = ""
 
 
-def _transform(model: str, ind: Indicator) -> _Transform:
+def _transform(model: str, ind: Indicator, floor: float = np.nan) -> _Transform:
+    """The fitting scale of a candidate model (``floor``: the log model's zero floor)."""
+    lo, hi = LOGIT_CLIP_PERCENT
+    clip_note = f"value outside {lo:g}-{hi:g}%: compared at the clip"
     if model == MODEL_LOGIT:
-        lo, hi = LOGIT_CLIP_PERCENT
         return _Transform("logit", logit_percent, expit_percent,
-                          lambda v: (v < lo) | (v > hi),
-                          f"value outside {lo:g}-{hi:g}%: compared at the logit clip")
+                          lambda v: (v < lo) | (v > hi), clip_note)
+    if model == MODEL_CLOGLOG:
+        return _Transform("cloglog", cloglog_percent, inv_cloglog_percent,
+                          lambda v: (v < lo) | (v > hi), clip_note)
     if model == MODEL_LOG:
-        floor = ind.goalposts.lower
         return _Transform("log", lambda v: log_floor(v, floor), np.exp,
                           lambda v: v < floor,
-                          f"value below the log floor ({floor:g}, the lower goalpost): "
-                          "compared at the floor")
-    return _Transform("raw", lambda v: np.asarray(v, dtype="float64"),
-                      lambda v: np.asarray(v, dtype="float64"))
+                          f"value below the log floor ({floor:.3g}): compared at the floor")
+    if model == MODEL_SQRT:
+        return _Transform("sqrt", sqrt_forward, sqrt_back)
+    raise ValueError(f"no transform for model {model!r}")
 
 
-def _empty_model_row(ind: Indicator, model: str, n: int, note: str) -> dict[str, Any]:
+def _empty_model_row(ind: Indicator, model: str, n: int, note: str,
+                     preferred: bool = False) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(MODEL_COLUMNS, np.nan)
-    row.update(indicator=ind.id, model=model, preferred=model == preferred_model(ind),
-               fitted=False, n=n, note=note, scale="", cov_type="", influential="")
+    row.update(indicator=ind.id, model=model, preferred=preferred, fitted=False, n=n, note=note,
+               scale="", cov_type="", influential="")
     return row
 
 
@@ -349,43 +381,46 @@ def _coef_rows(ind_id: str, model: str, result, level: float = 0.95) -> list[dic
     return table.to_dict("records")
 
 
+def _no_verdict_note(r2: float) -> str:
+    return (f"no verdict: income explains little of this indicator (R\u00b2 {r2:.2f} below "
+            f"{R2_FLOOR:.2f})")
+
+
 def _fit_indicator(ind: Indicator, rows: pd.DataFrame, *, pi_level: float, frontier_q: float,
                    min_n: int) -> dict[str, list]:
     """Fit every model of one indicator; ``rows`` is indexed by iso3 over all economies."""
     out: dict[str, list] = {"models": [], "coefficients": [], "countries": [], "curves": []}
     hib = ind.higher_is_better
     sign = 1.0 if hib else -1.0
-    pref = preferred_model(ind)
+    candidates = candidate_models(ind)
     actual = rows["actual"]
     base_sample = actual.notna() & rows["ln_gdp"].notna()
     n_base = int(base_sample.sum())
     years = rows.loc[base_sample, "year"]
+    floor = zero_floor(actual[base_sample], ind.goalposts.lower)
 
     nan_col = np.full(len(rows), np.nan)
     base_note = np.where(actual.isna(), "no value in the window",
                          np.where(rows["ln_gdp"].isna(),
                                   "no GDP per capita (PPP) for the year of the value", ""))
 
-    def country_frame(model: str) -> pd.DataFrame:
+    def country_frame(model: str, scale: str) -> pd.DataFrame:
         cols: dict[str, Any] = {
             "iso3": rows.index.to_numpy(), "indicator": ind.id, "model": model,
-            "preferred": model == pref, "year": rows["year"].to_numpy(),
+            "preferred": False, "scale": scale, "year": rows["year"].to_numpy(),
             "gdp_pc_ppp": rows["gdp_pc_ppp"].to_numpy(), "actual": actual.to_numpy()}
-        for col in ("predicted", "pi_low", "pi_high", "residual", "std_residual",
-                    "perf_std_residual", "frontier", "distance_to_frontier"):
+        for col in ("predicted", "pi_low", "pi_high", "residual", "z", "perf_z",
+                    "std_residual", "frontier", "distance_to_frontier"):
             cols[col] = nan_col.copy()
-        cols["classification"] = "no_data"
+        cols["verdict"] = NO_DATA
         cols["note"] = base_note.astype(object)
         return pd.DataFrame(cols, index=rows.index)
 
     if n_base < min_n:
-        # The base row stands in as "preferred" so every indicator keeps one row to read.
         note = ("no economy has a value in the window: not fitted" if n_base == 0 else
                 f"only {n_base} economies with a value (fewer than {min_n}): not fitted")
-        row = _empty_model_row(ind, MODEL_BASE, n_base, note)
-        row["preferred"] = True
-        out["models"].append(row)
-        frame = country_frame(MODEL_BASE)
+        out["models"].append(_empty_model_row(ind, candidates[0], n_base, note, preferred=True))
+        frame = country_frame(candidates[0], "")
         frame["preferred"] = True
         frame["note"] = note
         out["countries"].append(frame)
@@ -394,122 +429,147 @@ def _fit_indicator(ind: Indicator, rows: pd.DataFrame, *, pi_level: float, front
     grid_ln = np.linspace(rows.loc[base_sample, "ln_gdp"].min(),
                           rows.loc[base_sample, "ln_gdp"].max(), CURVE_POINTS)
     grid = pd.DataFrame({"ln_gdp": grid_ln})
-    frames: list[pd.DataFrame] = []
 
-    for model in models_for(ind):
-        tr = _transform(model if model != MODEL_FRONTIER else pref, ind)
-        if model == MODEL_EXTENDED:
-            ext_cols = ["ln_gdp", "urban_share", "ln_density", "region", "income_group"]
-            sample = actual.notna() & rows[ext_cols].notna().all(axis=1)
-            levels = {c: _category_levels(rows.loc[sample, c])[1]
-                      for c in ("region", "income_group")}
-            exog_all = _extended_exog(rows, levels)
-        else:
-            sample = base_sample
-            exog_all = _base_exog(rows)
+    def curve(model: str, scale: str, fitted, lo=np.nan, hi=np.nan) -> pd.DataFrame:
+        return pd.DataFrame({"indicator": ind.id, "model": model, "scale": scale,
+                             "gdp_pc_ppp": np.exp(grid_ln), "ln_gdp": grid_ln,
+                             "fitted": fitted, "pi_low": lo, "pi_high": hi})
+
+    def ols_model(model: str, tr: _Transform, exog_all: pd.DataFrame, sample: pd.Series
+                  ) -> tuple[dict[str, Any], pd.DataFrame, Any]:
+        """Fit one OLS model on ``tr``'s scale; its models row, country frame and fit."""
         has_x = exog_all.notna().all(axis=1)
         sample = sample & has_x
-        n = int(sample.sum())
-        k = exog_all.shape[1]
-        frame = country_frame(model)
-        if model == MODEL_EXTENDED and (n < min_n or n - k < EXTENDED_MIN_DF):
-            note = f"n = {n} with all covariates for k = {k} terms: extended model not fitted"
-            out["models"].append(_empty_model_row(ind, model, n, note))
-            frame.loc[frame["note"] == "", "note"] = note
-            frames.append(frame)
-            continue
-        if model == MODEL_EXTENDED:
-            frame.loc[actual.notna() & rows["ln_gdp"].notna() & ~has_x, "note"] = (
-                "missing urban share, density, region or income group")
-
+        frame = country_frame(model, tr.scale)
         y = tr.forward(actual[sample])
-        row: dict[str, Any] = dict.fromkeys(MODEL_COLUMNS, np.nan)
-        row.update(indicator=ind.id, model=model, preferred=model == pref, fitted=True,
-                   scale=tr.scale, n=n, k=k, note="", influential="",
-                   year_min=int(years.min()), year_max=int(years.max()))
-
-        if model == MODEL_FRONTIER:
-            q = frontier_q if hib else 1.0 - frontier_q
-            res = fit_quantile(pd.Series(y, index=exog_all.index[sample]),
-                               exog_all[sample], q)
-            ci = np.asarray(res.conf_int(alpha=0.05))
-            row.update(cov_type="quantreg", quantile=q, r2=float(res.prsquared),
-                       intercept=float(res.params.iloc[0]), slope=float(res.params.iloc[1]),
-                       slope_se=float(res.bse.iloc[1]), slope_ci_low=float(ci[1, 0]),
-                       slope_ci_high=float(ci[1, 1]), slope_pvalue=float(res.pvalues.iloc[1]))
-            fr = pd.Series(np.nan, index=rows.index)
-            fr[has_x] = tr.back(res.predict(exog_all[has_x]))
-            frame["predicted"] = fr
-            frame["residual"] = actual - fr
-            dist = sign * (fr - actual)
-            frame["classification"] = np.where(
-                dist.isna(), "no_data", np.where(dist <= 0, "beyond_frontier", "behind_frontier"))
-            out["coefficients"] += _coef_rows(ind.id, model, res)
-            curve = tr.back(res.predict(_base_exog(grid)))
-            out["curves"].append(pd.DataFrame({
-                "indicator": ind.id, "model": model, "gdp_pc_ppp": np.exp(grid_ln),
-                "ln_gdp": grid_ln, "fitted": curve, "pi_low": np.nan, "pi_high": np.nan}))
-            out["models"].append(row)
-            frames.append(frame)
-            continue
-
         fit = fit_ols_hc3(pd.Series(y, index=exog_all.index[sample]), exog_all[sample])
         res = fit.result
         ci = np.asarray(res.conf_int(alpha=0.05))
         infl = fit.influential()
-        row.update(cov_type="HC3", r2=float(res.rsquared), adj_r2=float(res.rsquared_adj),
+        loo = tr.back(loo_fitted(res))
+        row: dict[str, Any] = dict.fromkeys(MODEL_COLUMNS, np.nan)
+        row.update(indicator=ind.id, model=model, preferred=False, fitted=True, scale=tr.scale,
+                   n=int(sample.sum()), k=exog_all.shape[1], note="", cov_type="HC3",
+                   year_min=int(years.min()), year_max=int(years.max()),
+                   r2=float(res.rsquared), adj_r2=float(res.rsquared_adj),
+                   loo_mae=float(np.mean(np.abs(actual[sample].to_numpy() - loo))),
                    intercept=float(res.params.iloc[0]), slope=float(res.params.iloc[1]),
                    slope_se=float(res.bse.iloc[1]), slope_ci_low=float(ci[1, 0]),
                    slope_ci_high=float(ci[1, 1]), slope_pvalue=float(res.pvalues.iloc[1]),
                    resid_sd=float(np.sqrt(res.scale)), bp_pvalue=fit.bp_pvalue,
                    n_influential=len(infl), influential=";".join(map(str, infl.index[:5])))
-        out["coefficients"] += _coef_rows(ind.id, model, res)
-        pred = predict_interval(res, exog_all[has_x], pi_level)
+        out["coefficients"].extend(_coef_rows(ind.id, model, res))
+        pred = predict_interval(res, exog_all[has_x], pi_level).reindex(rows.index)
         for col in ("predicted", "pi_low", "pi_high"):
-            frame[col] = pd.Series(tr.back(pred[col]), index=pred.index)
+            frame[col] = tr.back(pred[col])
         frame["residual"] = actual - frame["predicted"]
         frame["std_residual"] = fit.std_resid
-        frame["perf_std_residual"] = sign * frame["std_residual"]
-        # Classified on the fitting scale: the same as on raw units (the transforms
-        # are monotone) except at the clip, where a 100% share is read as 99.5%, as
-        # the fit saw it, instead of "over" an interval that ends at 99.8%.
+        # z and the verdict on the fitting scale: the transforms are monotone, so this is the
+        # raw comparison except at a clip or floor, where the value is read as the fit saw it.
         fitted_actual = pd.Series(np.nan, index=rows.index)
         fitted_actual[actual.notna()] = tr.forward(actual[actual.notna()])
-        frame["classification"] = classify(fitted_actual, pred["pi_low"].reindex(rows.index),
-                                           pred["pi_high"].reindex(rows.index), hib)
+        z = predictive_z(fitted_actual, pred["predicted"], pred["pi_low"], pred["pi_high"],
+                         pi_level, float(res.df_resid))
+        frame["z"] = z
+        frame["perf_z"] = sign * z
+        outside = (fitted_actual < pred["pi_low"]) | (fitted_actual > pred["pi_high"])
+        frame["verdict"] = grade(z, outside.to_numpy(), hib)
+        if row["r2"] < R2_FLOOR:
+            graded = frame["verdict"] != NO_DATA
+            frame.loc[graded, "verdict"] = NO_VERDICT
+            frame.loc[graded & (frame["note"] == ""), "note"] = _no_verdict_note(row["r2"])
+            row["note"] = _no_verdict_note(row["r2"])
         if tr.clipped is not None:
             frame.loc[actual.notna() & tr.clipped(actual) & (frame["note"] == ""), "note"] = (
                 tr.clip_note)
-        if model != MODEL_EXTENDED:
-            band = predict_interval(res, _base_exog(grid), pi_level)
-            out["curves"].append(pd.DataFrame({
-                "indicator": ind.id, "model": model, "gdp_pc_ppp": np.exp(grid_ln),
-                "ln_gdp": grid_ln, "fitted": tr.back(band["predicted"]),
-                "pi_low": tr.back(band["pi_low"]), "pi_high": tr.back(band["pi_high"])}))
+        return row, frame, res
+
+    # 1. the candidates, on the base design, and the preferred one by LOO error on the raw scale
+    fits: dict[str, tuple[dict[str, Any], pd.DataFrame, Any]] = {}
+    for model in candidates:
+        tr = _transform(model, ind, floor)
+        fits[model] = ols_model(model, tr, _base_exog(rows), base_sample)
+    pref = choose_preferred({m: f[0]["loo_mae"] for m, f in fits.items()})
+    frames: list[pd.DataFrame] = []
+    for model, (row, frame, res) in fits.items():
+        tr = _transform(model, ind, floor)
+        row["preferred"] = model == pref
+        frame["preferred"] = model == pref
+        band = predict_interval(res, _base_exog(grid), pi_level)
+        out["curves"].append(curve(model, tr.scale, tr.back(band["predicted"]),
+                                   tr.back(band["pi_low"]), tr.back(band["pi_high"])))
         out["models"].append(row)
         frames.append(frame)
+    tr = _transform(pref, ind, floor)
+
+    # 2. the extended model, on the preferred scale (context: its verdicts are not read)
+    ext_cols = ["ln_gdp", "urban_share", "ln_density", "region", "income_group"]
+    ext_sample = actual.notna() & rows[ext_cols].notna().all(axis=1)
+    levels = {c: _category_levels(rows.loc[ext_sample, c])[1] for c in ("region", "income_group")}
+    ext_exog = _extended_exog(rows, levels)
+    n_ext = int((ext_sample & ext_exog.notna().all(axis=1)).sum())
+    k_ext = ext_exog.shape[1]
+    if n_ext < min_n or n_ext - k_ext < EXTENDED_MIN_DF:
+        note = f"n = {n_ext} with all covariates for k = {k_ext} terms: extended model not fitted"
+        out["models"].append(_empty_model_row(ind, MODEL_EXTENDED, n_ext, note))
+        frame = country_frame(MODEL_EXTENDED, tr.scale)
+        frame.loc[frame["note"] == "", "note"] = note
+    else:
+        row, frame, _ = ols_model(MODEL_EXTENDED, tr, ext_exog, ext_sample)
+        frame.loc[actual.notna() & rows["ln_gdp"].notna() & ~ext_exog.notna().all(axis=1)
+                  & (frame["note"] == ""), "note"] = (
+            "missing urban share, density, region or income group")
+        out["models"].append(row)
+    frames.append(frame)
+
+    # 3. the frontier, on the preferred scale
+    q = frontier_q if hib else 1.0 - frontier_q
+    exog_all = _base_exog(rows)
+    has_x = exog_all.notna().all(axis=1)
+    res = fit_quantile(pd.Series(tr.forward(actual[base_sample]),
+                                 index=exog_all.index[base_sample]), exog_all[base_sample], q)
+    ci = np.asarray(res.conf_int(alpha=0.05))
+    row = dict.fromkeys(MODEL_COLUMNS, np.nan)
+    row.update(indicator=ind.id, model=MODEL_FRONTIER, preferred=False, fitted=True,
+               scale=tr.scale, n=n_base, k=2, note="", influential="", cov_type="quantreg",
+               quantile=q, r2=float(res.prsquared), year_min=int(years.min()),
+               year_max=int(years.max()), intercept=float(res.params.iloc[0]),
+               slope=float(res.params.iloc[1]), slope_se=float(res.bse.iloc[1]),
+               slope_ci_low=float(ci[1, 0]), slope_ci_high=float(ci[1, 1]),
+               slope_pvalue=float(res.pvalues.iloc[1]))
+    frame = country_frame(MODEL_FRONTIER, tr.scale)
+    front = pd.Series(np.nan, index=rows.index)
+    front[has_x] = tr.back(res.predict(exog_all[has_x]))
+    frame["predicted"] = front
+    frame["residual"] = actual - front
+    dist = sign * (front - actual)
+    frame["verdict"] = np.where(dist.isna(), NO_DATA,
+                                np.where(dist <= 0, FRONTIER_VERDICTS[0], FRONTIER_VERDICTS[1]))
+    out["coefficients"].extend(_coef_rows(ind.id, MODEL_FRONTIER, res))
+    out["curves"].append(curve(MODEL_FRONTIER, tr.scale, tr.back(res.predict(_base_exog(grid)))))
+    out["models"].append(row)
+    frames.append(frame)
 
     # The frontier distance is a property of economy x indicator: copy it onto every model row.
-    front = next(f for f in frames if f["model"].iat[0] == MODEL_FRONTIER)["predicted"]
     for frame in frames:
         frame["frontier"] = front
         frame["distance_to_frontier"] = sign * (front - actual)
-    out["countries"] += frames
+    out["countries"].extend(frames)
     return out
 
 
 # ---------------------------------------------------------------------- panel
-def _panel_indicator(ind: Indicator, long: pd.DataFrame, min_n: int
+def _panel_indicator(ind: Indicator, long: pd.DataFrame, min_n: int, preferred: str
                      ) -> tuple[dict[str, Any] | None, pd.DataFrame | None]:
-    """Pooled year-FE panel on the preferred model's scale (logit / ln / raw).
+    """Pooled year-FE panel on the preferred model's scale.
 
-    The preferred scale, not raw units: on raw units the heavy-tailed
-    log-scaled series (secure servers, patents) give residuals of thousands
-    that swing with a few rich economies and say nothing about the country.
+    The preferred scale, not raw units: on raw units the heavy-tailed series
+    (secure servers, patents) give residuals of thousands that swing with a
+    few rich economies and say nothing about the country.
     """
-    tr = _transform(preferred_model(ind), ind)
     rows = long.loc[long["indicator"] == ind.id, ["iso3", "year", "value", "ln_gdp"]]
     rows = rows.dropna()
+    tr = _transform(preferred, ind, zero_floor(rows["value"], ind.goalposts.lower))
     if rows["iso3"].nunique() < min_n:
         return None, None
     rows = rows.assign(y=tr.forward(rows["value"]))
@@ -552,7 +612,10 @@ def _world_indicator(ind: Indicator, by_indicator: dict[str, pd.DataFrame],
     part = _fit_indicator(ind, rows, pi_level=pi_level, frontier_q=frontier_q, min_n=min_n)
     for key, values in part.items():
         parts[key] += values
-    model_row, resid = _panel_indicator(ind, long, min_n)
+    preferred = next(r["model"] for r in part["models"] if r["preferred"])
+    if not any(r["fitted"] for r in part["models"]):
+        return
+    model_row, resid = _panel_indicator(ind, long, min_n, preferred)
     if model_row is not None:
         panel_models.append(model_row)
         panel_resid.append(resid)
@@ -632,7 +695,7 @@ def world_benchmark(
 
     countries_frame = pd.concat(parts["countries"], ignore_index=True)[COUNTRY_COLUMNS]
     countries_frame["year"] = countries_frame["year"].astype("Int64")
-    countries_frame["classification"] = countries_frame["classification"].astype(str)
+    countries_frame["verdict"] = countries_frame["verdict"].astype(str)
     countries_frame["note"] = countries_frame["note"].astype(str)
     models = pd.DataFrame(parts["models"]).reindex(columns=MODEL_COLUMNS)
     for col in ("n", "k", "n_influential", "year_min", "year_max"):
@@ -702,9 +765,9 @@ def country_benchmark(results: BenchmarkResults, iso3: str, catalog: Catalog) ->
     """The country's rows of the world fits, with each model's n and R² (benchmark.csv).
 
     Indicators are in catalog order, models in :data:`MODELS` order; indicators
-    without the country's value carry ``no_data`` and a note saying why.
+    without the country's value carry "no data" and a note saying why.
     """
-    rows = results.countries[results.countries["iso3"] == iso3]
+    rows = results.countries[results.countries["iso3"] == iso3].drop(columns="scale")
     meta = results.models[["indicator", "model", "n", "r2", "scale"]]
     table = rows.merge(meta, on=["indicator", "model"], how="left")
     cat = catalog.to_frame()[["indicator", "name", "pillar", "unit", "higher_is_better"]]
@@ -715,7 +778,7 @@ def country_benchmark(results: BenchmarkResults, iso3: str, catalog: Catalog) ->
     table = table.sort_values(["_i", "_m"]).drop(columns=["_i", "_m"])
     cols = ["indicator", "name", "pillar", "unit", "higher_is_better", "model", "preferred",
             "scale", "n", "r2", "year", "gdp_pc_ppp", "actual", "predicted", "pi_low",
-            "pi_high", "residual", "std_residual", "perf_std_residual", "classification",
+            "pi_high", "residual", "z", "perf_z", "std_residual", "verdict",
             "frontier", "distance_to_frontier", "note"]
     return table[cols].reset_index(drop=True)
 
@@ -729,21 +792,26 @@ def peer_refits(
     min_n: int = 15,
     pi_level: float = 0.90,
 ) -> pd.DataFrame:
-    """The base model refitted on each peer set plus the country, where the set is big enough.
+    """The preferred model refitted on each peer set plus the country, where the set is big enough.
 
     A refit needs ``n >= min_n`` economies (peers plus the country) with a
-    value and GDP of the same year; below that the world fit is reported with
-    the note "n < 15: peer refit skipped, world fit used". The fits are small;
-    they are memoised in-process (:func:`_peer_fit`), not on disk, because
-    the members of a region share them within a batch.
+    value and GDP of the same year. It uses the preferred model's transform of
+    the world fit and grades the country's residual with the same rule, so a
+    peer column and the main table disagree only where the peers really place
+    the country differently. Below ``min_n`` the world fit's row is repeated
+    with the note "world fit used". The fits are small; they are memoised
+    in-process (:func:`_peer_fit`), not on disk, because the members of a
+    region share them within a batch.
     """
     records: list[dict[str, Any]] = []
-    world = results.countries[(results.countries["iso3"] == iso3)
-                              & (results.countries["model"] == MODEL_BASE)].set_index("indicator")
+    countries_frame = results.countries
+    world = countries_frame[(countries_frame["iso3"] == iso3)
+                            & countries_frame["preferred"].astype(bool)].set_index("indicator")
     digest = _data_digest(results)
     by_indicator = _by_indicator(results)
+    pref = preferred_models(results)
     fitted = set(results.models.loc[results.models["fitted"].astype(bool)
-                                    & (results.models["model"] == MODEL_BASE), "indicator"])
+                                    & results.models["preferred"].astype(bool), "indicator"])
     empty = results.data.iloc[:0].set_index("iso3")
     for label, members in peer_sets.items():
         group = set(members) | {iso3}
@@ -754,29 +822,25 @@ def peer_refits(
             sample = rows[rows.index.isin(group)]
             n = len(sample)
             rec: dict[str, Any] = dict.fromkeys(PEER_COLUMNS, np.nan)
-            rec.update(iso3=iso3, peer_set=label, indicator=ind.id, model=MODEL_BASE, n=n,
-                       n_peers=len(set(members) - {iso3}), refit=False,
-                       classification="no_data", note="")
+            rec.update(iso3=iso3, peer_set=label, indicator=ind.id, model=pref[ind.id], n=n,
+                       n_peers=len(set(members) - {iso3}), refit=False, verdict=NO_DATA,
+                       note="")
             w = world.loc[ind.id] if ind.id in world.index else None
             if iso3 not in sample.index:
                 rec["note"] = "no value for the country (or no GDP the same year)"
                 if w is not None:
                     rec["actual"] = w["actual"]
             elif n >= min_n:
-                fit = _peer_fit(digest, ind.id, sample, pi_level)
-                predicted, pi_low, pi_high = fit.predictions[iso3]
-                actual = float(sample.at[iso3, "value"])
-                rec.update(refit=True, r2=fit.r2, slope=fit.slope, actual=actual,
-                           predicted=predicted, pi_low=pi_low, pi_high=pi_high,
-                           residual=actual - predicted, std_residual=fit.std_resid[iso3],
-                           note=f"refit on {n} economies (peers + country)")
-                rec["classification"] = classify([actual], [pi_low], [pi_high],
-                                                 ind.higher_is_better)[0]
+                floor = zero_floor(rows["value"], ind.goalposts.lower)
+                fit = _peer_fit(digest, ind, pref[ind.id], floor, sample, pi_level)
+                rec.update(refit=True, r2=fit.r2, slope=fit.slope,
+                           note=f"refit on {n} economies (peers + country)",
+                           **fit.country[iso3])
             else:
-                rec["note"] = f"n < {min_n}: peer refit skipped, world fit used"
+                rec["note"] = f"n < {min_n}: world fit used"
                 if w is not None:
-                    for col in ("actual", "predicted", "pi_low", "pi_high", "residual",
-                                "std_residual", "classification"):
+                    for col in ("actual", "predicted", "pi_low", "pi_high", "residual", "z",
+                                "verdict"):
                         rec[col] = w[col]
             records.append(rec)
     out = pd.DataFrame(records).reindex(columns=PEER_COLUMNS)
@@ -791,8 +855,7 @@ class _PeerFit:
 
     r2: float
     slope: float
-    std_resid: dict[str, float]
-    predictions: dict[str, tuple[float, float, float]]  # iso3 -> predicted, pi_low, pi_high
+    country: dict[str, dict[str, Any]]  # iso3 -> actual, predicted, pi bounds, residual, z, verdict
 
 
 #: Peer refits of this process. Every country of a region refits the same
@@ -800,7 +863,7 @@ class _PeerFit:
 #: prediction for every member, not once per member. The key is a digest of the
 #: fits' cross-section (one per country report) and the sample's members, which
 #: fix its rows; hashing each sample's rows instead cost more than the fits.
-_peer_fits: dict[tuple[str, str, frozenset[str], float], _PeerFit] = {}
+_peer_fits: dict[tuple[str, str, str, frozenset[str], float], _PeerFit] = {}
 _PEER_FITS_MAX = 1024
 
 
@@ -817,19 +880,34 @@ def _by_indicator(results: BenchmarkResults) -> dict[str, pd.DataFrame]:
             for k, g in data.groupby("indicator", sort=False, observed=True)}
 
 
-def _peer_fit(digest: str, indicator: str, sample: pd.DataFrame, pi_level: float) -> _PeerFit:
-    """:func:`fit_ols_hc3` on a peer sample and its prediction interval for each member."""
-    key = (digest, indicator, frozenset(sample.index), pi_level)
+def _peer_fit(digest: str, ind: Indicator, model: str, floor: float, sample: pd.DataFrame,
+              pi_level: float) -> _PeerFit:
+    """:func:`fit_ols_hc3` on a peer sample, on ``model``'s scale, graded for each member."""
+    key = (digest, ind.id, model, frozenset(sample.index), pi_level)
     fit = _peer_fits.get(key)
     if fit is None:
+        tr = _transform(model, ind, floor)
         exog = _base_exog(sample)
-        ols = fit_ols_hc3(sample["value"], exog)
+        y = pd.Series(tr.forward(sample["value"]), index=sample.index)
+        ols = fit_ols_hc3(y, exog)
         pred = predict_interval(ols.result, exog, pi_level)
-        fit = _PeerFit(
-            r2=float(ols.result.rsquared), slope=float(ols.result.params["ln_gdp"]),
-            std_resid={str(k): float(v) for k, v in ols.std_resid.items()},
-            predictions={str(k): (float(p), float(lo), float(hi)) for k, p, lo, hi in zip(
-                pred.index, pred["predicted"], pred["pi_low"], pred["pi_high"], strict=True)})
+        r2 = float(ols.result.rsquared)
+        z = predictive_z(y, pred["predicted"], pred["pi_low"], pred["pi_high"], pi_level,
+                         float(ols.result.df_resid))
+        outside = ((y < pred["pi_low"]) | (y > pred["pi_high"])).to_numpy()
+        verdicts = grade(z, outside, ind.higher_is_better)
+        if r2 < R2_FLOOR:
+            verdicts[:] = NO_VERDICT
+        country = {}
+        for k, iso in enumerate(sample.index):
+            predicted = float(tr.back(pred["predicted"].iloc[k]))
+            actual = float(sample["value"].iloc[k])
+            country[str(iso)] = {
+                "actual": actual, "predicted": predicted,
+                "pi_low": float(tr.back(pred["pi_low"].iloc[k])),
+                "pi_high": float(tr.back(pred["pi_high"].iloc[k])),
+                "residual": actual - predicted, "z": float(z[k]), "verdict": str(verdicts[k])}
+        fit = _PeerFit(r2=r2, slope=float(ols.result.params["ln_gdp"]), country=country)
         if len(_peer_fits) >= _PEER_FITS_MAX:
             _peer_fits.pop(next(iter(_peer_fits)))
         _peer_fits[key] = fit
@@ -846,19 +924,21 @@ def panel_trend(results: BenchmarkResults, iso3: str, catalog: Catalog) -> pd.Da
     "gap widening" when the country is below the line in its latest year,
     "lead growing" / "lead shrinking" when above, "no clear change" when the
     slope's p-value is 0.10 or more, "too few years" under 3 years. Residuals
-    and slopes are on the panel's fitting scale (column ``scale``: logit for
-    bounded shares, ln for log-scaled indicators, else raw units).
+    and slopes are on the panel's fitting scale (column ``scale``: the preferred
+    model's transform).
     """
     res = results.panel_residuals
     res = res[res["iso3"] == iso3]
+    scales = dict(zip(results.panel_models["indicator"], results.panel_models["scale"],
+                      strict=False))
     records = []
     for ind in catalog.scored:
-        if ind.id not in set(results.panel_models["indicator"]):
+        if ind.id not in scales:
             continue
         rows = res[res["indicator"] == ind.id].sort_values("year")
         sign = 1.0 if ind.higher_is_better else -1.0
         stats = residual_trend(rows["year"].to_numpy(), rows["residual"].to_numpy())
-        scale = _transform(preferred_model(ind), ind).scale
+        scale = scales[ind.id]
         rec: dict[str, Any] = {"iso3": iso3, "indicator": ind.id, "scale": scale, **stats}
         rec["n_years"] = int(stats["n_years"])
         rec["first_year"] = int(rows["year"].min()) if len(rows) else pd.NA
@@ -890,14 +970,12 @@ def key_indicators(table: pd.DataFrame, k: int = 5,
     """The indicators worth a scatter for this country: the largest gaps either way.
 
     ``table`` is :func:`country_benchmark` output. Picks, among the preferred
-    model's rows with a classification, the ``always`` ids that have one and
-    then the largest absolute standardised residuals, up to ``k``; returned in
-    table (catalog) order.
+    model's rows with a graded verdict, the ``always`` ids that have one and
+    then the largest absolute z, up to ``k``; returned in table (catalog) order.
     """
-    rows = table[table["preferred"].astype(bool)
-                 & table["classification"].isin(["over", "on_par", "under"])]
+    rows = table[table["preferred"].astype(bool) & table["verdict"].isin(VERDICTS)]
     chosen = [i for i in always if i in set(rows["indicator"])]
-    ranked = rows.assign(_abs=rows["perf_std_residual"].abs()).sort_values(
+    ranked = rows.assign(_abs=rows["perf_z"].abs()).sort_values(
         "_abs", ascending=False)
     for ind in ranked["indicator"]:
         if len(chosen) >= k:

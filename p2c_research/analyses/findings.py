@@ -2,9 +2,13 @@
 
 Each sentence carries the table and the row key it was read from, so a
 reviewer can check every number against ``OUT/<ISO3>/tables/<table>.csv``.
-The sentences cover the strongest and weakest pillar against peers, the
-biggest gaps to target, the fastest and slowest trends, and any pillar that
-could not be scored.
+The sentences cover the pillar that stands highest and lowest *relative to
+peers* (a peer percentile, said as such, not the highest score), the biggest
+gaps to target, core indicators below what income predicts (the verdict
+engine's "below" or "well below"), the fastest and slowest trends, and any
+pillar that could not be scored. No finding rests on a value the quality
+screen flagged: such indicators are left out of the target, trend and
+benchmark sentences (the "Data quality" section lists them).
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from p2c_research.catalog import PILLAR_LABELS
+from p2c_research.textfmt import sig
 
 FINDING_COLUMNS = ["text", "table", "key"]
-MAX_FINDINGS = 6
+MAX_FINDINGS = 7
 
 
 @dataclass(frozen=True)
@@ -30,15 +35,8 @@ class Finding:
 
 
 def fmt_number(x: float) -> str:
-    """A number as a reader wants it: no spurious decimals, thousands separated."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    ax = abs(x)
-    if ax >= 100 or float(x).is_integer():
-        return f"{x:,.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
+    """A number as a reader wants it (:func:`p2c_research.textfmt.sig`)."""
+    return sig(x)
 
 
 def _with_unit(x: float, unit: str) -> str:
@@ -51,37 +49,68 @@ def _pillar(p: str) -> str:
     return PILLAR_LABELS.get(p, p)
 
 
+def _thin_peer_finding(country: str, pillars: pd.DataFrame, peer_set: str) -> list[Finding]:
+    """Scored pillars whose percentile was withheld (too few peers with a score), if any.
+
+    A scored pillar with peers but no percentile can only be one below the
+    peer minimum (``peers.mask_thin_percentiles``); saying so keeps the
+    reader from taking the missing ranking for missing data.
+    """
+    thin = pillars[pillars["sufficient"] & pillars["peer_percentile"].isna()
+                   & (pillars["peer_n"] > 0)]
+    if thin.empty:
+        return []
+    parts = [f"{_pillar(r.pillar)}, too few peers ({int(r.peer_n)})" for r in thin.itertuples()]
+    return [Finding(
+        f"{country}'s percentile against {peer_set} is withheld where too few peers have a "
+        f"score: {'; '.join(parts)}.", "pillar_scores", str(thin.iloc[0]["pillar"]))]
+
+
 def _pillar_findings(country: str, pillars: pd.DataFrame, peer_set: str) -> list[Finding]:
+    """Highest and lowest pillar relative to peers (by peer percentile, said as such)."""
     ranked = pillars[pillars["sufficient"] & pillars["peer_percentile"].notna()]
     ranked = ranked.sort_values(["peer_percentile", "score"], ascending=False)
+    thin = _thin_peer_finding(country, pillars, peer_set) if "peer_n" in pillars else []
     out: list[Finding] = []
     if ranked.empty:
-        return out
+        return thin
     best = ranked.iloc[0]
-    where = "stands highest in" if len(ranked) >= 2 else "has one scored pillar,"
+    if len(ranked) >= 2:
+        lead = (f"Relative to its peers ({peer_set}), {country} stands highest in "
+                f"{_pillar(best['pillar'])}")
+    else:
+        lead = (f"Relative to its peers ({peer_set}), {country}'s one pillar "
+                f"{'ranked against enough peers' if thin else 'with a peer comparison'} is "
+                f"{_pillar(best['pillar'])}")
     out.append(Finding(
-        f"Against its peers ({peer_set}), {country} {where} "
-        f"{_pillar(best['pillar'])}: score {fmt_number(best['score'])} of 100, better than "
-        f"{best['peer_percentile']:.0f}% of peers (peer median {fmt_number(best['peer_median'])}).",
+        f"{lead}: better than {best['peer_percentile']:.0f}% of peers, with a score of "
+        f"{fmt_number(best['score'])} of 100 (peer median {fmt_number(best['peer_median'])}).",
         "pillar_scores", str(best["pillar"])))
     if len(ranked) >= 2:
         worst = ranked.iloc[-1]
         out.append(Finding(
-            f"It stands lowest against the same peers in {_pillar(worst['pillar'])}: "
-            f"score {fmt_number(worst['score'])}, better than {worst['peer_percentile']:.0f}% "
-            f"of peers (peer median {fmt_number(worst['peer_median'])}).",
+            f"Relative to the same peers it stands lowest in {_pillar(worst['pillar'])}: "
+            f"better than {worst['peer_percentile']:.0f}% of peers, score "
+            f"{fmt_number(worst['score'])} (peer median {fmt_number(worst['peer_median'])}).",
             "pillar_scores", str(worst["pillar"])))
-    return out
+    return out + thin
 
 
 def _coverage_findings(pillars: pd.DataFrame, threshold: float, window: tuple[int, int]
                        ) -> list[Finding]:
     out = []
     for row in pillars[~pillars["sufficient"]].itertuples():
+        reasons = []
+        if row.coverage < threshold:
+            reasons.append(f"only {row.n_present} of its {row.n_total} indicators "
+                           f"({100 * row.coverage:.0f}%) have a value in {window[0]}-{window[1]}, "
+                           f"below the {100 * threshold:.0f}% threshold")
+        missing = str(getattr(row, "core_missing", "") or "")
+        if missing:
+            reasons.append(f"its core is missing ({missing})")
         out.append(Finding(
-            f"{_pillar(row.pillar)} is not scored (insufficient data): only {row.n_present} of "
-            f"its {row.n_total} indicators ({100 * row.coverage:.0f}%) have a value in "
-            f"{window[0]}-{window[1]}, below the {100 * threshold:.0f}% threshold.",
+            f"{_pillar(row.pillar)} is not scored (insufficient data): "
+            + "; ".join(reasons or ["no indicator has a value"]) + ".",
             "pillar_scores", str(row.pillar)))
     return out
 
@@ -94,22 +123,38 @@ def _target_findings(targets: pd.DataFrame, names: dict[str, str], units: dict[s
     for k, row in enumerate(open_gaps.head(n).itertuples()):
         lead = "Biggest gap" if k == 0 else "Next biggest gap"
         kind = "UMC" if row.target_kind == "UMC" else "national"
-        if row.status == "on track":
-            trend = f"at the current trend it is reached around {row.year_reached:.0f}"
-        elif row.status == "not on track" and np.isfinite(row.years_to_target):
-            trend = (f"at the current trend it is reached only around {row.year_reached:.0f}, "
-                     f"after {row.target_year}: not on track")
-        elif row.status == "not on track":
-            trend = "the current trend does not move towards it: not on track"
-        else:
-            trend = "there are too few data points for a trend"
         out.append(Finding(
             f"{lead} to a {kind} target: {names.get(row.indicator, row.indicator)} is "
             f"{_with_unit(row.value, units.get(row.indicator, ''))} ({row.year}) against "
             f"{_with_unit(row.target, units.get(row.indicator, ''))} by {row.target_year} "
-            f"(band {row.band}, {row.progress:.0f}% of the way); {trend}.",
+            f"(band {row.band}, {row.progress:.0f}% of the way); {target_outlook(row)}.",
             "targets", f"{row.indicator}|{row.target_kind}"))
     return out
+
+
+def target_outlook(row) -> str:
+    """The projection in words, from the same numbers that set the status (never contradicts it)."""
+    status = getattr(row, "status", None)
+    reached = getattr(row, "year_reached", np.nan)
+    low = getattr(row, "years_low", np.nan)
+    high = getattr(row, "years_high", np.nan)
+    year = getattr(row, "year", np.nan)
+    if status == "met":
+        return "the target is met"
+    if status not in ("on track", "not on track"):
+        return "there are too few clean data points for a trend"
+    if not np.isfinite(reached):
+        return "the recent trend does not move towards it: not on track"
+    span = ""
+    if pd.notna(year) and np.isfinite(low):
+        first = int(np.ceil(year + low - 1e-9))
+        last = (f"{int(np.ceil(year + high - 1e-9))}" if np.isfinite(high)
+                else "never at the slowest plausible pace")
+        span = f" (range {first} to {last})"
+    if status == "on track":
+        return f"at the recent trend it is reached by {int(reached)}{span}: on track"
+    return (f"at the recent trend it is reached only by {int(reached)}{span}, after "
+            f"{row.target_year}: not on track")
 
 
 def _trend_findings(trends: pd.DataFrame, names: dict[str, str]) -> list[Finding]:
@@ -123,23 +168,48 @@ def _trend_findings(trends: pd.DataFrame, names: dict[str, str]) -> list[Finding
                   if pd.notna(row["cagr_pct"]) else "")
         return Finding(
             f"{prefix}: {names.get(row['indicator'], row['indicator'])}, "
-            f"{row['score_slope']:+.1f} score points a year over "
-            f"{row['first_year']}-{row['last_year']}{growth}.",
+            f"{row['score_slope']:+.1f} score points a year over its recent clean values "
+            f"({row['first_year']}-{row['last_year']}){growth}.",
             "trends", str(row["indicator"]))
 
-    out.append(sentence("Fastest improving indicator", t.iloc[-1]))
+    best = t.iloc[-1]
+    if best["score_slope"] > 0:
+        out.append(sentence("Fastest improving indicator", best))
     if len(t) >= 2:
         slow = t.iloc[0]
-        label = "Fastest declining indicator" if slow["score_slope"] < 0 else \
-            "Slowest improving indicator"
-        out.append(sentence(label, slow))
+        if slow["score_slope"] < 0:
+            out.append(sentence("Fastest declining indicator", slow))
+        elif best["score_slope"] > 0 and slow["indicator"] != best["indicator"]:
+            out.append(sentence("Slowest improving indicator", slow))
+    return out
+
+
+def _benchmark_findings(country: str, verdicts: pd.DataFrame | None, units: dict[str, str],
+                        n: int = 2) -> list[Finding]:
+    """Core indicators below or well below what income predicts, worst first."""
+    if verdicts is None or verdicts.empty:
+        return []
+    rows = verdicts[verdicts["core"].astype(bool)
+                    & verdicts["verdict"].isin(["well below", "below"])]
+    rows = rows.sort_values(["perf_z", "indicator"])
+    out = []
+    for row in rows.head(n).itertuples():
+        unit = units.get(row.indicator, "")
+        out.append(Finding(
+            f"{row.name} in {country} is {row.verdict} what its income predicts: "
+            f"{_with_unit(row.actual, unit)} ({int(row.year)}) against an expected "
+            f"{_with_unit(row.predicted, unit)} (90% interval {sig(row.pi_low)} to "
+            f"{sig(row.pi_high)}, z = {row.perf_z:+.1f}); a core indicator of its pillar.",
+            "verdicts", str(row.indicator)))
     return out
 
 
 def key_findings(country_name: str, pillars: pd.DataFrame, targets: pd.DataFrame,
                  trends: pd.DataFrame, meta: pd.DataFrame, *, peer_set: str,
-                 coverage_threshold: float, window: tuple[int, int]) -> list[Finding]:
-    """Three to six sentences from the country's tables, each traced to a row.
+                 coverage_threshold: float, window: tuple[int, int],
+                 verdicts: pd.DataFrame | None = None,
+                 flagged: set[str] | frozenset[str] = frozenset()) -> list[Finding]:
+    """Three to seven sentences from the country's tables, each traced to a row.
 
     Args:
         country_name: the name used in the sentences.
@@ -148,14 +218,25 @@ def key_findings(country_name: str, pillars: pd.DataFrame, targets: pd.DataFrame
         targets: the country's targets table.
         trends: the country's trends table.
         meta: the scored catalog frame (names and units).
+        verdicts: the country's verdicts (:func:`p2c_research.analyses.verdicts.country_verdicts`).
+        flagged: indicators whose latest value the quality screen flagged; no
+            finding rests on them.
     """
     names = dict(zip(meta["indicator"], meta["name"], strict=True))
     units = dict(zip(meta["indicator"], meta["unit"], strict=True))
+
+    def clean(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        if frame is None or frame.empty:
+            return frame
+        return frame[~frame["indicator"].isin(set(flagged))]
+
     pillar_f = _pillar_findings(country_name, pillars, peer_set)
-    gap_f = _target_findings(targets, names, units, 2)
-    trend_f = _trend_findings(trends, names)
+    gap_f = _target_findings(clean(targets), names, units, 2)
+    bench_f = _benchmark_findings(country_name, clean(verdicts), units)
+    trend_f = _trend_findings(clean(trends), names)
     cover_f = _coverage_findings(pillars, coverage_threshold, window)
-    ordered = [*pillar_f, *gap_f[:1], *trend_f, *cover_f[:1], *gap_f[1:], *cover_f[1:]]
+    ordered = [*pillar_f, *gap_f[:1], *bench_f[:1], *trend_f, *cover_f[:1], *bench_f[1:],
+               *gap_f[1:], *cover_f[1:]]
     return ordered[:MAX_FINDINGS]
 
 

@@ -9,10 +9,10 @@ Formulas (documented in the report):
 
 * **need** = ``(100 - score) + UNDER_POINTS x under_share``, where ``score`` is
   the landscape score of the group (0-100) and ``under_share`` the share of
-  the group's benchmarked indicators classified ``under`` (worse than predicted
-  from GDP per capita; :func:`under_shares` reads the rows of one model, by
-  default ``ols_lngdp``; the report passes each indicator's preferred model,
-  logit for shares and log for log-scaled series). With ``UNDER_POINTS = 10`` need
+  the group's benchmarked indicators whose verdict is *below* or *well below*
+  what GDP per capita predicts (the one verdict engine,
+  :mod:`p2c_research.analyses.verdicts`: the preferred model's graded
+  residual; "no verdict" and "no data" do not count). With ``UNDER_POINTS = 10`` need
   runs from 0 to 110. Where the country has no benchmark result for any of the
   group's indicators the term is 0 and ``need_basis`` says "score only".
 * **support** = pledge USD allocated to the economy for the group, per
@@ -41,10 +41,12 @@ import numpy as np
 import pandas as pd
 
 from p2c_research.analyses.classification import PriorityLike
+from p2c_research.analyses.regression import VERDICTS
+from p2c_research.analyses.scores import catalog_meta, priority_members
+from p2c_research.analyses.verdicts import FLAGGED
 from p2c_research.catalog import SCORED_PILLARS, Catalog
 
 UNDER_POINTS = 10.0
-BENCHMARK_MODEL = "ols_lngdp"
 LEVELS: tuple[str, ...] = ("priority", "pillar", "country")
 COUNTRY_GROUP = "all"
 FLAG_HIGH_NEED_THIN = "high need, thin support"
@@ -56,7 +58,7 @@ CLASSES: tuple[str, ...] = ("low", "mid", "high")
 
 NEED_FORMULA = (
     f"need = (100 - landscape score) + {UNDER_POINTS:g} x share of the group's benchmarked "
-    f"indicators classified 'under' (worse than predicted from GDP per capita); "
+    f"indicators below or well below what GDP per capita predicts; "
     f"0-{100 + UNDER_POINTS:g}"
 )
 GAP_FORMULA = (
@@ -69,43 +71,36 @@ GAP_FORMULA = (
 def indicator_membership(catalog: Catalog, priorities: Sequence[PriorityLike]) -> pd.DataFrame:
     """Which scored indicators make up each priority, pillar and the country total.
 
-    A priority holds the indicators of its ``sub_pillars``, or of its
-    ``pillars`` when it names no sub-pillar. Columns ``level, group_id, indicator``.
+    A priority holds the indicators that measure it
+    (:func:`p2c_research.analyses.scores.priority_members`: its own list, else
+    those of its sub-pillars, else of its pillars), the same set its landscape
+    score uses. Columns ``level, group_id, indicator``.
     """
+    meta = catalog_meta(catalog)
     rows: list[tuple[str, str, str]] = []
     for ind in catalog.scored:
         rows.append(("pillar", ind.pillar, ind.id))
         rows.append(("country", COUNTRY_GROUP, ind.id))
-        for pr in priorities:
-            inside = (ind.sub_pillar in pr.sub_pillars if pr.sub_pillars
-                      else ind.pillar in pr.pillars)
-            if inside:
-                rows.append(("priority", pr.id, ind.id))
+    for pr in priorities:
+        rows += [("priority", pr.id, i) for i in priority_members(meta, pr)]
     return pd.DataFrame(rows, columns=["level", "group_id", "indicator"])
 
 
-def under_shares(
-    benchmark: pd.DataFrame | None,
-    membership: pd.DataFrame,
-    model: str = BENCHMARK_MODEL,
-) -> pd.DataFrame:
-    """Share of each group's benchmarked indicators that under-perform, per economy.
+def under_shares(verdicts: pd.DataFrame | None, membership: pd.DataFrame) -> pd.DataFrame:
+    """Share of each group's graded indicators that are below what income predicts, per economy.
 
-    ``benchmark`` has ``iso3, indicator, model, classification`` (over, on_par,
-    under, no_data). Only rows of ``model`` with a classification other than
-    ``no_data`` count. Columns ``iso3, level, group_id, n_benchmarked, n_under,
-    under_share``; groups without any benchmarked indicator have no row.
+    ``verdicts`` has ``iso3, indicator, verdict``
+    (:func:`p2c_research.analyses.verdicts.world_verdicts`). Only graded
+    verdicts count (well below ... well above); "below" and "well below" are
+    under-performance. Columns ``iso3, level, group_id, n_benchmarked, n_under,
+    under_share``; groups without any graded indicator have no row.
     """
     cols = ["iso3", "level", "group_id", "n_benchmarked", "n_under", "under_share"]
-    if benchmark is None or benchmark.empty:
+    if verdicts is None or verdicts.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    rows = benchmark.loc[
-        (benchmark["model"] == model)
-        & benchmark["classification"].isin(["over", "on_par", "under"]),
-        ["iso3", "indicator", "classification"],
-    ]
+    rows = verdicts.loc[verdicts["verdict"].isin(VERDICTS), ["iso3", "indicator", "verdict"]]
     merged = rows.merge(membership, on="indicator", how="inner")
-    merged["is_under"] = (merged["classification"] == "under").astype(int)
+    merged["is_under"] = merged["verdict"].isin(FLAGGED).astype(int)
     out = (merged.groupby(["iso3", "level", "group_id"], as_index=False)
            .agg(n_benchmarked=("is_under", "size"), n_under=("is_under", "sum")))
     out["under_share"] = out["n_under"] / out["n_benchmarked"]

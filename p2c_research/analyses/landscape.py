@@ -21,8 +21,10 @@ import pandas as pd
 
 from p2c_research.analyses.findings import Finding, findings_frame, key_findings
 from p2c_research.analyses.peers import (
+    PEER_MIN_N,
     indicator_peer_stats,
     level_peer_stats,
+    mask_thin_percentiles,
     peer_membership,
     peer_scores_long,
 )
@@ -64,7 +66,7 @@ SCORES_COLUMNS = [
     "status",
 ]
 LEVEL_COLUMNS = [
-    "score", "coverage", "n_present", "n_total", "sufficient", "status", "peer_set", "peer_n",
+    "score", "coverage", "n_present", "n_total", "sufficient", "core_missing", "status", "peer_set", "peer_n",
     "peer_median", "peer_q25", "peer_q75", "peer_percentile",
 ]
 PILLAR_TABLE_COLUMNS = ["iso3", "pillar", *LEVEL_COLUMNS]
@@ -73,8 +75,10 @@ PEER_STATS_COLUMNS = [
     "iso3", "peer_set", "level", "key", "pillar", "value", "score", "peer_n", "peer_median",
     "peer_q25", "peer_q75", "peer_median_score", "peer_percentile",
 ]
+PEER_SET_COLUMNS = ["iso3", "peer_set", "n_economies", "headline", "peer_min_n"]
 PRIORITY_TABLE_COLUMNS = ["iso3", "priority_id", "title", "score", "coverage", "n_present",
-                          "n_total", "sufficient"]
+                          "n_total", "sufficient", "core_missing", "indicators",
+                          "measurement_note"]
 STRIP_COLUMNS = ["iso3", "indicator", "pillar", "score", "role"]
 TREND_LINE_COLUMNS = ["iso3", "indicator", "pillar", "year", "value", "score", "fitted"]
 
@@ -127,10 +131,18 @@ class LandscapeTables:
     trend_lines: pd.DataFrame
     strip: pd.DataFrame
     peer_set_sizes: dict[str, int] = field(default_factory=dict)
+    peer_min_n: int = PEER_MIN_N
+
+    def peer_sets_table(self) -> pd.DataFrame:
+        """peer_sets.csv: each peer set, its size (country excluded), which one is the headline."""
+        rows = [(self.iso3, label, n, label == self.peer_set, self.peer_min_n)
+                for label, n in self.peer_set_sizes.items()]
+        return pd.DataFrame(rows, columns=PEER_SET_COLUMNS)
 
     def csv_tables(self) -> dict[str, pd.DataFrame]:
         """The tables written as ``OUT/<ISO3>/tables/<name>.csv``."""
         return {
+            "peer_sets": self.peer_sets_table(),
             "landscape_scores": self.scores,
             "pillar_scores": self.pillar_scores,
             "sub_pillar_scores": self.sub_pillar_scores,
@@ -146,9 +158,10 @@ def choose_primary_peer_set(peer_sets: Mapping[str, Sequence[str]],
                             preferred: Iterable[str] = ()) -> str | None:
     """The peer set shown in the single-peer columns: the first preferred one present, else the first.
 
-    Reports pass the explicit peer lists of params as preferred (an analyst
-    named them on purpose, e.g. ASEAN for Cambodia); otherwise it is the first
-    set of ``resolve_peer_sets``, the World Bank income group.
+    Reports pass the headline set of ``params.headline_peers`` (the ITU-D
+    region, or a non-member's World Bank region), the one choice all three
+    reports share; without a preference it is the first set, which
+    ``params.resolve_peer_sets`` makes the headline one.
     """
     for label in preferred:
         if peer_sets.get(label):
@@ -161,7 +174,8 @@ def choose_primary_peer_set(peer_sets: Mapping[str, Sequence[str]],
 
 def _level_table(world_rows: pd.DataFrame, peer_rows: pd.DataFrame, keys: list[str],
                  peer_set: str | None, columns: list[str]) -> pd.DataFrame:
-    out = world_rows[["iso3", *keys, "score", "coverage", "n_present", "n_total", "sufficient"]]
+    out = world_rows[["iso3", *keys, "score", "coverage", "n_present", "n_total", "sufficient",
+                      "core_missing"]]
     out = out.copy()
     out["status"] = np.where(out["sufficient"], "scored", INSUFFICIENT)
     if peer_set is not None and not peer_rows.empty:
@@ -185,11 +199,7 @@ def _scores_table(iso3: str, world: WorldScores, ind_peers: pd.DataFrame,
         own, on="indicator", how="left")
     out.insert(0, "iso3", iso3)
     out["stale"] = out["stale"].fillna(False).astype(bool)
-    start, end = world.window
-    notes = np.where(out["value"].isna(), "no data",
-                     np.where(out["stale"], "value older than the window "
-                              f"{start}-{end}: shown, not scored", ""))
-    out["note"] = notes
+    out["note"] = no_data_reasons(out, world)
     if peer_set is not None and not ind_peers.empty:
         p = ind_peers[ind_peers["peer_set"] == peer_set][
             ["indicator", "peer_set", "peer_n", "peer_median", "peer_q25", "peer_q75",
@@ -215,6 +225,36 @@ def _scores_table(iso3: str, world: WorldScores, ind_peers: pd.DataFrame,
     return out[SCORES_COLUMNS]
 
 
+NOT_IN_DATA = "not in the chosen data"
+
+
+def no_data_reasons(rows: pd.DataFrame, world: WorldScores) -> np.ndarray:
+    """Why each indicator row of one country has no score ("" where it has one).
+
+    * **not in the chosen data**: no economy has a value of this series in the
+      panel (for example a UN SDG series the embedded sample does not carry);
+      the reason names the publishers that carry it.
+    * **no value for this country**: the series is there, this economy never
+      reports it.
+    * **no value in the window**: only values older than the year window exist
+      (the latest is shown, not scored).
+    """
+    start, end = world.window
+    available = world.available_indicators
+    sources = world.meta.set_index("indicator")["sources"]
+    out = []
+    for rec in rows[["indicator", "value", "stale", "year"]].itertuples(index=False):
+        if rec.indicator not in available:
+            out.append(f"{NOT_IN_DATA} (published as {sources.get(rec.indicator, '?')})")
+        elif pd.isna(rec.value):
+            out.append("no value for this country in the data")
+        elif rec.stale:
+            out.append(f"no value in {start}-{end} (latest {int(rec.year)}): shown, not scored")
+        else:
+            out.append("")
+    return np.asarray(out, dtype=object)
+
+
 def _peer_stats_table(ind_peers: pd.DataFrame, sub_peers: pd.DataFrame,
                       pil_peers: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     ind = ind_peers.merge(meta[["indicator", "pillar"]], on="indicator", how="left")
@@ -229,8 +269,10 @@ def _peer_stats_table(ind_peers: pd.DataFrame, sub_peers: pd.DataFrame,
     return pd.concat(frames, ignore_index=True)
 
 
-def empty_tables(iso3: str, peer_set: str | None = None) -> LandscapeTables:
-    """Tables with headers and no rows: written when a country cannot be analysed."""
+def empty_tables(iso3: str, peer_set: str | None = None,
+                 peer_set_sizes: Mapping[str, int] | None = None,
+                 peer_min_n: int = PEER_MIN_N) -> LandscapeTables:
+    """Tables with headers and no rows (but the peer sets): written when a country cannot be analysed."""
     def empty(cols: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
 
@@ -241,6 +283,7 @@ def empty_tables(iso3: str, peer_set: str | None = None) -> LandscapeTables:
         peer_stats=empty(PEER_STATS_COLUMNS), trends=empty(TREND_COLUMNS),
         targets=empty(TARGET_COLUMNS), priorities=empty(PRIORITY_TABLE_COLUMNS), findings=[],
         trend_lines=empty(TREND_LINE_COLUMNS), strip=empty(STRIP_COLUMNS),
+        peer_set_sizes=dict(peer_set_sizes or {}), peer_min_n=peer_min_n,
     )
 
 
@@ -255,6 +298,7 @@ def country_landscape(
     primary_peer_set: str | None = None,
     country_name: str | None = None,
     min_trend_points: int = 3,
+    peer_min_n: int = PEER_MIN_N,
 ) -> LandscapeTables:
     """All landscape tables of one country.
 
@@ -268,6 +312,8 @@ def country_landscape(
         primary_peer_set: the set shown in the single-peer columns (default: the first).
         country_name: used in the findings (default: the code).
         min_trend_points: fewest in-window observations for a trend.
+        peer_min_n: fewest peers with a value for a percentile (params
+            ``analysis.peer_min_n``); below it the percentile is NaN, ``peer_n`` kept.
 
     Raises:
         NoDataError: the country has no value for any scored indicator, in the
@@ -290,14 +336,17 @@ def country_landscape(
         membership = pd.DataFrame({"iso3": pd.Series([], dtype=object),
                                    "peer_set": pd.Series([], dtype=object),
                                    "peer": pd.Series([], dtype=object)})
-    ind_peers = indicator_peer_stats(world, membership)
-    sub_peers = level_peer_stats(world, membership, "sub_pillar")
-    pil_peers = level_peer_stats(world, membership, "pillar")
+    ind_peers = mask_thin_percentiles(indicator_peer_stats(world, membership), peer_min_n)
+    sub_peers = mask_thin_percentiles(level_peer_stats(world, membership, "sub_pillar"),
+                                      peer_min_n)
+    pil_peers = mask_thin_percentiles(level_peer_stats(world, membership, "pillar"), peer_min_n)
 
     series = window_series(panel, meta, world.window, [iso3])
-    trends = indicator_trends(series, min_points=min_trend_points)
+    shares = meta.loc[meta["bounded_share"].astype(bool), "indicator"].tolist()
+    trends = indicator_trends(series, min_points=min_trend_points, meta=meta, bounded=shares)
     latest = own[~own["stale"]]
-    targets = targets_table(iso3, latest, trends, meta, target_rows(meta, national_targets))
+    targets = targets_table(iso3, latest, trends, meta, target_rows(meta, national_targets),
+                            bounded=shares)
 
     country = world.country(iso3)
     pillar_scores = _level_table(country["pillars"], pil_peers, ["pillar"], primary_peer_set,
@@ -309,8 +358,11 @@ def country_landscape(
     prio = pd.DataFrame(columns=PRIORITY_TABLE_COLUMNS)
     if prio_items:
         titles = {p.id: p.title for p in prio_items}
+        notes = {p.id: getattr(p, "measurement_note", "") for p in prio_items}
         prio = priority_scores(world, prio_items)
-        prio = prio[prio["iso3"] == iso3].assign(title=lambda f: f["priority_id"].map(titles))
+        prio = prio[prio["iso3"] == iso3].assign(
+            title=lambda f: f["priority_id"].map(titles),
+            measurement_note=lambda f: f["priority_id"].map(notes))
         prio = prio[PRIORITY_TABLE_COLUMNS].reset_index(drop=True)
 
     findings = key_findings(
@@ -339,4 +391,5 @@ def country_landscape(
         strip=strip,
         peer_set_sizes={label: len([m for m in members if m != iso3])
                         for label, members in peer_sets.items()},
+        peer_min_n=peer_min_n,
     )

@@ -15,6 +15,10 @@ Definitions (stated in the reports):
 * **Percentile** = 100 x (share of peers strictly worse + half the share tied),
   i.e. ``scipy.stats.percentileofscore(peers, x, kind="mean")`` on values
   oriented so that higher is better. 100 means better than every peer.
+* A percentile over fewer than ``min_n`` peers (params ``analysis.peer_min_n``,
+  15) is not given: :func:`mask_thin_percentiles` sets it to NaN and keeps
+  ``peer_n``, and reports write "too few peers (n)". Over 9 peers one rank
+  moves the percentile by 11 points, too coarse to quote.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ import numpy as np
 import pandas as pd
 
 from p2c_research.analyses.scores import WorldScores
+
+#: Fewest peers with a value for a percentile (the default of params ``analysis.peer_min_n``).
+PEER_MIN_N = 15
 
 INDICATOR_PEER_COLUMNS = [
     "iso3", "peer_set", "indicator", "value", "score", "peer_n", "peer_median", "peer_q25",
@@ -134,6 +141,17 @@ def level_peer_stats(world: WorldScores, membership: pd.DataFrame,
     out = _peer_stats(own, values, membership, keys, "score", "score")
     cols = ["iso3", "peer_set", *keys, "score", "coverage", "sufficient", *LEVEL_PEER_COLUMNS]
     return out[cols].sort_values(["iso3", "peer_set", *keys]).reset_index(drop=True)
+
+
+def mask_thin_percentiles(stats: pd.DataFrame, min_n: int = PEER_MIN_N) -> pd.DataFrame:
+    """``stats`` with ``peer_percentile`` NaN where fewer than ``min_n`` peers have a value.
+
+    ``peer_n`` stays, so a reader (and the report) can tell "too few peers
+    (n)" from "no value"; the column stays numeric for the CSV tables.
+    """
+    out = stats.copy()
+    out["peer_percentile"] = out["peer_percentile"].where(out["peer_n"] >= min_n)
+    return out
 
 
 def peer_scores_long(world: WorldScores, members: Sequence[str]) -> pd.DataFrame:

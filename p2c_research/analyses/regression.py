@@ -36,9 +36,13 @@ from statsmodels.stats.outliers_influence import OLSInfluence
 #: so 0% and 100% (common for electricity access) stay finite.
 LOGIT_CLIP_PERCENT: tuple[float, float] = (0.5, 99.5)
 
-#: Classification labels of an interval model. "over"/"under" are about
-#: performance, not about the sign of the raw residual (see :func:`classify`).
-CLASSIFICATIONS: tuple[str, ...] = ("over", "on_par", "under", "no_data")
+#: The graded verdicts, worst to best, about *performance* (a price above its
+#: expected range is "below"); see :func:`grade`.
+VERDICTS: tuple[str, ...] = ("well below", "below", "on par", "above", "well above")
+NO_VERDICT = "no verdict"
+NO_DATA = "no data"
+#: |z| up to this is "on par": within one predictive standard deviation.
+ON_PAR_Z = 1.0
 
 
 # ---------------------------------------------------------------------- transforms
@@ -54,13 +58,47 @@ def expit_percent(values: np.ndarray | pd.Series) -> np.ndarray:
     return 100.0 * expit(np.asarray(values, dtype="float64"))
 
 
-def log_floor(values: np.ndarray | pd.Series, floor: float) -> np.ndarray:
-    """Natural log after flooring at ``floor`` (the catalog's positive lower goalpost).
+def cloglog_percent(values: np.ndarray | pd.Series) -> np.ndarray:
+    """Percent (0-100) to the complementary log-log scale ``ln(-ln(1 - p))``, clipped like
+    the logit. Asymmetric: it lets a share approach 100% (coverage, electricity) more
+    slowly than it leaves 0%."""
+    lo, hi = LOGIT_CLIP_PERCENT
+    share = np.clip(np.asarray(values, dtype="float64"), lo, hi) / 100.0
+    return np.log(-np.log1p(-share))
 
-    Zero counts (e.g. no resident patents) would otherwise be -inf; the floor
-    is the value the catalog already treats as "nothing".
+
+def inv_cloglog_percent(values: np.ndarray | pd.Series) -> np.ndarray:
+    """Back from the complementary log-log scale to percent (0-100)."""
+    return 100.0 * -np.expm1(-np.exp(np.asarray(values, dtype="float64")))
+
+
+def sqrt_forward(values: np.ndarray | pd.Series) -> np.ndarray:
+    """Square root of a non-negative value (negative inputs count as 0)."""
+    return np.sqrt(np.maximum(np.asarray(values, dtype="float64"), 0.0))
+
+
+def sqrt_back(values: np.ndarray | pd.Series) -> np.ndarray:
+    """Back from the square-root scale: negative fitted values mean 0, so the result is >= 0."""
+    return np.square(np.maximum(np.asarray(values, dtype="float64"), 0.0))
+
+
+def log_floor(values: np.ndarray | pd.Series, floor: float) -> np.ndarray:
+    """Natural log after flooring at ``floor`` (see :func:`zero_floor`).
+
+    Zeros (no resident patents, no 5G) would otherwise be -inf.
     """
     return np.log(np.maximum(np.asarray(values, dtype="float64"), floor))
+
+
+def zero_floor(values: np.ndarray | pd.Series, goalpost_lower: float) -> float:
+    """The floor of a log model: the catalog's lower goalpost when it is positive (the value
+    the catalog already treats as "nothing"), else half the smallest positive value of
+    the fit sample (a common convention that keeps zeros below every observed value)."""
+    if goalpost_lower > 0:
+        return float(goalpost_lower)
+    v = np.asarray(values, dtype="float64")
+    positive = v[(v > 0) & np.isfinite(v)]
+    return float(positive.min() / 2.0) if positive.size else 1e-6
 
 
 # ---------------------------------------------------------------------- OLS
@@ -172,29 +210,56 @@ def coefficient_table(result, level: float = 0.95) -> pd.DataFrame:
     )
 
 
-# ---------------------------------------------------------------------- classification
-def classify(
-    actual: pd.Series | np.ndarray,
-    pi_low: pd.Series | np.ndarray,
-    pi_high: pd.Series | np.ndarray,
-    higher_is_better: bool,
-) -> np.ndarray:
-    """Over / on par / under performance against the prediction interval.
+# ---------------------------------------------------------------------- verdicts
+def predictive_z(actual: np.ndarray, predicted: np.ndarray, pi_low: np.ndarray,
+                 pi_high: np.ndarray, level: float, df_resid: float) -> np.ndarray:
+    """The residual in predictive standard deviations, on the fitting scale.
 
-    The label is about *performance*, so the direction of the indicator flips
-    it: for a higher-is-better indicator a value above the interval is
-    "over"; for a lower-is-better one (a price) a value above the interval is
-    "under" (dearer than income predicts). Inside the interval (bounds
-    included) is "on_par"; a missing value or interval is "no_data".
+    The prediction interval is ``predicted +- t(df) * sd_pred``, so
+    ``sd_pred = (pi_high - pi_low) / (2 t)`` and ``z = (actual - predicted) / sd_pred``:
+    the same yardstick as the interval, so |z| > t means outside it.
     """
+    from scipy.stats import t as student_t
+
+    tcrit = float(student_t.ppf(0.5 + level / 2.0, df_resid)) if df_resid > 0 else np.nan
     a = np.asarray(actual, dtype="float64")
-    lo = np.asarray(pi_low, dtype="float64")
-    hi = np.asarray(pi_high, dtype="float64")
-    above, below = a > hi, a < lo
-    better, worse = (above, below) if higher_is_better else (below, above)
-    out = np.where(better, "over", np.where(worse, "under", "on_par")).astype(object)
-    out[np.isnan(a) | np.isnan(lo) | np.isnan(hi)] = "no_data"
-    return out
+    sd = (np.asarray(pi_high, dtype="float64") - np.asarray(pi_low, dtype="float64")) / (2 * tcrit)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (a - np.asarray(predicted, dtype="float64")) / sd
+
+
+def grade(z: np.ndarray | pd.Series, outside: np.ndarray | pd.Series,
+          higher_is_better: bool) -> np.ndarray:
+    """Five verdicts from the residual's place in the predictive distribution.
+
+    *on par* when |z| <= 1; *above* / *below* when |z| > 1 but the value lies
+    inside the prediction interval; *well above* / *well below* when it lies
+    outside it. The words are about performance: for a lower-is-better
+    indicator (a price) a value above its expected range is *below*.
+    Missing z gives "no data".
+    """
+    z = np.asarray(z, dtype="float64")
+    out_iv = np.asarray(outside, dtype=bool)
+    perf = z if higher_is_better else -z
+    verdict = np.select(
+        [np.abs(perf) <= ON_PAR_Z, (perf > 0) & out_iv, perf > 0, out_iv],
+        ["on par", "well above", "above", "well below"], default="below").astype(object)
+    verdict[np.isnan(z)] = NO_DATA
+    return verdict
+
+
+def loo_fitted(result) -> np.ndarray:
+    """Leave-one-out fitted values of an OLS fit on its own scale, in closed form.
+
+    ``y_i - e_i / (1 - h_ii)``: what the model predicts for economy ``i`` when
+    fitted without it. Used to compare candidate transforms on the raw scale.
+    """
+    infl = OLSInfluence(result)
+    e = np.asarray(result.resid, dtype="float64")
+    h = np.asarray(infl.hat_matrix_diag, dtype="float64")
+    y = np.asarray(result.model.endog, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return y - e / (1.0 - h)
 
 
 # ---------------------------------------------------------------------- quantile frontier

@@ -23,9 +23,13 @@ Rules (stated in every report that shows these scores):
   the catalog weight present in each.
 * **Coverage.** The unweighted share of the catalog's scored indicators of that
   sub-pillar or pillar with an in-window value (``n_present / n_total``).
-  Below ``coverage_threshold`` the score is NaN and ``sufficient`` is False
-  ("insufficient data"); ``raw_score`` keeps the weighted mean of what is
-  present, for sensitivity checks only, never for display as the score.
+* **Core.** The catalog declares core indicators per pillar and sub-pillar
+  (for example ACCESS needs a coverage indicator and a price basket). A level
+  is ``sufficient`` only when its coverage reaches ``coverage_threshold`` *and*
+  every core group has a value; otherwise its score is NaN ("insufficient
+  data") and ``core_missing`` names the missing groups. ``raw_score`` keeps the
+  weighted mean of what is present, for sensitivity checks only, never for
+  display as the score.
 """
 
 from __future__ import annotations
@@ -44,18 +48,21 @@ INDICATOR_COLUMNS = [
 ]
 SUB_PILLAR_COLUMNS = [
     "iso3", "pillar", "sub_pillar", "score", "coverage", "n_present", "n_total",
-    "sufficient", "raw_score",
+    "sufficient", "raw_score", "core_missing",
 ]
 PILLAR_COLUMNS = [
     "iso3", "pillar", "score", "coverage", "n_present", "n_total", "sufficient", "raw_score",
+    "core_missing",
 ]
 PRIORITY_COLUMNS = ["iso3", "priority_id", "score", "coverage", "n_present", "n_total",
-                    "sufficient"]
+                    "sufficient", "core_missing", "indicators"]
 META_COLUMNS = [
-    "indicator", "name", "pillar", "sub_pillar", "unit", "higher_is_better", "lower", "upper",
-    "scaling", "weight", "umc_target", "umc_target_year", "umc_target_label",
+    "indicator", "name", "pillar", "sub_pillar", "sub_pillar_label", "unit", "higher_is_better",
+    "lower", "upper", "scaling", "bounded_share", "weight", "umc_target", "umc_target_year",
+    "umc_target_label", "sources",
 ]
 INSUFFICIENT = "insufficient data"
+PUBLISHER_LABELS = (("itu", "ITU DataHub"), ("sdg", "UN SDG"), ("wdi", "World Bank WDI"))
 _EPS = 1e-9
 
 
@@ -95,21 +102,27 @@ def scale_values(
 def catalog_meta(catalog: Catalog) -> pd.DataFrame:
     """One row per scored indicator: pillar, sub-pillar, goalposts, direction, weight, UMC target."""
     rows = []
+    labels = {sp.id: sp.label for sp in catalog.sub_pillars}
     for ind in catalog.scored:
+        codes = [f"{label} {ind.codes(pub)[0]}" for pub, label in PUBLISHER_LABELS
+                 if ind.codes(pub)]
         rows.append({
             "indicator": ind.id,
             "name": ind.name,
             "pillar": ind.pillar,
             "sub_pillar": ind.sub_pillar,
+            "sub_pillar_label": labels.get(ind.sub_pillar, ind.sub_pillar),
             "unit": ind.unit,
             "higher_is_better": ind.higher_is_better,
             "lower": ind.goalposts.lower,
             "upper": ind.goalposts.upper,
             "scaling": ind.scaling,
+            "bounded_share": ind.bounded_share,
             "weight": ind.weight,
             "umc_target": ind.umc_target.value if ind.umc_target else np.nan,
             "umc_target_year": ind.umc_target.year if ind.umc_target else np.nan,
             "umc_target_label": ind.umc_target.label if ind.umc_target else "",
+            "sources": "; ".join(codes),
         })
     return pd.DataFrame(rows, columns=META_COLUMNS)
 
@@ -140,6 +153,7 @@ class WorldScores:
         pillars: ``iso3, pillar, score, coverage, n_present, n_total, sufficient, raw_score``;
             every economy x every scored pillar.
         meta: the scored catalog as a frame (:func:`catalog_meta`).
+        core: the catalog's core groups (``level, key, group, indicator``).
         window: the inclusive year window ``(start, end)``.
         coverage_threshold: minimum coverage for a score to be shown.
     """
@@ -148,20 +162,26 @@ class WorldScores:
     sub_pillars: pd.DataFrame
     pillars: pd.DataFrame
     meta: pd.DataFrame
+    core: pd.DataFrame
     window: tuple[int, int]
     coverage_threshold: float
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """The frames to store in the cache (window and threshold are part of the key)."""
         return {"indicators": self.indicators, "sub_pillars": self.sub_pillars,
-                "pillars": self.pillars, "meta": self.meta}
+                "pillars": self.pillars, "meta": self.meta, "core": self.core}
 
     @classmethod
     def from_frames(cls, frames: dict[str, pd.DataFrame], window: tuple[int, int],
                     coverage_threshold: float) -> WorldScores:
         return cls(indicators=frames["indicators"], sub_pillars=frames["sub_pillars"],
-                   pillars=frames["pillars"], meta=frames["meta"], window=tuple(window),
-                   coverage_threshold=float(coverage_threshold))
+                   pillars=frames["pillars"], meta=frames["meta"], core=frames["core"],
+                   window=tuple(window), coverage_threshold=float(coverage_threshold))
+
+    @property
+    def available_indicators(self) -> set[str]:
+        """Indicators with at least one value for some economy in the data (any year)."""
+        return set(self.indicators["indicator"].unique())
 
     @property
     def economies(self) -> list[str]:
@@ -197,8 +217,33 @@ def latest_values(panel: pd.DataFrame, indicators: Iterable[str],
     return latest.reset_index(drop=True)
 
 
+def core_missing(present: pd.DataFrame, grid: pd.DataFrame, groups: pd.DataFrame,
+                 keys: list[str]) -> pd.Series:
+    """For each row of ``grid`` (``iso3`` + ``keys``), the core groups without a value.
+
+    Args:
+        present: ``iso3, indicator`` of the values that count.
+        grid: the rows to check.
+        groups: ``<keys...>, group, indicator``: any indicator of a group satisfies it.
+
+    Returns:
+        A string per grid row: the missing groups joined by "; " ("" when none).
+    """
+    if groups.empty:
+        return pd.Series("", index=grid.index, dtype=object)
+    required = grid[["iso3", *keys]].merge(groups[[*keys, "group"]].drop_duplicates(), on=keys)
+    met = present[["iso3", "indicator"]].merge(groups, on="indicator")[["iso3", *keys, "group"]]
+    met = met.drop_duplicates().assign(_met=True)
+    missing = required.merge(met, on=["iso3", *keys, "group"], how="left")
+    missing = missing[missing["_met"].isna()]
+    text = (missing.sort_values("group").groupby(["iso3", *keys])["group"]
+            .agg("; ".join).rename("core_missing").reset_index())
+    out = grid[["iso3", *keys]].merge(text, on=["iso3", *keys], how="left")["core_missing"]
+    return pd.Series(out.fillna("").to_numpy(dtype=object), index=grid.index)
+
+
 def _aggregate(present: pd.DataFrame, grid: pd.DataFrame, keys: list[str],
-               threshold: float) -> pd.DataFrame:
+               threshold: float, groups: pd.DataFrame | None = None) -> pd.DataFrame:
     """Weighted mean of present scores and coverage over ``keys``, on a full grid."""
     present = present.assign(wscore=present["score"] * present["weight"])
     agg = present.groupby(keys, as_index=False).agg(
@@ -210,7 +255,11 @@ def _aggregate(present: pd.DataFrame, grid: pd.DataFrame, keys: list[str],
         out["raw_score"] = np.where(out["n_present"] > 0,
                                     out["wscore"] / out["w_present"], np.nan)
     out["coverage"] = out["n_present"] / out["n_total"]
-    out["sufficient"] = (out["n_present"] > 0) & (out["coverage"] >= threshold - _EPS)
+    out["core_missing"] = core_missing(present, out, groups if groups is not None
+                                       else pd.DataFrame(columns=[*keys[1:], "group",
+                                                                  "indicator"]), keys[1:])
+    out["sufficient"] = ((out["n_present"] > 0) & (out["coverage"] >= threshold - _EPS)
+                         & (out["core_missing"] == ""))
     out["score"] = out["raw_score"].where(out["sufficient"])
     return out
 
@@ -231,6 +280,7 @@ def world_scores(panel: pd.DataFrame, catalog: Catalog, window: tuple[int, int],
     """
     start, end = int(window[0]), int(window[1])
     meta = catalog_meta(catalog)
+    core = catalog.core_groups()
     latest = latest_values(panel, meta["indicator"], (start, end), include_stale=include_stale)
     ind = latest.merge(meta[["indicator", "pillar", "sub_pillar"]], on="indicator", how="left")
     ind["score"] = score_frame(ind, meta).where(~ind["stale"])
@@ -245,68 +295,91 @@ def world_scores(panel: pd.DataFrame, catalog: Catalog, window: tuple[int, int],
     sub_totals = (meta.groupby(["pillar", "sub_pillar"], as_index=False, sort=False)
                   .agg(n_total=("indicator", "size")))
     sub_grid = economies.merge(sub_totals, how="cross")
-    subs = _aggregate(present, sub_grid, ["iso3", "pillar", "sub_pillar"], coverage_threshold)
+    sub_core = (core[core["level"] == "sub_pillar"].rename(columns={"key": "sub_pillar"})
+                .merge(meta[["sub_pillar", "pillar"]].drop_duplicates(), on="sub_pillar"))
+    subs = _aggregate(present, sub_grid, ["iso3", "pillar", "sub_pillar"], coverage_threshold,
+                      sub_core[["pillar", "sub_pillar", "group", "indicator"]])
 
     pil_totals = meta.groupby("pillar", as_index=False).agg(n_total=("indicator", "size"))
     pil_totals = pil_totals.set_index("pillar").reindex(list(SCORED_PILLARS)).reset_index()
     pil_grid = economies.merge(pil_totals, how="cross")
-    pillars = _aggregate(present, pil_grid, ["iso3", "pillar"], coverage_threshold)
+    pil_core = core[core["level"] == "pillar"].rename(columns={"key": "pillar"})
+    pillars = _aggregate(present, pil_grid, ["iso3", "pillar"], coverage_threshold,
+                         pil_core[["pillar", "group", "indicator"]])
 
     return WorldScores(
         indicators=ind,
         sub_pillars=subs[SUB_PILLAR_COLUMNS].reset_index(drop=True),
         pillars=pillars[PILLAR_COLUMNS].reset_index(drop=True),
         meta=meta,
+        core=core,
         window=(start, end),
         coverage_threshold=float(coverage_threshold),
     )
 
 
 # --------------------------------------------------------------------------- priorities
+def priority_members(meta: pd.DataFrame, priority: Any) -> list[str]:
+    """The indicators that measure a priority.
+
+    Its own ``indicators`` list when the params give one (possibly empty: a
+    priority no catalog indicator measures), else every scored indicator of
+    the sub-pillars it lists, else of its pillars.
+    """
+    explicit = getattr(priority, "indicators", None)
+    if explicit is not None:
+        return [i for i in explicit if i in set(meta["indicator"])]
+    subs = list(priority.sub_pillars)
+    mask = meta["sub_pillar"].isin(subs) if subs else meta["pillar"].isin(list(priority.pillars))
+    return meta.loc[mask, "indicator"].tolist()
+
+
 def priority_scores(world: WorldScores, priorities: Iterable[Any]) -> pd.DataFrame:
     """Score each strategic priority for every economy.
 
-    A priority's score is the weighted mean (catalog weights) of the indicator
-    scores in the sub-pillars it lists (or in its pillars when it lists no
-    sub-pillar), counting only sub-pillars that pass the coverage threshold
-    themselves. So a priority spanning a well-covered sub-pillar and an empty
-    one (infrastructure and affordability on WDI-only data) is scored on the
-    part that can be scored, instead of vanishing; ``coverage`` still reports
-    the share of all its indicators present, so the reader sees what is
-    missing. It is "insufficient data" only when none of its sub-pillars is
-    sufficient.
+    A priority is measured by its indicators (:func:`priority_members`). Its
+    score is the weighted mean (catalog weights) of their current scores,
+    under the same rules as a sub-pillar: its coverage must reach the
+    threshold, and every core group of the sub-pillars it draws on (limited to
+    the group members it includes) must have a value. A priority with no
+    measuring indicator has ``n_total`` 0 and is never scored.
 
     Args:
         world: the all-country scores.
-        priorities: objects with ``id``, ``pillars`` and ``sub_pillars``
-            (``params.Priority``), or a ``Priorities`` object with ``items``.
+        priorities: objects with ``id``, ``pillars``, ``sub_pillars`` and
+            optionally ``indicators`` (``params.Priority``), or a
+            ``Priorities`` object with ``items``.
 
     Returns:
-        ``iso3, priority_id, score, coverage, n_present, n_total, sufficient``.
+        ``iso3, priority_id, score, coverage, n_present, n_total, sufficient,
+        core_missing, indicators`` (the member ids joined by ", ").
     """
     items = list(getattr(priorities, "items", priorities))
-    meta = world.meta
-    members = []
-    for pr in items:
-        subs = list(pr.sub_pillars)
-        mask = meta["sub_pillar"].isin(subs) if subs else meta["pillar"].isin(list(pr.pillars))
-        members.append(pd.DataFrame({"priority_id": pr.id,
-                                     "indicator": meta.loc[mask, "indicator"].to_numpy()}))
-    if not members:
+    if not items:
         return pd.DataFrame(columns=PRIORITY_COLUMNS)
+    meta = world.meta
+    members = [pd.DataFrame({"priority_id": pr.id, "indicator": priority_members(meta, pr)},
+                            columns=["priority_id", "indicator"]) for pr in items]
     membership = pd.concat(members, ignore_index=True)
-    totals = membership.groupby("priority_id", as_index=False, sort=False).agg(
-        n_total=("indicator", "size"))
+    ids = [pr.id for pr in items]
+    totals = (membership.groupby("priority_id").size().reindex(ids, fill_value=0)
+              .rename("n_total").rename_axis("priority_id").reset_index())
+    listing = (membership.groupby("priority_id")["indicator"].agg(", ".join)
+               .reindex(ids, fill_value="").rename("indicators").rename_axis("priority_id")
+               .reset_index())
     ind = world.indicators
     present = ind[~ind["stale"] & ind["score"].notna()].merge(
         meta[["indicator", "weight"]], on="indicator").merge(membership, on="indicator")
+    sub_core = world.core[world.core["level"] == "sub_pillar"].rename(
+        columns={"key": "sub_pillar"})
+    groups = membership.merge(meta[["indicator", "sub_pillar"]], on="indicator").merge(
+        sub_core[["sub_pillar", "group"]].drop_duplicates(), on="sub_pillar")
+    groups = groups.merge(sub_core[["sub_pillar", "group", "indicator"]],
+                          on=["sub_pillar", "group", "indicator"])
     grid = pd.DataFrame({"iso3": world.economies}).merge(totals, how="cross")
-    grid = grid[grid["n_total"] > 0]
-    keys = ["iso3", "priority_id"]
-    out = _aggregate(present, grid, keys, world.coverage_threshold)
-    ok_subs = world.sub_pillars.loc[world.sub_pillars["sufficient"], ["iso3", "sub_pillar"]]
-    in_ok = present.merge(ok_subs, on=["iso3", "sub_pillar"])
-    scored = _aggregate(in_ok, grid, keys, 0.0)
-    out["score"] = scored["raw_score"].to_numpy()
-    out["sufficient"] = out["score"].notna()
+    out = _aggregate(present, grid, ["iso3", "priority_id"], world.coverage_threshold,
+                     groups[["priority_id", "group", "indicator"]])
+    out["n_total"] = out["n_total"].astype("int64")
+    out["coverage"] = out["coverage"].where(out["n_total"] > 0)
+    out = out.merge(listing, on="priority_id", how="left")
     return out[PRIORITY_COLUMNS].reset_index(drop=True)

@@ -28,20 +28,67 @@ from p2c_research.figures.theme import (
 )
 from p2c_research.report_io import RenderedImage, alt_text
 
-#: Colour of each classification (performance: over = better than income predicts).
-CLASS_COLORS: dict[str, str] = {
-    "over": "#1a9850",
-    "on_par": "#8c8c8c",
-    "under": "#d73027",
-    "no_data": MISSING_COLOR,
+#: Colour of each verdict (performance: above = better than income predicts).
+VERDICT_COLORS: dict[str, str] = {
+    "well above": "#1a9850",
+    "above": "#91cf60",
+    "on par": "#8c8c8c",
+    "below": "#fc8d59",
+    "well below": "#d73027",
+    "no verdict": "#d9d9d9",
+    "no data": MISSING_COLOR,
 }
-CLASS_LABELS: dict[str, str] = {
-    "over": "over-performs (outside the interval, on the better side)",
-    "on_par": "on par (inside the interval)",
-    "under": "under-performs (outside the interval, on the worse side)",
-    "no_data": "no data",
+VERDICT_LABELS: dict[str, str] = {
+    "well above": "well above (outside the interval, better side)",
+    "above": "above (beyond 1 sd, inside the interval)",
+    "on par": "on par (within 1 sd)",
+    "below": "below (beyond 1 sd, inside the interval)",
+    "well below": "well below (outside the interval, worse side)",
+    "no verdict": "no verdict (income explains little)",
+    "no data": "no data",
 }
 WORLD_COLOR = "#bdbdbd"
+#: Axis words for each fitting scale of :mod:`p2c_research.analyses.benchmark`.
+SCALE_WORDS = {"logit": "logit scale", "cloglog": "complementary log-log scale",
+               "log": "log scale", "sqrt": "square-root scale"}
+_SHARE_TICKS = [0.5, 1, 2, 5, 10, 25, 50, 75, 90, 95, 98, 99, 99.5]
+
+
+def _share_scale(forward):
+    """A matplotlib function scale for a share in percent (clipped as the fits clip it)."""
+    from scipy.optimize import brentq
+
+    lo, hi = 0.5, 99.5
+
+    def fwd(v):
+        return forward(np.clip(np.asarray(v, dtype="float64"), lo, hi) / 100.0)
+
+    def inv(t):
+        t = np.atleast_1d(np.asarray(t, dtype="float64"))
+        flo, fhi = float(fwd(lo)), float(fwd(hi))
+        out = [lo if x <= flo else hi if x >= fhi else
+               brentq(lambda v, x=x: float(fwd(v)) - x, lo, hi) for x in t.ravel()]
+        return np.asarray(out).reshape(t.shape)
+
+    return fwd, inv
+
+
+def _value_axis(ax, y_scale: str) -> None:
+    """Draw the value axis on the scale the model was fitted on, so its line is straight."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    if y_scale == "log":
+        ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
+    elif y_scale in ("logit", "cloglog"):
+        forward = ((lambda p: np.log(p / (1 - p))) if y_scale == "logit"
+                   else (lambda p: np.log(-np.log1p(-p))))
+        ax.set_yscale("function", functions=_share_scale(forward))
+        ax.yaxis.set_major_locator(FixedLocator(_SHARE_TICKS))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    elif y_scale == "sqrt":
+        ax.set_yscale("function", functions=(lambda v: np.sqrt(np.maximum(v, 0)),
+                                             lambda t: np.square(np.maximum(t, 0))))
 
 
 def benchmark_scatter(
@@ -56,7 +103,7 @@ def benchmark_scatter(
     title: str,
     ylabel: str,
     source: str,
-    log_y: bool = False,
+    y_scale: str = "",
 ) -> Figure:
     """Every economy against GDP per capita, with the fitted line and the interval band.
 
@@ -69,7 +116,8 @@ def benchmark_scatter(
         title: says what the reader should see.
         ylabel: the indicator and its unit.
         source: the "Source: ..., year" line.
-        log_y: log scale for the value axis (log-scaled indicators).
+        y_scale: the fitting scale of the model (log, logit, cloglog, sqrt): the value
+            axis uses it, so the fitted line and band are drawn as fitted.
     """
     apply_theme()
     fig, ax = plt.subplots(figsize=(8, 5.2))
@@ -100,9 +148,9 @@ def benchmark_scatter(
     else:
         ax.text(0.02, 0.96, f"{country_label}: no value in the window", transform=ax.transAxes,
                 ha="left", va="top", fontsize=9, color=COUNTRY_COLOR)
-    _log_axes(ax, log_y)
+    _log_axes(ax, y_scale)
     ax.set_xlabel("GDP per capita, PPP (current international $, log scale)")
-    ax.set_ylabel(textwrap.fill(ylabel, 45))
+    ax.set_ylabel(textwrap.fill(_scaled_label(ylabel, y_scale), 45))
     ax.set_title(title, loc="left")
     ax.legend(loc="best", fontsize=8, frameon=True)
     add_source(fig, source)
@@ -110,13 +158,16 @@ def benchmark_scatter(
     return fig
 
 
-def _log_axes(ax, log_y: bool) -> None:
-    """Income on a log axis (and the value too for log-scaled indicators), plainly labelled."""
+def _log_axes(ax, y_scale: str) -> None:
+    """Income on a log axis, the value on the model's fitting scale, plainly labelled."""
     ax.set_xscale("log")
     plain_log_ticks(ax.xaxis)
-    if log_y:
-        ax.set_yscale("log")
-        plain_log_ticks(ax.yaxis)
+    _value_axis(ax, y_scale)
+
+
+def _scaled_label(ylabel: str, y_scale: str) -> str:
+    words = SCALE_WORDS.get(y_scale)
+    return f"{ylabel}, {words}" if words else ylabel
 
 
 def benchmark_scatter_layered(
@@ -131,7 +182,7 @@ def benchmark_scatter_layered(
     title: str,
     ylabel: str,
     source: str,
-    log_y: bool = False,
+    y_scale: str = "",
     dpi: int = 110,
 ) -> RenderedImage:
     """:func:`benchmark_scatter` drawn as a shared base plus the country's overlay.
@@ -158,9 +209,9 @@ def benchmark_scatter_layered(
         if fr is not None:
             ax.plot(fr["gdp_pc_ppp"], fr["fitted"], color="#2171b5", linewidth=1.2,
                     linestyle="--", zorder=4)
-        _log_axes(ax, log_y)
+        _log_axes(ax, y_scale)
         ax.set_xlabel("GDP per capita, PPP (current international $, log scale)")
-        ax.set_ylabel(textwrap.fill(ylabel, 45))
+        ax.set_ylabel(textwrap.fill(_scaled_label(ylabel, y_scale), 45))
         title_text(ax, "\n".join(["Mg"] * n_lines), color=(0, 0, 0, 0))  # room for the title
         add_source(fig, source)
         return fig
@@ -202,7 +253,7 @@ def benchmark_scatter_layered(
 
     key = ("benchmark-scatter", frame_digest(pts[["iso3", "gdp_pc_ppp", "value"]], curve,
                                              fr if fr is not None else pd.DataFrame(),
-                                             ylabel, source, log_y, n_lines))
+                                             ylabel, source, y_scale, n_lines))
     return render_layered(key, build, overlay, dpi, alt=alt_text(title))
 
 
@@ -214,12 +265,12 @@ def residual_dotplot(
     guide: float | None = None,
     pillar_colors: dict[str, str] | None = None,
 ) -> Figure:
-    """Standardised residuals across indicators, coloured by over / on par / under.
+    """Residuals in predictive standard deviations across indicators, coloured by verdict.
 
     Args:
-        table: one row per indicator: ``label, pillar, perf_std_residual, classification``,
-            in display order (top to bottom). ``perf_std_residual`` is signed so that
-            right of zero is better than income predicts, whatever the indicator's direction.
+        table: one row per indicator: ``label, pillar, perf_z, verdict``, in display
+            order (top to bottom). ``perf_z`` is signed so that right of zero is better
+            than income predicts, whatever the indicator's direction.
         title: says what the reader should see.
         source: the "Source: ..., year" line.
         guide: draw a light band at +/- this value (the approximate interval edge).
@@ -232,13 +283,13 @@ def residual_dotplot(
     if guide is not None:
         ax.axvspan(-guide, guide, color="#f0f0f0", zorder=0)
     ax.axvline(0, color="#636363", linewidth=1, zorder=1)
-    classes = table["classification"].astype(str).to_numpy()
-    values = table["perf_std_residual"].to_numpy(dtype="float64")
-    shown = (classes != "no_data") & ~np.isnan(values)
+    classes = table["verdict"].astype(str).to_numpy()
+    values = table["perf_z"].to_numpy(dtype="float64")
+    shown = (classes != "no data") & ~np.isnan(values)
     for y in ypos[~shown]:
         ax.text(0, y, "no data", ha="center", va="center", fontsize=8, color="#969696")
     if shown.any():  # one collection each for the stems and the dots (not one per row)
-        colors = [CLASS_COLORS.get(c, "#8c8c8c") for c in classes[shown]]
+        colors = [VERDICT_COLORS.get(c, "#8c8c8c") for c in classes[shown]]
         ax.hlines(ypos[shown], 0, values[shown], colors=colors, linewidth=1.5, zorder=2)
         ax.scatter(values[shown], ypos[shown], s=60, c=colors, zorder=3, edgecolor="white",
                    linewidth=0.8)
@@ -248,16 +299,16 @@ def residual_dotplot(
         for tick, pillar in zip(ax.get_yticklabels(), table["pillar"], strict=True):
             tick.set_color(pillar_colors.get(str(pillar), "#333333"))
     ax.set_ylim(-0.8, len(table) - 0.2)
-    lim = np.nanmax(np.abs(table["perf_std_residual"].to_numpy(dtype="float64")),
-                    initial=2.0)
+    lim = np.nanmax(np.abs(values), initial=2.0)
     ax.set_xlim(-lim * 1.15 - 0.3, lim * 1.15 + 0.3)
-    ax.set_xlabel("standardised residual (right = better than income predicts)")
+    ax.set_xlabel("z: distance from the expected value in predictive standard deviations "
+                  "(right = better than income predicts)")
     ax.set_title(title, loc="left")
-    present = [c for c in CLASS_COLORS if c in set(table["classification"].astype(str))]
-    handles: list = [Line2D([], [], marker="o", linestyle="", color=CLASS_COLORS[c],
-                            label=CLASS_LABELS[c]) for c in present if c != "no_data"]
+    present = [c for c in VERDICT_COLORS if c in set(classes)]
+    handles: list = [Line2D([], [], marker="o", linestyle="", color=VERDICT_COLORS[c],
+                            label=VERDICT_LABELS[c]) for c in present if c != "no data"]
     if guide is not None:
-        handles.append(Patch(color="#f0f0f0", label=f"within ±{guide:.2f} (approx. interval)"))
+        handles.append(Patch(color="#f0f0f0", label=f"within ±{guide:.2f} (the interval)"))
     if handles:
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / n - 0.08),
                   ncol=2, fontsize=8, frameon=False)

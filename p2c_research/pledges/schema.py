@@ -207,8 +207,10 @@ def region_members(region: str) -> list[str]:
     """ISO3 economies that a pledge's region token stands for (our approximation).
 
     ITU-D regions (Africa, Americas, Arab States, Asia & Pacific, CIS, Europe)
-    differ from World Bank regions, and ITU publishes no machine-readable list,
-    so the tokens are built from World Bank regions and UN groups:
+    differ from World Bank regions. The tokens are built from World Bank
+    regions and UN groups, not from the shipped ITU-D list
+    (:func:`p2c_research.countries.itu_region_members`, used for peer sets),
+    so a regional pledge also reaches territories that are not ITU members:
 
     * ``africa``: the African continent, i.e. World Bank Sub-Saharan Africa plus
       DZA, EGY, LBY, MAR, TUN and DJI (how P2C reports count "Africa"; ITU-D's

@@ -19,12 +19,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from p2c_research.analyses.benchmark import (
-    MODEL_BASE,
-    MODEL_EXTENDED,
     MODEL_FRONTIER,
-    MODEL_LOG,
-    MODEL_LOGIT,
-    MODEL_PANEL,
+    R2_FLOOR,
     BenchmarkResults,
     country_benchmark,
     key_indicators,
@@ -32,7 +28,13 @@ from p2c_research.analyses.benchmark import (
     peer_refits,
     world_benchmark_cached,
 )
-from p2c_research.analyses.regression import std_residual_guide
+from p2c_research.analyses.regression import ON_PAR_Z, std_residual_guide
+from p2c_research.analyses.verdicts import (
+    MODEL_WORDS,
+    country_verdicts,
+    verdict_counts,
+)
+from p2c_research.attribution import ITU_LICENCE_LABEL, publisher
 from p2c_research.catalog import PILLAR_LABELS, Catalog
 from p2c_research.context import RunContext
 from p2c_research.datasets import load_panel
@@ -43,35 +45,26 @@ from p2c_research.figures.benchmark import (
     residual_dotplot,
 )
 from p2c_research.figures.theme import PILLAR_COLORS
-from p2c_research.params import resolve_peer_sets
+from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
 from p2c_research.report_io import RenderedImage, save_figure, save_table
+from p2c_research.textfmt import sig
 
 #: Columns benchmark.csv must have (the issue's contract; tests check them).
 REQUIRED_TABLE_COLUMNS: tuple[str, ...] = (
     "indicator", "model", "n", "r2", "actual", "predicted", "pi_low", "pi_high", "residual",
-    "std_residual", "classification",
+    "z", "verdict",
 )
 N_SCATTERS = 5
 
-_PUBLISHERS = {"wdi": "World Bank WDI", "sdg": "UN SDG database", "itu": "ITU DataHub"}
-#: The classification codes of the tables, as a reviewer reads them.
-CLASS_SHORT = {"over": "over", "on_par": "on par", "under": "under", "no_data": "no data"}
-
-#: The model codes of the tables, as a reviewer reads them.
-MODEL_WORDS = {
-    MODEL_BASE: "OLS on ln GDP pc",
-    MODEL_LOGIT: "logit share on ln GDP pc",
-    MODEL_LOG: "log value on ln GDP pc",
-    MODEL_EXTENDED: "OLS, extended",
-    MODEL_FRONTIER: "frontier (q = 0.9)",
-    MODEL_PANEL: "panel, year effects",
-}
-
-_CLASS_WORDS = {
-    "over": "above the range expected for its income",
-    "on_par": "within the range expected for its income",
-    "under": "below the range expected for its income",
-    "no_data": "no value to compare",
+#: The verdicts as a figure title reads them.
+_VERDICT_WORDS = {
+    "well above": "well above the range expected for its income",
+    "above": "above what its income predicts, within the expected range",
+    "on par": "on par with what its income predicts",
+    "below": "below what its income predicts, within the expected range",
+    "well below": "well below the range expected for its income",
+    "no verdict": "no verdict (income explains little of this indicator)",
+    "no data": "no value to compare",
 }
 
 
@@ -81,7 +74,8 @@ class BenchmarkReport:
 
     Attributes:
         table: benchmark.csv, the country's rows of every world model.
-        peers: peer refits (base model) per peer set, with notes.
+        verdicts: verdicts.csv, the one verdict per indicator every page reads.
+        peers: peer refits (preferred model) per peer set, with notes.
         trend: is the gap closing (panel residual slope), per indicator.
         models: models.csv, coefficients with CIs and diagnostics of every world fit.
         highlight: the peer set drawn in the scatters (label, members).
@@ -92,6 +86,7 @@ class BenchmarkReport:
     catalog: Catalog
     world: BenchmarkResults
     table: pd.DataFrame
+    verdicts: pd.DataFrame
     peers: pd.DataFrame
     trend: pd.DataFrame
     models: pd.DataFrame
@@ -111,27 +106,28 @@ class BenchmarkReport:
         return self.table[self.table["preferred"].astype(bool)]
 
     def counts(self) -> dict[str, int]:
-        """How many indicators are over / on par / under / without data (preferred model)."""
-        vc = self.preferred()["classification"].value_counts()
-        return {c: int(vc.get(c, 0)) for c in ("over", "on_par", "under", "no_data")}
+        """How many indicators carry each verdict (:mod:`p2c_research.analyses.verdicts`)."""
+        return verdict_counts(self.verdicts)
 
     def summary(self) -> pd.DataFrame:
-        """A readable table: one row per indicator, preferred model, rounded."""
-        t = self.preferred()
+        """A readable table: one row per indicator, its verdict and the model behind it."""
+        v = self.verdicts
+        t = self.preferred().set_index("indicator").reindex(v["indicator"])
         out = pd.DataFrame({
-            "Indicator": t["name"],
-            "Pillar": t["pillar"].map(PILLAR_LABELS),
-            "Unit": t["unit"],
-            "Model": t["model"].map(lambda m: MODEL_WORDS.get(m, m)),
-            "Year": t["year"].where(t["actual"].notna()).astype("Int64"),
-            "Actual": t["actual"].round(1),
-            "Expected": t["predicted"].round(1),
-            "90% interval": [_interval(lo, hi) for lo, hi in zip(t["pi_low"], t["pi_high"],
-                                                                  strict=True)],
-            "Std. residual": t["perf_std_residual"].round(2),
-            "Classification": t["classification"].map(lambda c: CLASS_SHORT.get(c, c)),
-            "Frontier gap": t["distance_to_frontier"].round(1),
-            "Note": t["note"],
+            "Indicator": v["name"].to_numpy(),
+            "Pillar": v["pillar"].map(PILLAR_LABELS).to_numpy(),
+            "Unit": t["unit"].to_numpy(),
+            "Year": v["year"].where(v["actual"].notna()).astype("Int64").to_numpy(),
+            "Actual": v["actual"].map(_sig).to_numpy(),
+            "Expected": v["predicted"].map(_sig).to_numpy(),
+            f"{round(self.pi_level * 100)}% interval": [
+                _interval(lo, hi) for lo, hi in zip(v["pi_low"], v["pi_high"], strict=True)],
+            "z": v["perf_z"].round(2).to_numpy(),
+            "Verdict": v["verdict"].to_numpy(),
+            "Model (R²)": [f"{MODEL_WORDS.get(m, m)} ({r:.2f})" if pd.notna(r) else "not fitted"
+                           for m, r in zip(v["model"], v["r2"], strict=True)],
+            "Frontier gap": t["distance_to_frontier"].map(_sig).to_numpy(),
+            "Note": v["note"].to_numpy(),
         })
         return out.reset_index(drop=True)
 
@@ -155,16 +151,20 @@ class BenchmarkReport:
         }).reset_index(drop=True)
 
     def peers_summary(self) -> pd.DataFrame:
-        """Classification per indicator and peer set, saying whether the peers were refitted."""
+        """The verdict per indicator and peer set, saying whether the peers were refitted."""
         if self.peers.empty:
             return pd.DataFrame()
         p = self.peers.copy()
         how = np.where(p["refit"].astype(bool), "refit", "world fit")
-        p["cell"] = [f"{CLASS_SHORT.get(c, c)} ({h}, n={n})"
-                     for c, h, n in zip(p["classification"], how, p["n"], strict=True)]
+        p["cell"] = [f"{v} ({h}, n={n})"
+                     for v, h, n in zip(p["verdict"], how, p["n"], strict=True)]
         names = self.catalog.to_frame().set_index("indicator")["name"]
         wide = p.pivot(index="indicator", columns="peer_set", values="cell")
         wide = wide.reindex([i for i in self.catalog.ids if i in wide.index])
+        # The headline set first, then the others in the order params resolved them.
+        wide = wide[[label for label in self.peer_sets if label in wide.columns]]
+        wide.columns = [f"{label} (headline)" if label == self.highlight[0] else label
+                        for label in wide.columns]
         wide.index = wide.index.map(names)
         wide.index.name = "Indicator"
         return wide.reset_index()
@@ -184,22 +184,24 @@ class BenchmarkReport:
 
     # ------------------------------------------------------------------ figures
     def figure_dotplot(self) -> Figure:
-        """Standardised residuals across indicators, coloured by classification."""
+        """Residuals in predictive standard deviations across indicators, coloured by verdict."""
         if "residual_dotplot" not in self._figures:
-            t = self.preferred()
+            t = self.verdicts
             table = pd.DataFrame({
                 "label": [textwrap.shorten(str(n), width=50, placeholder="…") for n in t["name"]],
                 "pillar": t["pillar"],
-                "perf_std_residual": t["perf_std_residual"],
-                "classification": t["classification"],
+                "perf_z": t["perf_z"],
+                "verdict": t["verdict"],
             })
             c = self.counts()
-            if c["over"] + c["on_par"] + c["under"] == 0:
+            above = c["above"] + c["well above"]
+            below = c["below"] + c["well below"]
+            if above + below + c["on par"] == 0:
                 title = (f"{self.country_name}: no indicator can be benchmarked "
-                         f"(no value with GDP per capita in {self.window[0]}-{self.window[1]})")
+                         f"(no graded verdict in {self.window[0]}-{self.window[1]})")
             else:
-                title = (f"{self.country_name}: {_count(c['over'], 'indicator')} above and "
-                         f"{c['under']} below the range expected for its income")
+                title = (f"{self.country_name}: {_count(above, 'indicator')} above and "
+                         f"{below} below what its income predicts")
             self._figures["residual_dotplot"] = residual_dotplot(
                 table, title=title, source=self.source_line(list(t["indicator"])),
                 guide=std_residual_guide(self.pi_level), pillar_colors=PILLAR_COLORS)
@@ -223,12 +225,12 @@ class BenchmarkReport:
         frontier = w.curves[(w.curves["indicator"] == indicator)
                             & (w.curves["model"] == MODEL_FRONTIER)]
         label, members = self.highlight
-        verdict = _CLASS_WORDS.get(str(row["classification"]), "not classified")
+        verdict = _VERDICT_WORDS.get(str(row["verdict"]), "not graded")
         title = f"{self.country_name}: {verdict}\n{textwrap.shorten(ind.name, 70)}"
         kwargs = dict(iso3=self.iso3, country_label=self.country_name, peers=members,
                       peer_label=label, frontier=frontier, title=title,
                       ylabel=f"{ind.name} ({ind.unit})", source=self.source_line([indicator]),
-                      log_y=model == MODEL_LOG)
+                      y_scale=str(row["scale"]))
         fig = (benchmark_scatter_layered(data, curve, dpi=self.dpi, **kwargs) if layered
                else benchmark_scatter(data, curve, **kwargs))
         self._figures[name] = fig
@@ -259,8 +261,10 @@ class BenchmarkReport:
         span = (f"{int(years.min())}-{int(years.max())}" if len(years)
                 else f"{self.window[0]}-{self.window[1]}")
         gdp = "; ".join(f"{p} {c}" for p, c in self.sources.get("gdp_pc_ppp", [])) or "World Bank"
+        licence = " ITU values: " + ITU_LICENCE_LABEL + "." if any(
+            pub == "ITU DataHub" for pub, _ in pairs) else ""
         return (f"Source: {what or 'indicator panel'}; GDP per capita PPP: {gdp}. "
-                f"Latest values {span}. Benchmark fits: p2c-research.")
+                f"Latest values {span}. Benchmark fits: p2c-research.{licence}")
 
     def caption(self, part: str) -> str:
         """Markdown saying what the reader should see in each output.
@@ -274,43 +278,50 @@ class BenchmarkReport:
         texts = {
             "summary": (
                 f"**How {name} compares with economies of the same income.** Each row sets "
-                f"{name}'s latest value beside the value expected from GDP per capita (PPP) and "
-                f"its {pct}% prediction interval. *over* / *under* means outside the interval "
-                "on the better / worse side; for prices (lower is better) a value above the "
-                f"interval is *under*. {name}: **{c['over']} over, {c['on_par']} on par, "
-                f"{c['under']} under**, {c['no_data']} without data (ITU-only indicators "
-                "are absent from the embedded sample). Bounded shares are read on the logit "
-                "scale and heavy-tailed counts on the log scale (column Model); 'Frontier gap' "
-                "is the distance to the best-practice (90th percentile) line, positive when "
-                "behind it."),
+                f"{name}'s latest value beside the value expected from GDP per capita (PPP), "
+                f"its {pct}% prediction interval and the verdict. *z* is the distance from the "
+                "expected value in predictive standard deviations, signed so that positive is "
+                f"better (prices flipped). Verdicts: *on par* within {ON_PAR_Z:g} standard "
+                f"deviation; *above* / *below* beyond it but inside the {pct}% interval; *well "
+                "above* / *well below* outside the interval; *no verdict* where income explains "
+                f"less than {R2_FLOOR:.0%} of the cross-country variation (R²). {name}: "
+                f"**{c['well above']} well above, {c['above']} above, {c['on par']} on par, "
+                f"{c['below']} below, {c['well below']} well below**; {c['no verdict']} without "
+                f"a verdict and {c['no data']} without data (the landscape report gives the "
+                "reason for each). Every model respects the indicator's bounds (no negative "
+                "values, shares within 0-100%); the column Model names the one the verdict comes "
+                "from and its R². 'Frontier gap' is the distance to the best-practice (90th "
+                "percentile) line, positive when behind it. See docs/methodology.md."),
             "dotplot": (
                 f"**Read across the indicators:** a dot right of zero means {name} does better "
                 "than its income predicts, left of zero worse (signs are flipped for prices, "
-                f"so right is always better). Green and red dots lie outside the {pct}% "
-                "prediction interval; grey dots are on par. The shaded band is the approximate "
-                "interval on this standardised scale."),
+                f"so right is always better), in predictive standard deviations. The colour is "
+                f"the verdict; the shaded band is the {pct}% interval on this scale."),
             "scatters": (
                 f"**Where {name} sits among all economies** for its key indicators (the "
                 "largest gaps either way, and Internet use). The line is what economies of "
-                f"each income level typically reach, the band its {pct}% prediction "
-                f"interval and the dashed line the best-practice frontier; darker dots are "
-                f"{label}. A red dot below the band is an under-performance worth a pledge."
+                f"each income level typically reach under the preferred model, the band its "
+                f"{pct}% prediction interval and the dashed line the best-practice frontier, "
+                "all drawn on the scale the model was fitted on (the axis says which); darker "
+                f"dots are {label}. A gap is a question for the country team, not by itself a "
+                "case for a pledge: check the data and the context first."
                 if self.key else
                 f"**No scatter:** {name} has no benchmarked value for any indicator in the "
                 "window."),
             "peers": (
-                f"**The same comparison against {name}'s peer sets.** The base model is "
+                f"**The same comparison against {name}'s peer sets.** The preferred model is "
                 f"refitted on the peers plus {name} when at least {self.peer_min_n} economies "
-                "have data ('refit'); smaller sets keep the world fit ('world fit', noted in "
-                "peers.csv). A classification that changes between sets shows the verdict "
-                "depends on the comparison group."),
+                "have data ('refit') and graded by the same rule; smaller sets repeat the world "
+                f"verdict ('world fit'). The first column is the headline set, {label}. A "
+                "verdict that changes between a refit and the world fit shows it depends on "
+                "the comparison group."),
             "trend": (
                 f"**Is the gap closing?** From a pooled panel over {self.window[0]}-"
                 f"{self.window[1]} with year fixed effects (errors clustered by economy), "
                 f"{name}'s residual each year says how far it sits from economies of the same "
                 "income that year; the slope of those residuals says whether the gap is "
-                "closing or widening. Residuals are on each indicator's fitting scale (logit "
-                "for shares, ln for heavy-tailed counts, else raw units). 'no clear change' "
+                "closing or widening. Residuals are on each indicator's fitting scale (the "
+                "preferred model's transform, column scale). 'no clear change' "
                 "means the slope is not distinguishable from zero (p >= 0.10)."),
             "models": (
                 "**The world fits behind these numbers** (preferred model per indicator): "
@@ -331,20 +342,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _interval(lo: float, hi: float, digits: int = 1) -> str:
+def _interval(lo: float, hi: float, digits: int = 3) -> str:
     if pd.isna(lo) or pd.isna(hi):
         return ""
-    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+    return f"[{sig(lo, digits)}, {sig(hi, digits)}]"
 
 
-def _publisher(source: str) -> tuple[str, str]:
-    """``"wdi_file:IT.NET.USER.ZS"`` -> ``("World Bank WDI", "IT.NET.USER.ZS")``."""
-    head, _, code = str(source).partition(":")
-    key = head.lower()
-    for prefix, name in _PUBLISHERS.items():
-        if key.startswith(prefix):
-            return (name, code)
-    return (str(source), "")
+def _sig(x: float) -> str:
+    return "" if pd.isna(x) else sig(x)
 
 
 def indicator_sources(panel: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
@@ -352,7 +357,7 @@ def indicator_sources(panel: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
     pairs = panel[["indicator", "source"]].drop_duplicates()
     out: dict[str, list[tuple[str, str]]] = {}
     for ind, group in pairs.groupby("indicator"):
-        out[str(ind)] = sorted({_publisher(s) for s in group["source"]})[:3]
+        out[str(ind)] = sorted({publisher(s) for s in group["source"]})[:3]
     return out
 
 
@@ -389,6 +394,7 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
                                    pi_level=opts.prediction_interval,
                                    frontier_q=opts.frontier_quantile)
     table = country_benchmark(world, ctx.iso3, ctx.catalog)
+    verdicts = country_verdicts(world, ctx.iso3, ctx.catalog)
     peer_sets = resolve_peer_sets(params)
     peers = peer_refits(world, ctx.iso3, peer_sets, ctx.catalog, min_n=opts.peer_min_n,
                         pi_level=opts.prediction_interval)
@@ -402,11 +408,12 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
         catalog=ctx.catalog,
         world=world,
         table=table,
+        verdicts=verdicts,
         peers=peers,
         trend=trend,
         models=models_table(world),
         peer_sets=peer_sets,
-        highlight=_highlight_set(peer_sets),
+        highlight=_highlight_set(params, peer_sets),
         key=key_indicators(table, k=N_SCATTERS),
         window=window,
         pi_level=opts.prediction_interval,
@@ -416,17 +423,14 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
     )
 
 
-def _highlight_set(peer_sets: dict[str, list[str]]) -> tuple[str, list[str]]:
-    """The peer set drawn in the scatters: an explicit list (e.g. ASEAN) if any, else the region."""
-    if not peer_sets:
+def _highlight_set(params: CountryParams, peer_sets: dict[str, list[str]]
+                   ) -> tuple[str, list[str]]:
+    """The peer set drawn in the scatters: the headline set of all three reports
+    (``params.headline_peers``: the ITU-D region, or a non-member's World Bank region)."""
+    headline = headline_peers(params, peer_sets)
+    if headline.label is None:
         return ("peers", [])
-    labels = list(peer_sets)
-    standard = [lab for lab in labels if lab.endswith(("(World Bank)", "(World Bank region)",
-                                                        "(UN)"))]
-    explicit = [lab for lab in labels if lab not in standard]
-    region = [lab for lab in labels if lab.endswith("(World Bank region)")]
-    label = (explicit or region or labels)[-1 if explicit else 0]
-    return (label, peer_sets[label])
+    return (headline.label, headline.members)
 
 
 def save_benchmark_outputs(report: BenchmarkReport, out_dir: Path | str,
@@ -434,6 +438,7 @@ def save_benchmark_outputs(report: BenchmarkReport, out_dir: Path | str,
     """Write the tables under ``OUT/<ISO3>/tables`` and the figures under ``.../figures``."""
     paths: dict[str, Path] = {
         "benchmark": save_table(report.table, out_dir, report.iso3, "benchmark"),
+        "verdicts": save_table(report.verdicts, out_dir, report.iso3, "verdicts"),
         "models": save_table(report.models, out_dir, report.iso3, "models"),
         "peers": save_table(report.peers, out_dir, report.iso3, "peers"),
         "panel_trend": save_table(report.trend, out_dir, report.iso3, "panel_trend"),

@@ -23,12 +23,12 @@ from p2c_research import countries
 from p2c_research.analyses.findings import Finding
 from p2c_research.analyses.landscape import (
     LandscapeTables,
-    choose_primary_peer_set,
     country_landscape,
     empty_tables,
     world_scores_cached,
 )
 from p2c_research.analyses.scores import INSUFFICIENT, catalog_meta
+from p2c_research.attribution import licence_note, publishers_text
 from p2c_research.catalog import PILLAR_LABELS
 from p2c_research.errors import P2CError
 from p2c_research.escaping import md_text
@@ -38,8 +38,8 @@ from p2c_research.figures.landscape import (
     trend_small_multiples,
 )
 from p2c_research.figures.wheel import wheel_figure
-from p2c_research.params import resolve_peer_sets
-from p2c_research.report_io import save_figure, save_table, styled
+from p2c_research.params import headline_peers, resolve_peer_sets
+from p2c_research.report_io import percentile_text, save_figure, save_table, styled
 from p2c_research.store import read_provenance
 
 if TYPE_CHECKING:
@@ -77,17 +77,19 @@ class LandscapeResult:
 
 # --------------------------------------------------------------------------- run
 def _source_line(ctx: RunContext, scores: pd.DataFrame) -> str:
+    """Publishers of the values shown, the data and its years, and the ITU licence if used."""
     prov = read_provenance(ctx.selection.panel_path)
-    src = prov.get("source", "tidy indicator panel")
     built = str(prov.get("retrieved_at", ""))[:4]
     start, end = ctx.params.year_window.start, ctx.params.year_window.end
+    shown = scores["source"].dropna().astype(str) if "source" in scores else pd.Series([])
+    src = publishers_text(shown) or "tidy indicator panel"
     years = pd.to_numeric(scores.loc[~scores["stale"].astype(bool), "year"],
                           errors="coerce").dropna() if not scores.empty else pd.Series([])
     span = f"{int(years.min())}-{int(years.max())}" if len(years) else f"{start}-{end}"
     data = "embedded sample" if ctx.selection.choice == "sample" else "processed data"
     built_txt = f", built {built}" if built else ""
     return (f"Source: {src} ({data}{built_txt}); latest values within {start}-{end}, "
-            f"data years {span}. Scores and peer statistics: p2c-research.")
+            f"data years {span}. Scores and peer statistics: p2c-research.{licence_note(shown)}")
 
 
 def _draw(tables: LandscapeTables, name: str, source: str, meta: pd.DataFrame
@@ -148,17 +150,20 @@ def run_country(ctx: RunContext) -> LandscapeResult:
     name = countries.iso3_to_name(ctx.iso3)
     meta = catalog_meta(ctx.catalog)
     peer_sets = resolve_peer_sets(params)
-    primary = choose_primary_peer_set(peer_sets, [e.label for e in params.peer_groups.explicit])
+    primary = headline_peers(params, peer_sets).label
+    min_n = params.analysis.peer_min_n
     error = None
     try:
         world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold)
         tables = country_landscape(
             world, ctx.panel, ctx.iso3, peer_sets, national_targets=params.national_targets,
             priorities=params.strategic_priorities, primary_peer_set=primary,
-            country_name=name)
+            country_name=name, peer_min_n=min_n)
     except P2CError as exc:
         error = str(exc)
-        tables = empty_tables(ctx.iso3, primary)
+        tables = empty_tables(ctx.iso3, primary,
+                              {label: len(members) for label, members in peer_sets.items()},
+                              min_n)
     source = _source_line(ctx, tables.scores)
     figures = _draw(tables, name, source, meta)
     return LandscapeResult(iso3=ctx.iso3, country_name=name, tables=tables, figures=figures,
@@ -199,7 +204,9 @@ def _level_display(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out["peer median"] = frame["peer_median"].map(_num)
     out["peer IQR"] = [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
                        for a, b in zip(frame["peer_q25"], frame["peer_q75"], strict=True)]
-    out["percentile"] = frame["peer_percentile"].map(lambda x: _num(x, 0))
+    out["percentile"] = [percentile_text(x, n, has_value=bool(ok)) for x, n, ok in
+                         zip(frame["peer_percentile"], frame["peer_n"], frame["sufficient"],
+                             strict=True)]
     return out
 
 
@@ -214,7 +221,8 @@ def _scores_display(scores: pd.DataFrame) -> pd.DataFrame:
         "score": [(_num(v) if pd.notna(v) else (n or "n/a"))
                   for v, n in zip(s["score"], s["note"], strict=True)],
         "peer median": s["peer_median"].map(lambda v: _num(v, 2)),
-        "percentile": s["peer_percentile"].map(lambda x: _num(x, 0)),
+        "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
+                       zip(s["peer_percentile"], s["peer_n"], s["score"], strict=True)],
         "target": [f"{_num(t, 1)} by {int(y)}" if pd.notna(t) else ""
                    for t, y in zip(s["target"], s["target_year"], strict=True)],
         "gap to target": s["gap_to_target"].map(lambda v: "" if pd.isna(v) else _num(v, 2)),
@@ -231,6 +239,16 @@ def _relative(path: Path, iso3: str) -> str:
 def _caption(text: str) -> str:
     """A caption in italics; its text (peer labels and titles from params) shown literally."""
     return f"*{md_text(text)}*"
+
+
+def _thin_note(min_n: int, *frames: pd.DataFrame) -> str:
+    """A sentence on withheld percentiles, when a shown table has one ("" otherwise)."""
+    for frame in frames:
+        has_value = frame["score"].notna()
+        if (has_value & frame["peer_percentile"].isna() & (frame["peer_n"] > 0)).any():
+            return (f" A percentile needs at least {min_n} peers with a value; with fewer the "
+                    "table says \u201ctoo few peers (n)\u201d, n being the peers that have one.")
+    return ""
 
 
 def section_parts(result: LandscapeResult, section: str) -> list[object]:
@@ -278,6 +296,7 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
                f"{len(above)} of {len(scored)} scored pillar(s) are above the peer median")
         msg += (f"; {len(insuff)} show \u201cinsufficient data\u201d (coverage below {thr})."
                 if len(insuff) else ".")
+        msg += _thin_note(t.peer_min_n, ps, t.sub_pillar_scores)
         subs = t.sub_pillar_scores
         wheel_msg = (f"The wheel: each bar is a sub-pillar score of {name}; the dark outline "
                      f"is the {peer} median. A bar reaching past the outline is above peers; "
@@ -295,17 +314,20 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         msg = (f"Every catalog indicator: latest value within {start}-{end} and its year, the "
                f"0-100 score, the {peer} median and {name}'s percentile among them, and the gap "
                f"to the national target where params set one, else the UMC target. {n_val} of "
-               f"{len(s)} indicators have a value{stale_txt}.")
+               f"{len(s)} indicators have a value{stale_txt}.") + _thin_note(t.peer_min_n, s)
         return [_caption(msg), _scores_display(s)]
     if section == "peers":
         s = t.scores
         has = s[s["peer_percentile"].notna()]
         above = int((has["peer_percentile"] > 50).sum())
-        sizes = ", ".join(f"{k} ({v})" for k, v in t.peer_set_sizes.items()) or "none"
+        sizes = ", ".join(f"{k} ({v}" + (", headline)" if k == t.peer_set else ")")
+                          for k, v in t.peer_set_sizes.items()) or "none"
         strip_msg = (f"Each row is an indicator: grey dots are {peer} economies, the red "
                      f"diamond is {name}, the black tick the peer median. {name} is above the "
                      f"median of this peer set on {above} of {len(has)} indicators.")
         pil = t.peer_stats[t.peer_stats["level"] == "pillar"]
+        order = {label: k for k, label in enumerate(t.peer_set_sizes)}  # headline set first
+        pil = pil.assign(_o=pil["peer_set"].map(order)).sort_values("_o", kind="stable")
         pil_tab = pd.DataFrame({
             "peer set": pil["peer_set"],
             "pillar": pil["key"].map(lambda p: PILLAR_LABELS.get(p, p)),
@@ -314,14 +336,15 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
             "peer median": pil["peer_median"].map(_num),
             "peer IQR": [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
                          for a, b in zip(pil["peer_q25"], pil["peer_q75"], strict=True)],
-            "percentile": pil["peer_percentile"].map(lambda x: _num(x, 0)),
+            "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
+                           zip(pil["peer_percentile"], pil["peer_n"], pil["score"], strict=True)],
         })
-        return [_caption(f"Peer sets (economies, country excluded): {sizes}. Tables use "
-                         f"{peer}; peer_stats.csv has every set, per indicator, sub-pillar "
-                         "and pillar."),
+        return [_caption(f"Peer sets (economies, country excluded): {sizes}. Tables use the "
+                         f"headline set, {peer}; peer_stats.csv has every set, per indicator, "
+                         "sub-pillar and pillar."),
                 _caption(strip_msg), result.figures["indicator_strips"],
                 _caption(f"{name}'s pillar scores against every peer set: percentile 50 is the "
-                         "middle of the set."), pil_tab]
+                         "middle of the set." + _thin_note(t.peer_min_n, pil)), pil_tab]
     if section == "trends":
         tr = t.trends
         has = tr[tr["score_slope"].notna()]
@@ -378,15 +401,33 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
     pr = t.priorities
     if pr.empty:
         return ["*No strategic priority in params.*"]
+    names = dict(zip(t.scores["indicator"], t.scores["name"], strict=False))
+    measured = []
+    for rec in pr.itertuples():
+        ids = [i for i in str(rec.indicators or "").split(", ") if i]
+        measured.append(", ".join(names.get(i, i) for i in ids) if ids
+                        else f"not measured: {rec.measurement_note}")
+    scores = []
+    for rec in pr.itertuples():
+        if rec.sufficient:
+            scores.append(_num(rec.score))
+        elif rec.n_total == 0:
+            scores.append("not measured")
+        elif rec.core_missing:
+            scores.append(f"{INSUFFICIENT} (core missing: {rec.core_missing})")
+        else:
+            scores.append(INSUFFICIENT)
     tab = pd.DataFrame({
         "priority": pr["title"],
-        "score": [(_num(s) if ok else INSUFFICIENT)
-                  for s, ok in zip(pr["score"], pr["sufficient"], strict=True)],
-        "coverage": [f"{_pct(c)} ({n}/{m})" for c, n, m in
+        "score": scores,
+        "coverage": [f"{_pct(c)} ({n}/{m})" if m else "n/a" for c, n, m in
                      zip(pr["coverage"], pr["n_present"], pr["n_total"], strict=True)],
+        "measured by": measured,
     })
     return [_caption(f"Strategic priorities of {name} scored like pillars: the weighted mean of "
-                     "the indicator scores in the sub-pillars each priority lists."), tab]
+                     "the scores of the indicators that measure each priority, shown only when "
+                     f"at least {100 * result.coverage_threshold:.0f}% of them have a value and "
+                     "the core indicators of their sub-pillars are present."), tab]
 
 
 def _method_text(result: LandscapeResult) -> str:
@@ -400,10 +441,16 @@ def _method_text(result: LandscapeResult) -> str:
         "so), clipped, reversed where lower is better.",
         "- *Sub-pillar and pillar scores*: weighted means (catalog weights) of the indicator "
         "scores present; a pillar averages its indicators directly, not its sub-pillars. "
-        f"*Coverage* is the share of the catalog's indicators present; below {thr} the score "
-        "is shown as *insufficient data*.",
-        "- *Peers*: the country excluded; median and IQR by linear interpolation; "
-        "*percentile* = share of peers strictly worse plus half the ties (100 = best).",
+        f"*Coverage* is the share of the catalog's indicators present; below {thr}, or when "
+        "a core indicator is missing (ACCESS needs mobile coverage and a broadband price, "
+        "ADOPTION Internet use; docs/indicators.md lists them all), the score is shown as "
+        "*insufficient data*.",
+        "- *Peers*: the headline set is named at the top of the report (by default the "
+        "ITU-D region; for an economy that is not an ITU member, its World Bank region); the "
+        "country excluded; median and IQR by linear "
+        "interpolation; *percentile* = share of peers strictly worse plus half the ties "
+        f"(100 = best), given only over at least {result.tables.peer_min_n} peers with a value "
+        "(\u201ctoo few peers (n)\u201d otherwise).",
         "- *Trends*: compound annual growth from the first to the last value in the window; "
         "Theil-Sen slope (median of pairwise slopes), at least 3 values.",
         "- *Targets*: gap = what is still to go; progress = value / target (target / value "

@@ -39,6 +39,8 @@ from p2c_research.analyses.benchmark import world_benchmark_cached
 from p2c_research.analyses.classification import classify_pledges, unmatched_pledges
 from p2c_research.analyses.landscape import WorldScores, priority_scores, world_scores_cached
 from p2c_research.analyses.scores import latest_values
+from p2c_research.analyses.verdicts import world_verdicts
+from p2c_research.attribution import licence_note, publishers_text
 from p2c_research.cache import cache_key, cached_frames
 from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS
 from p2c_research.datasets import load_geometries, load_panel, load_pledges
@@ -48,7 +50,7 @@ from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
 from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import apply_theme, title_text
-from p2c_research.pledges.schema import REGION_LABELS, region_members
+from p2c_research.params import CountryParams, headline_peers
 from p2c_research.report_io import RenderedImage, save_figure, save_table, saved_image
 from p2c_research.store import read_provenance
 
@@ -62,9 +64,6 @@ log = logging.getLogger(__name__)
 
 #: Bump when an allocation or need rule changes, so cached allocations are recomputed.
 PLEDGE_GAPS_VERSION = 1
-#: The ITU-style region tokens tried, in order, for the regional map (MRT is Arab States).
-MAP_REGION_ORDER: tuple[str, ...] = ("arab_states", "africa", "americas", "asia_pacific",
-                                     "cis", "europe")
 PLEDGE_GAP_COLUMNS = ["priority_id", "pillar", "need", "pledge_usd", "pledge_count",
                       "gap_index", "flag"]
 PLEDGE_GAP_EXTRA = ["level", "title", "score", "under_share", "n_benchmarked", "n_under",
@@ -174,7 +173,6 @@ class PledgeGapReport:
     rule: str
     as_of: date
     as_of_reason: str
-    benchmark_model: str
     benchmark_available: bool
     tables: dict[str, pd.DataFrame]
     world: pd.DataFrame  # gap_index rows of every economy, all levels
@@ -276,8 +274,8 @@ def _population(panel: pd.DataFrame, window: tuple[int, int]) -> pd.Series:
     return pop.set_index("iso3")["value"].astype(float)
 
 
-def _benchmark(ctx: RunContext) -> pd.DataFrame | None:
-    """The all-country benchmark rows (the same cached fits as notebook 02), or None."""
+def _verdicts(ctx: RunContext) -> pd.DataFrame | None:
+    """Every economy's verdicts (the same cached fits and engine as notebook 02), or None."""
     a = ctx.params.analysis
     window = (ctx.params.year_window.start, ctx.params.year_window.end)
     try:
@@ -287,18 +285,7 @@ def _benchmark(ctx: RunContext) -> pd.DataFrame | None:
     except P2CError as exc:  # e.g. a panel without GDP: report the score-only need
         log.warning("benchmark unavailable (%s); need uses the score only", exc)
         return None
-    return results.countries
-
-
-def _benchmark_rows(bench: pd.DataFrame | None) -> tuple[pd.DataFrame | None, str]:
-    """Each indicator's preferred-model rows (logit for shares, log for log-scaled, else OLS)."""
-    if bench is None or bench.empty:
-        return None, gp.BENCHMARK_MODEL
-    if "preferred" in bench.columns:
-        rows = bench[bench["preferred"].astype(bool)].copy()
-        rows["model"] = "preferred"
-        return rows, "preferred"
-    return bench, gp.BENCHMARK_MODEL
+    return world_verdicts(results)
 
 
 _world_gaps_memo: dict[str, tuple[pd.DataFrame, ...]] = {}
@@ -319,14 +306,14 @@ def _world_gaps(key: str, compute: Callable[[], tuple[pd.DataFrame, ...]]
 
 
 def _compute_world_gaps(ctx: RunContext, pledges: pd.DataFrame, priorities: list,
-                        world: WorldScores, bench: pd.DataFrame | None, model: str,
+                        world: WorldScores, verdicts: pd.DataFrame | None,
                         allocation: pd.DataFrame, population: pd.Series,
                         economies: pd.DataFrame, group_index: pd.DataFrame
                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Pledge labels; need, support and gap index of every economy; the 'under' shares."""
     labels = classify_pledges(pledges, priorities)
     membership = gp.indicator_membership(ctx.catalog, priorities)
-    under = gp.under_shares(bench, membership, model=model)
+    under = gp.under_shares(verdicts, membership)
     prio = priority_scores(world, priorities)
     prio_scores = prio.rename(columns={"priority_id": "group_id"}).assign(level="priority")
     scores = pd.concat([prio_scores[["iso3", "level", "group_id", "score"]],
@@ -374,9 +361,8 @@ def world_allocation(ctx: RunContext, rule: str | None = None) -> dict[str, pd.D
         need = None
         if rule == "need":
             world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold)
-            bench, model = _benchmark_rows(_benchmark(ctx))
             membership = gp.indicator_membership(ctx.catalog, [])
-            under = gp.under_shares(bench, membership, model=model)
+            under = gp.under_shares(_verdicts(ctx), membership)
             needs = gp.need_scores(_pillar_and_country_scores(world), under)
             overall = needs[needs["level"] == "country"].set_index("iso3")["need"]
             need = overall.dropna()
@@ -387,13 +373,18 @@ def world_allocation(ctx: RunContext, rule: str | None = None) -> dict[str, pd.D
     return cached_frames("pledge_allocation", key, compute)
 
 
-def _map_region(iso3: str) -> tuple[str, list[str]]:
-    for token in MAP_REGION_ORDER:
-        members = region_members(token)
-        if iso3 in members:
-            return REGION_LABELS[token], members
-    return "its World Bank region", countries.group_members(
-        countries.load_countries().set_index("iso3").at[iso3, "wb_region"])
+def _map_region(params: CountryParams) -> tuple[str, list[str]]:
+    """The regional map: the headline peer set of all three reports, plus the country.
+
+    That is the ITU-D region (``params.headline_peers``); an economy that is
+    not an ITU member, or whose params switch every peer set off, gets its
+    World Bank region.
+    """
+    headline = headline_peers(params)
+    if headline.label is not None:
+        return headline.region_name, sorted({*headline.members, params.country})
+    region = countries.load_countries().set_index("iso3").at[params.country, "wb_region"]
+    return f"{region} (World Bank region)", countries.group_members(region)
 
 
 def status_date(selection: DataSelection, today: date | None = None) -> tuple[date, str]:
@@ -424,10 +415,11 @@ def _source_line(ctx: RunContext) -> str:
     p = ctx.params
     pledges = ("SYNTHETIC pledges (seeded, calibrated to P2C totals of Dec 2023)"
                if ctx.selection.pledges_synthetic else "P2C pledges (imported export)")
-    data = "World Bank WDI" if ctx.selection.choice == "sample" else "WDI, ITU, UN SDG"
+    shown = ctx.panel["source"].astype(str).unique()
+    data = publishers_text(shown) or "the indicator panel"
     return (f"Source: {pledges}; scores and benchmarks from {data}, latest values "
             f"{p.year_window.start}-{p.year_window.end}; p2c-research analysis, reference year "
-            f"{p.reference_year}.")
+            f"{p.reference_year}.{licence_note(shown)}")
 
 
 # --------------------------------------------------------------------------- one country
@@ -457,8 +449,8 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
     population = _population(panel, window)
     world = world_scores_cached(ctx.selection, ctx.catalog, window,
                                 params.analysis.coverage_threshold)
-    bench, model = _benchmark_rows(_benchmark(ctx))
-    if bench is None:
+    verdicts = _verdicts(ctx)
+    if verdicts is None:
         notes.append("No benchmark results: need is 100 minus the landscape score alone.")
     alloc_frames = world_allocation(ctx, rule)
     allocation = alloc_frames["allocation"]
@@ -471,13 +463,13 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
         columns=["level", "group_id"])
     memo_key = cache_key(
         vintage=ctx.selection.fingerprint(), rule=rule, window=list(window),
-        threshold=params.analysis.coverage_threshold, model=model,
+        threshold=params.analysis.coverage_threshold,
         pi_level=params.analysis.prediction_interval,
         frontier_q=params.analysis.frontier_quantile,
         priorities=[p.model_dump(mode="json") for p in priorities],
         catalog=hashlib.sha256(ctx.catalog.model_dump_json().encode()).hexdigest())
     labels, world_gaps, under = _world_gaps(
-        memo_key, lambda: _compute_world_gaps(ctx, pledges, priorities, world, bench, model,
+        memo_key, lambda: _compute_world_gaps(ctx, pledges, priorities, world, verdicts,
                                               allocation, population, economies, group_index))
 
     # The country's rows.
@@ -531,9 +523,9 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
     }
     return PledgeGapReport(
         iso3=iso3, name=params.country_name, rule=rule, as_of=as_of, as_of_reason=as_of_reason,
-        benchmark_model=model, benchmark_available=bench is not None, tables=tables,
+        benchmark_available=verdicts is not None, tables=tables,
         world=world_gaps, priorities_without_pledges=pg.priorities_without_pledges(matrix),
-        map_region=_map_region(iso3), not_drawn=missing, source_line=_source_line(ctx),
+        map_region=_map_region(params), not_drawn=missing, source_line=_source_line(ctx),
         notes=notes,
     )
 

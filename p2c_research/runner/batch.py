@@ -157,7 +157,8 @@ def _raise_all(problems: list[str], what: str) -> None:
 # --------------------------------------------------------------------------- recording
 @dataclass
 class _Recorder:
-    """Writes finished reports into the manifest as they come, and the index at the end."""
+    """Writes finished reports into the manifest as they come; the index and the
+    methodology page at the end."""
 
     out: Path
     selection: DataSelection
@@ -195,9 +196,11 @@ class _Recorder:
 
     def finish(self) -> None:
         from p2c_research.runner.index import write_index
+        from p2c_research.runner.methodology_page import write_methodology
 
         self.flush()
         write_index(self.out)
+        write_methodology(self.out)
 
 
 def run_batch(
@@ -256,18 +259,17 @@ def run_batch(
                       + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), file=sys.stderr)
             if client is None:
                 for code in _progress(valid, progress):
-                    run_country(code, out, params_file=pf, data=selection.choice, resume=resume,
+                    run_country(code, out, params_file=pf, data=data, resume=resume,
                                 engine=_engine(),
                                 on_status=lambda st: recorder.add([st.to_dict()]))
             else:
-                _run_dask(client, valid, out, pf, selection.choice, resume, progress,
-                          recorder.add)
+                _run_dask(client, valid, out, pf, data, resume, progress, recorder.add)
     except BaseException:
         # What finished before an interruption is kept, also the reports a worker
         # finished whose result had not come back (read once the workers are stopped).
         if recorder is not None:
             with contextlib.suppress(P2CError, OSError):
-                recorder.recover(valid, pf, selection.choice, started_at)
+                recorder.recover(valid, pf, data, started_at)
                 recorder.finish()
         raise
     recorder.finish()

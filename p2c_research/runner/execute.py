@@ -216,7 +216,7 @@ def run_country(
     ``on_status`` is called with each status as soon as it is known (the batch
     records finished reports before the country is done).
     """
-    from p2c_research.datasets import select_data
+    from p2c_research.datasets import selection_for
     from p2c_research.params import load_params
 
     out_dir = Path(out_dir).resolve()
@@ -224,7 +224,7 @@ def run_country(
     try:
         code = countries.validate_iso3(country)
         params = load_params(code, params_file or None)
-        selection = select_data(data if data != "auto" else params.data.choice)  # type: ignore[arg-type]
+        selection = selection_for(data, params.data.choice, params.data.itu)
     except P2CError as exc:
         now = _now()
         safe = country if countries.is_economy(str(country).strip().upper()) else str(country)[:12]
@@ -252,7 +252,7 @@ def run_country(
                 on_status(st)
             continue
         st = execute_one(code, name, out_dir, params_file=params_file or "",
-                         data=selection.choice, engine=engine)
+                         data=selection.spec, engine=engine)
         for key, value in common.items():
             setattr(st, key, value)
         if st.status != "ok":
@@ -277,12 +277,12 @@ def completed_statuses(country: str, out_dir: str | Path, *, params_file: str = 
     completion marker (written after the report) says when, and for which
     params and data.
     """
-    from p2c_research.datasets import select_data
+    from p2c_research.datasets import selection_for
     from p2c_research.params import load_params
 
     code = countries.validate_iso3(country)
     params = load_params(code, params_file or None)
-    selection = select_data(data if data != "auto" else params.data.choice)  # type: ignore[arg-type]
+    selection = selection_for(data, params.data.choice, params.data.itu)
     params_fp, data_fp = params.fingerprint(), selection.fingerprint()
     country_dir = Path(out_dir) / code
     found = []

@@ -1,6 +1,7 @@
 """``OUT/index.html``: the reviewers' landing page, readable offline.
 
-One row per country: pillar scores, a small wheel, flags (under-performance
+One row per country: its headline peer set and size, pillar scores with the
+percentile among those peers, a small wheel, flags (under-performance
 from benchmarking, under-pledged from the gap analysis), links to the three
 reports, and the failures. Links and images are relative, so the folder can
 be zipped, moved and opened from disk.
@@ -13,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from p2c_research import countries
+from p2c_research.analyses.verdicts import n_flagged
 from p2c_research.escaping import html_text, relative_href
+from p2c_research.report_io import percentile_text
 from p2c_research.runner.manifest import output_lock, read_manifest
 from p2c_research.runner.notebooks import NOTEBOOKS, REPORT_TITLES
 from p2c_research.store import atomic_write_text
@@ -53,18 +56,34 @@ def _pillar_cells(country_dir: Path) -> list[str]:
         else:
             cov = row["coverage"].iloc[0] if "coverage" in row else float("nan")
             cov_txt = f"<br><small>coverage {cov:.0%}</small>" if pd.notna(cov) else ""
-            cells.append(f'<td class="num">{score:.0f}{cov_txt}</td>')
+            pct_txt = ""
+            if {"peer_percentile", "peer_n"} <= set(row.columns):
+                pct = percentile_text(row["peer_percentile"].iloc[0], row["peer_n"].iloc[0])
+                pct_txt = f"<br><small>percentile {html_text(pct)}</small>"
+            cells.append(f'<td class="num">{score:.0f}{cov_txt}{pct_txt}</td>')
     return cells
+
+
+def _headline_peers_cell(country_dir: Path | None) -> str:
+    """The headline peer set of a country's reports and its size, from peer_sets.csv."""
+    table = _read_csv(country_dir / "tables" / "peer_sets.csv") if country_dir else None
+    if table is None or not {"peer_set", "n_economies", "headline"} <= set(table.columns):
+        return '<td class="insufficient">n/a</td>'
+    headline = table[table["headline"].astype(str).str.lower() == "true"]
+    if headline.empty:
+        return '<td class="insufficient">none</td>'
+    row = headline.iloc[0]
+    return (f"<td>{html_text(str(row['peer_set']))}<br>"
+            f"<small>n = {int(row['n_economies'])} economies</small></td>")
 
 
 def _flags(country_dir: Path) -> list[str]:
     flags = []
-    bench = _read_csv(country_dir / "tables" / "benchmark.csv")
-    if bench is not None and {"model", "classification"} <= set(bench.columns):
-        base = bench[bench["model"] == "ols_lngdp"]
-        n_under = int((base["classification"] == "under").sum())
-        if n_under:
-            flags.append(f"under-performs on {n_under} indicator(s)")
+    verdicts = _read_csv(country_dir / "tables" / "verdicts.csv")
+    if verdicts is not None and "verdict" in verdicts:
+        n_below = n_flagged(verdicts)
+        if n_below:
+            flags.append(f"below what its income predicts on {n_below} indicator(s)")
     gaps = _read_csv(country_dir / "tables" / "pledge_gaps.csv")
     if gaps is not None and "flag" in gaps:
         thin = gaps["flag"].astype(str).str.contains("thin|under-pledged|high need", case=False)
@@ -129,6 +148,7 @@ def _write_index(out: Path) -> Path:
                             for f in (_flags(country_dir) if country_dir is not None else []))
         rows.append(
             f"<tr><td><strong>{html_text(code)}</strong><br>{html_text(name)}</td>"
+            f"{_headline_peers_cell(country_dir)}"
             f"<td>{wheel}</td>{''.join(pillar_cells)}<td>{flag_html}</td>"
             f"<td>{'<br>'.join(links)}</td></tr>"
         )
@@ -146,9 +166,11 @@ def _write_index(out: Path) -> Path:
 <p class="note">Generated {html_text(manifest.get("generated_at", ""))} from commit
 {html_text(manifest.get("git_commit", "unknown"))}. Pillar scores are 0-100 against the
 catalog goalposts (see each landscape report); "insufficient data" means indicator coverage is
-below the threshold. Full provenance: <a href="manifest.json">manifest.json</a>.</p>
+below the threshold. Percentiles rank the country within its headline peer set (by default its ITU-D region;
+the World Bank region for an economy that is not an ITU member); "too few peers (n)" means fewer
+peers than the minimum have a score. Full provenance: <a href="manifest.json">manifest.json</a>.</p>
 {fail_html}
-<table><thead><tr><th>Country</th><th>Wheel</th><th>Access</th><th>Adoption</th>
+<table><thead><tr><th>Country</th><th>Headline peers</th><th>Wheel</th><th>Access</th><th>Adoption</th>
 <th>Value creation</th><th>Flags</th><th>Reports</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 </body></html>

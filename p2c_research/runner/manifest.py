@@ -111,7 +111,8 @@ def manifest_header(selection: DataSelection) -> dict[str, Any]:
     return {
         "git_commit": git_commit(),
         "package_versions": package_versions(),
-        "data": {"choice": selection.choice, "fingerprint": selection.fingerprint(),
+        "data": {"choice": selection.choice, "itu": selection.itu,
+                 "fingerprint": selection.fingerprint(),
                  "description": selection.describe(), "files": files},
     }
 

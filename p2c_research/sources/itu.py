@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +40,7 @@ from p2c_research.sources.base import AdapterResult, listing, newest_first, tidy
 from p2c_research.sources.http import HttpClient, body_snippet
 from p2c_research.sources.rawcache import RawCache, retrieved_at, same_copy
 from p2c_research.store import Provenance
+from p2c_research.units import to_catalog_values
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ ITU_CODE_IDS: dict[str, int] = {
 # ITU entity codes that differ from the World Bank's code for the same economy.
 ITU_ISO_FIXES = {"KSO": "XKX"}
 EXPORT_COLUMNS = ["seriesCode", "entityIso", "dataValue", "dataYear"]
-RAW_COLUMNS = ["iso3", "code", "year", "value"]
+RAW_COLUMNS = ["iso3", "code", "year", "value", "note"]
 # Stop a fetch whose first requests all fail: the server is down, not the data missing.
 MAX_FAILURES_BEFORE_ANY_SUCCESS = 5
 
@@ -104,6 +107,7 @@ def parse_api(body: bytes | str, code: str = "", iso3: str = "") -> pd.DataFrame
             "code": str(rec.get("code") or code),
             "year": rec.get("dataYear"),
             "value": str(value),
+            "note": str(rec.get("dataNote") or ""),
         })
     return pd.DataFrame(rows, columns=RAW_COLUMNS)
 
@@ -122,8 +126,10 @@ def read_export(path: Path | str, codes: list[str] | None = None) -> pd.DataFram
                         f"(expected {', '.join(EXPORT_COLUMNS)}, ...)")
     if codes is not None:
         frame = frame[frame["seriesCode"].isin(codes)]
-    out = frame.rename(columns={"entityIso": "iso3", "seriesCode": "code",
-                                "dataYear": "year", "dataValue": "value"})[RAW_COLUMNS]
+    if "dataNote" not in frame.columns:
+        frame = frame.assign(dataNote="")
+    out = frame.rename(columns={"entityIso": "iso3", "seriesCode": "code", "dataYear": "year",
+                                "dataValue": "value", "dataNote": "note"})[RAW_COLUMNS]
     return out[out["value"].str.strip() != ""].reset_index(drop=True)
 
 
@@ -142,18 +148,22 @@ def to_panel(
     source_label: str = API_LABEL,
     catalog: Catalog | None = None,
     messages: list[str] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Raw rows -> tidy catalog rows (``source`` = ``<label>:<series code>``).
 
-    Series codes map to catalog ids (the first code an indicator lists wins
-    where two carry it); values that are not numbers are dropped and counted;
-    entities that are not World Bank economies are reported.
+    Series codes map to catalog ids and the catalog's unit conversions apply
+    (:mod:`p2c_research.units`; ``context`` holds the World Bank population,
+    Internet users and GNI per capita they divide by); where two codes carry
+    an indicator, the first listed with a value wins. Values that are not
+    numbers are dropped and counted; entities that are not World Bank
+    economies are reported.
     """
     messages = messages if messages is not None else []
     if raw.empty:
         return tidy(None)
-    code_map = (catalog or load_catalog()).code_map("itu")
-    raw = raw[raw["code"].isin(code_map)].copy()
+    catalog = catalog or load_catalog()
+    raw = raw[raw["code"].isin(catalog.code_map("itu"))].copy()
     if raw.empty:
         return tidy(None)
     raw["value"] = pd.to_numeric(raw["value"], errors="coerce")
@@ -170,12 +180,11 @@ def to_panel(
                 f"dropped: {listing(unmatched, limit=60)}")
         log.info(text)
         messages.append(text)
-    raw = raw.assign(iso3=iso)[is_econ]
-    raw = raw.assign(indicator=raw["code"].map(code_map),
-                     source=source_label + ":" + raw["code"])
-    rank = {code: k for k, code in enumerate(code_map)}
-    raw = raw.assign(_rank=raw["code"].map(rank)).sort_values("_rank", kind="stable")
-    return tidy(raw.drop_duplicates(["iso3", "indicator", "year"], keep="first"))
+    raw = raw.assign(iso3=iso, year=raw["year"].astype("int64"),
+                     source=source_label + ":" + raw["code"])[is_econ]
+    if "note" not in raw.columns:
+        raw = raw.assign(note="")
+    return tidy(to_catalog_values(raw, "itu", catalog, context, messages))
 
 
 # --------------------------------------------------------------------------- API fetch
@@ -273,7 +282,8 @@ def _filter_years(panel: pd.DataFrame, start: int | None, end: int | None) -> pd
 
 
 def panel_from_api_files(
-    files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None
+    files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Tidy rows from cached API answers (``api/<code>/<ISO3>.json``; newest retrieval wins)."""
     frames = []
@@ -283,7 +293,7 @@ def panel_from_api_files(
     if not frames:
         return tidy(None)
     raw = newest_first(pd.concat(frames, ignore_index=True), ["iso3", "code", "year"])
-    return to_panel(raw.drop(columns="retrieved_at"), API_LABEL, catalog, messages)
+    return to_panel(raw.drop(columns="retrieved_at"), API_LABEL, catalog, messages, context)
 
 
 # --------------------------------------------------------------------------- CSV exports
@@ -337,7 +347,8 @@ def import_exports(
 
 
 def panel_from_export_files(
-    files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None
+    files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Tidy rows from cached exports; where two exports overlap the newest retrieval wins."""
     codes = list((catalog or load_catalog()).code_map("itu"))
@@ -349,23 +360,178 @@ def panel_from_export_files(
                             f"({', '.join(codes)})")
         return tidy(None)
     raw = newest_first(pd.concat(frames, ignore_index=True), ["iso3", "code", "year"])
-    return to_panel(raw.drop(columns="retrieved_at"), EXPORT_LABEL, catalog, messages)
+    return to_panel(raw.drop(columns="retrieved_at"), EXPORT_LABEL, catalog, messages, context)
 
 
-def load_cached(raw_root: Path | None = None, catalog: Catalog | None = None) -> AdapterResult:
+def load_cached(raw_root: Path | None = None, catalog: Catalog | None = None,
+                context: pd.DataFrame | None = None) -> AdapterResult:
     """API answers and exports in the raw cache -> tidy rows for ``data.build``.
 
     The panel may hold the same country-indicator-year twice, once per label
     (``itu_datahub`` and ``itu_datahub_csv``); the build's precedence decides.
+    ``context`` (World Bank population, Internet users, GNI per capita) feeds
+    the unit conversions; without it the converted series are left out.
     """
     cache = RawCache(NAME, raw_root)
     result = AdapterResult()
     api_files = [p for p in cache.files("*.json") if p.parent.parent.name == "api"]
     export_files = [p for p in cache.files("*.csv") if p.parent.name == "exports"]
     result.files = api_files + export_files
-    parts = [panel_from_api_files(api_files, catalog, result.messages),
-             panel_from_export_files(export_files, catalog, result.messages)
+    parts = [panel_from_api_files(api_files, catalog, result.messages, context),
+             panel_from_export_files(export_files, catalog, result.messages, context)
              if export_files else tidy(None)]
     result.panel = tidy(pd.concat([p for p in parts if not p.empty], ignore_index=True)
                         if any(not p.empty for p in parts) else None)
     return result
+
+
+# --------------------------------------------------------------------------- ITU-D regions
+# ``GET {base}/v2/country/all`` (undocumented; format as observed by API
+# Evangelist's OpenAPI of the DataHub) lists every economy the DataHub knows:
+# ``[{"CountryID": 4, "IsoCode": "ABW", "ShortName": "Aruba", "LongName": ...,
+# "Regions": [{"id", "regionCode", "class", "classID", "region"}, ...]}]``.
+# An ITU member has one Regions entry of class "ITU/BDT Classification" whose
+# id names its ITU-D region; non-members (ABW, HKG, MAC, PRI, ...) have none.
+# The other classes (UN M49 developed/developing, "ITU/BDT & Other
+# Classification", World Bank income, ...) are ignored.
+COUNTRY_ALL_PATH = "/v2/country/all"
+ITU_D_CLASS = "ITU/BDT Classification"
+#: DataHub region ids of the six ITU-D regions (CIS is not numbered in sequence).
+ITU_D_REGION_IDS: dict[int, str] = {
+    1: "Africa",
+    2: "Americas",
+    3: "Arab States",
+    4: "Asia & Pacific",
+    5: "Europe",
+    716: "CIS",
+}
+REGION_COLUMNS = ["iso3", "name", "itu_region"]
+
+
+@dataclass
+class DataHubRegions:
+    """The ITU-D regions read from one ``v2/country/all`` answer.
+
+    Attributes:
+        url: the URL actually requested.
+        content: the body as received (for its hash in the provenance).
+        regions: one row per ITU member, ``iso3, name, itu_region`` (ISO fixes applied).
+        non_members: economies in the answer without an ITU-D region entry.
+        retrieved_at: when the answer arrived (UTC, ISO 8601).
+    """
+
+    url: str
+    content: bytes
+    regions: pd.DataFrame
+    non_members: list[str] = field(default_factory=list)
+    retrieved_at: str = ""
+
+
+def _region_id(entry: dict, iso3: str) -> int:
+    """The numeric id of an ITU-D Regions entry, or a SourceError naming the economy."""
+    raw = entry.get("id")
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isdigit():
+        raise SourceError(f"ITU DataHub v2/country/all: {iso3} has an {ITU_D_CLASS!r} entry "
+                          f"without a numeric region id ({entry!r}); the format has changed, "
+                          "so the ITU-D region list is not refreshed")
+    return int(raw)
+
+
+def parse_country_regions(body: bytes | str) -> tuple[pd.DataFrame, list[str]]:
+    """One ``v2/country/all`` answer -> (ITU members ``iso3, name, itu_region``, non-members).
+
+    Every entry is checked before anything is returned, so a caller never
+    writes part of a list: a body that is not a JSON array of economies, an
+    economy without ``IsoCode`` or ``Regions``, an ITU-D region id that
+    :data:`ITU_D_REGION_IDS` does not know (or whose name disagrees with it),
+    two different ITU-D regions for one economy, or an answer with no ITU-D
+    entry at all raises :class:`SourceError` with the economy and the fix.
+    """
+    text = body.decode("utf-8-sig", errors="replace") if isinstance(body, bytes) else body
+    where = "ITU DataHub v2/country/all"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{where} answered with something that is not JSON: "
+                          f"{body_snippet(text.encode())}") from exc
+    if isinstance(data, dict):
+        detail = data.get("message") or data.get("error") or body_snippet(text.encode())
+        raise SourceError(f"{where} answered with an error: {detail}")
+    if not isinstance(data, list) or not data:
+        raise SourceError(f"{where}: expected a non-empty JSON array of economies "
+                          f"({{IsoCode, ShortName, Regions: [...]}}), got "
+                          f"{body_snippet(text.encode())}")
+    members: dict[str, tuple[str, str]] = {}
+    non_members: list[str] = []
+    for k, rec in enumerate(data):
+        if not isinstance(rec, dict) or not isinstance(rec.get("IsoCode"), str) \
+                or not rec["IsoCode"].strip() or not isinstance(rec.get("Regions"), list):
+            raise SourceError(f"{where}: entry {k} is not an economy of the expected shape "
+                              f"{{IsoCode: str, ShortName, Regions: [...]}}: "
+                              f"{body_snippet(json.dumps(rec).encode())}")
+        iso3 = rec["IsoCode"].strip().upper()
+        iso3 = ITU_ISO_FIXES.get(iso3, iso3)
+        name = str(rec.get("ShortName") or rec.get("LongName") or iso3).strip()
+        if any(not isinstance(e, dict) for e in rec["Regions"]):
+            raise SourceError(f"{where}: {iso3} has a Regions item that is not an object: "
+                              f"{body_snippet(json.dumps(rec['Regions']).encode())}")
+        itu_entries = [e for e in rec["Regions"] if e.get("class") == ITU_D_CLASS]
+        found: set[str] = set()
+        for entry in itu_entries:
+            region_id = _region_id(entry, iso3)
+            if region_id not in ITU_D_REGION_IDS:
+                known = ", ".join(f"{i} {n}" for i, n in ITU_D_REGION_IDS.items())
+                raise SourceError(
+                    f"{where}: {iso3} has ITU-D region id {region_id} "
+                    f"({entry.get('region')!r}), which is not a known ITU-D region ({known}). "
+                    "Add it to ITU_D_REGION_IDS in p2c_research/sources/itu.py if ITU has "
+                    "added a region; the list is not refreshed until then")
+            expected = ITU_D_REGION_IDS[region_id]
+            given = entry.get("region")
+            if given is not None and country_ref.normalise_name(str(given)) != \
+                    country_ref.normalise_name(expected):
+                raise SourceError(
+                    f"{where}: {iso3}'s ITU-D region id {region_id} is named {given!r}, but "
+                    f"ITU_D_REGION_IDS says {expected!r}; check ITU's region ids before "
+                    "refreshing")
+            found.add(expected)
+        if len(found) > 1:
+            raise SourceError(f"{where}: {iso3} is in several ITU-D regions "
+                              f"({', '.join(sorted(found))}); expected one")
+        if found:
+            region = found.pop()
+            if iso3 in members and members[iso3][1] != region:
+                raise SourceError(f"{where}: {iso3} appears twice, in {members[iso3][1]} "
+                                  f"and {region}")
+            members[iso3] = (name, region)
+        elif iso3 not in members:
+            non_members.append(iso3)
+    if not members:
+        raise SourceError(f"{where}: no economy has a Regions entry of class {ITU_D_CLASS!r}; "
+                          "the format may have changed, so the ITU-D region list is not "
+                          "refreshed")
+    frame = pd.DataFrame([(iso3, name, region) for iso3, (name, region) in members.items()],
+                         columns=REGION_COLUMNS)
+    frame = frame.sort_values("iso3").reset_index(drop=True)
+    return frame, sorted(set(non_members) - set(members))
+
+
+def fetch_country_regions(base_url: str | None = None, *,
+                          client: HttpClient | None = None) -> DataHubRegions:
+    """Download ``{base}/v2/country/all`` and read every ITU member's ITU-D region.
+
+    This is the authoritative source of the packaged region list
+    (``resources/itu_regions.csv``); :func:`p2c_research.regions_build.build_from_datahub`
+    writes it. Nothing is cached or written here.
+
+    Raises:
+        SourceError: the request failed or the answer has an unexpected shape
+            (see :func:`parse_country_regions`).
+    """
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    client = client or HttpClient()
+    res = client.get(base + COUNTRY_ALL_PATH)
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    regions, non_members = parse_country_regions(res.content)
+    return DataHubRegions(url=res.url, content=res.content, regions=regions,
+                          non_members=non_members, retrieved_at=when)

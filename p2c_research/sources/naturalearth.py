@@ -9,11 +9,12 @@ so a silently changed upstream file cannot slip into a report.
 Offline (any network error) the fetch falls back to the vendored 1:110m copy
 in ``data/sample/`` with a warning, so a run never needs the network.
 
-Pins: ``NE_FILES[scale].sha256``. They are ``None`` in this version because
-the hashes could not be read offline when this adapter was written; with
-``None`` pooch downloads without checking, the observed sha256 is printed in
-the messages and recorded in the sidecar, and ``strict=True`` refuses the
-download. Pin them (paste the observed hash) after a first trusted fetch.
+Pins: ``NE_FILES[scale].sha256`` and ``.size``, the Natural Earth 5.1.1/5.1.2
+cultural zips (the same bytes under both release paths), as pinned in public
+pooch registries. A download whose hash differs is refused. ``hashes=`` can
+override a pin (a newer release, or tests); with a pin set to ``None`` pooch
+downloads without checking, the observed sha256 is printed in the messages
+and recorded in the sidecar, and ``strict=True`` refuses the download.
 
 :func:`build_geometries` turns a fetched zip into the GeoJSON the package
 reads (``iso3`` column; Natural Earth's ``-99`` codes resolved through
@@ -26,9 +27,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pandas as pd
 import requests
 
+from p2c_research import countries
 from p2c_research.config import sample_dir
 from p2c_research.errors import DataError, SourceError
 from p2c_research.sources.base import AdapterResult
@@ -40,6 +44,9 @@ from p2c_research.store import (
     sha256_file,
     write_provenance,
 )
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +65,27 @@ class NaturalEarthFile:
     scale: str
     path: str
     sha256: str | None
+    size: int | None = None
 
     @property
     def fname(self) -> str:
         return self.path.rsplit("/", 1)[-1]
 
 
-# Pinned hashes. None = not yet pinned (could not be verified offline); see the module docstring.
+# Natural Earth 5.1.1/5.1.2 cultural zips (identical bytes under both release paths).
 NE_FILES: dict[str, NaturalEarthFile] = {
-    "110m": NaturalEarthFile("110m", "110m/cultural/ne_110m_admin_0_countries.zip", None),
-    "50m": NaturalEarthFile("50m", "50m/cultural/ne_50m_admin_0_countries.zip", None),
+    "110m": NaturalEarthFile(
+        "110m", "110m/cultural/ne_110m_admin_0_countries.zip",
+        "0f243aeac8ac6cf26f0417285b0bd33ac47f1b5bdb719fd3e0df37d03ea37110", 214_976),
+    "50m": NaturalEarthFile(
+        "50m", "50m/cultural/ne_50m_admin_0_countries.zip",
+        "5fed433373581fa648920435f937d95f2d3c0200e067409c6478dcdf1b853139", 799_734),
 }
+# Columns kept in the package's GeoJSON (the maps and the ISO3 resolution need no more).
+NE_COLUMNS = ["ADMIN", "NAME", "ISO_A3", "ISO_A3_EH", "ADM0_A3", "WB_A3", "CONTINENT",
+              "REGION_UN", "SUBREGION", "POP_EST"]
+# Natural Earth codes that differ from the World Bank's ISO3 for the same economy.
+NE_CODE_FIXES = {"KOS": "XKX", "SDS": "SSD", "PSX": "PSE", "SAH": "ESH"}
 
 
 def vendored_path() -> Path:
@@ -169,25 +186,38 @@ def _fall_back(result: AdapterResult, scale: str, url: str, exc: Exception) -> N
         result.files.append(vendored)
 
 
-def build_geometries(raw_root: Path | None, out: Path) -> Path | None:
-    """Write ``out`` (GeoJSON with ``iso3``) from the best cached zip: 1:50m, else 1:110m.
+def ne_iso3(frame: pd.DataFrame) -> pd.Series:
+    """Resolve each Natural Earth feature to a World Bank ISO3 code.
 
-    Returns None when no zip is cached (runs then use the vendored 1:110m copy).
+    ``ISO_A3`` is ``-99`` for France, Norway and others, so ``ISO_A3_EH`` is
+    tried first, then ``ADM0_A3`` with the known Natural Earth-only codes fixed.
+    """
+    out = []
+    for _, row in frame.iterrows():
+        code = None
+        for col in ("ISO_A3_EH", "ISO_A3", "ADM0_A3", "WB_A3"):
+            value = str(row.get(col, "") or "").strip().upper()
+            value = NE_CODE_FIXES.get(value, value)
+            if value and value != "-99" and countries.is_economy(value):
+                code = value
+                break
+        out.append(code)
+    return pd.Series(out, index=frame.index, dtype="object")
+
+
+def write_admin0_geojson(source: str | Path, out: Path) -> gpd.GeoDataFrame:
+    """Read a Natural Earth admin-0 file (GeoJSON, shapefile or ``zip://`` URI) and write
+    the package's GeoJSON: the :data:`NE_COLUMNS`, an ``iso3`` column, WGS84, written atomically.
+
+    Raises:
+        DataError: the file cannot be read as a vector data set.
     """
     import geopandas as gpd
 
-    from p2c_research.sample import NE_COLUMNS, ne_iso3
-
-    cache = RawCache(NAME, raw_root)
-    zips = [cache.path(NE_FILES[s].fname) for s in ("50m", "110m")]
-    found = [z for z in zips if z.exists() and provenance_path(z).exists()]
-    if not found:
-        return None
-    src = found[0]
     try:
-        world = gpd.read_file(f"zip://{src}")
+        world = gpd.read_file(source)
     except Exception as exc:  # pyogrio raises its own DataSourceError
-        raise DataError(f"{src}: not a readable Natural Earth zip ({exc}); "
+        raise DataError(f"{source}: not a readable Natural Earth file ({exc}); "
                         "fetch it again with --refresh") from exc
     keep = [c for c in NE_COLUMNS if c in world.columns]
     world = world[[*keep, "geometry"]].copy()
@@ -198,8 +228,23 @@ def build_geometries(raw_root: Path | None, out: Path) -> Path | None:
     tmp = out.with_name(f".{out.name}.tmp")
     world.to_file(tmp, driver="GeoJSON", COORDINATE_PRECISION=4)
     tmp.replace(out)
-    unresolved = sorted(world.loc[world["iso3"].isna(), keep[0] if keep else "geometry"]
-                        .astype(str))
+    return world
+
+
+def build_geometries(raw_root: Path | None, out: Path) -> Path | None:
+    """Write ``out`` (GeoJSON with ``iso3``) from the best cached zip: 1:50m, else 1:110m.
+
+    Returns None when no zip is cached (runs then use the vendored 1:110m copy).
+    """
+    cache = RawCache(NAME, raw_root)
+    zips = [cache.path(NE_FILES[s].fname) for s in ("50m", "110m")]
+    found = [z for z in zips if z.exists() and provenance_path(z).exists()]
+    if not found:
+        return None
+    src = found[0]
+    world = write_admin0_geojson(f"zip://{src}", out)
+    name_col = "ADMIN" if "ADMIN" in world.columns else "geometry"
+    unresolved = sorted(world.loc[world["iso3"].isna(), name_col].astype(str))
     write_provenance(out, Provenance(
         source=f"{PUBLISHER} ({src.name})", url_or_file=str(src.name), licence=LICENCE,
         notes=(f"{len(world)} features, {int(world['iso3'].notna().sum())} resolved to World "

@@ -42,18 +42,13 @@ def to_panel(
 ) -> pd.DataFrame:
     """Raw WDI rows (``iso3, code, year, value``, economies only) -> tidy catalog rows.
 
-    Per-capita indicators need ``SP.POP.TOTL`` among the rows; without it they
-    are left out and the messages say so.
+    Counts converted per person need ``SP.POP.TOTL`` among the rows; without
+    it they are left out and the messages say so.
     """
     catalog = catalog or load_catalog()
     if raw.empty:
         return tidy(None)
-    per_capita = [i for i in catalog.indicators
-                  if i.per_capita and set(i.sources.wdi) & set(raw["code"])]
-    if per_capita and "SP.POP.TOTL" not in set(raw["code"]) and messages is not None:
-        messages.append("population (SP.POP.TOTL) is not among the files: per-capita "
-                        f"indicators left out ({', '.join(i.id for i in per_capita)})")
-    return tidy(wdi_to_panel(raw, source=SOURCE_LABEL, catalog=catalog))
+    return tidy(wdi_to_panel(raw, source=SOURCE_LABEL, catalog=catalog, messages=messages))
 
 
 def import_files(
