@@ -88,6 +88,8 @@ class Indicator(BaseModel):
     sources: SourceCodes
     convert: dict[str, Conversion] = Field(default_factory=dict)
     zero_is_missing: bool = False
+    key: bool = Field(False, description="a headline indicator: its benchmark verdict may "
+                      "become a key finding (core indicators always may)")
     measures: str = Field("", description="why this indicator measures its sub-pillar")
 
     @model_validator(mode="after")
@@ -203,6 +205,10 @@ class Catalog(BaseModel):
             if sp.id == sub_pillar_id:
                 return sp
         raise KeyError(sub_pillar_id)
+
+    def key_indicators(self) -> set[str]:
+        """Indicators whose verdicts may become findings: the core ones and those marked ``key``."""
+        return set(self.core_groups()["indicator"]) | {i.id for i in self.scored if i.key}
 
     def core_groups(self) -> pd.DataFrame:
         """Every core requirement as rows ``level, key, group, indicator``.

@@ -40,6 +40,23 @@ class RunContext:
     def panel(self) -> pd.DataFrame:
         return load_panel(self.selection)
 
+    @property
+    def screened_panel(self) -> pd.DataFrame:
+        """The panel through the data-quality screen for this run's reference year (cached)."""
+        from p2c_research.analyses.landscape import screened_panel_cached
+
+        return screened_panel_cached(self.selection, self.catalog, self.params.reference_year)
+
+    def benchmark(self):
+        """The all-economy benchmark fits for this run's options (cached per data vintage)."""
+        from p2c_research.analyses.benchmark import world_benchmark_cached
+
+        p = self.params
+        return world_benchmark_cached(
+            self.selection, self.catalog, (p.year_window.start, p.year_window.end),
+            pi_level=p.analysis.prediction_interval, frontier_q=p.analysis.frontier_quantile,
+            reference_year=p.reference_year)
+
     def header(self, title: str, *, shows_pledges: bool = False) -> str:
         return report_header(self.params, self.selection, title, shows_pledges=shows_pledges)
 

@@ -88,7 +88,7 @@ def render_wheel(ctx: RunContext, state: ExplorerState) -> ViewResult:
 
     p = ctx.params
     world = world_scores_cached(ctx.selection, ctx.catalog, (p.year_window.start, p.year_window.end),
-                                p.analysis.coverage_threshold)
+                                p.analysis.coverage_threshold, p.reference_year)
     subs = world.sub_pillars
     own = subs[subs["iso3"] == ctx.iso3]
     peers = resolve_peer_sets(p).get(state.peer_group, [])

@@ -44,3 +44,15 @@ def catalog():
     from p2c_research.catalog import load_catalog
 
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def partner_outputs(tmp_path_factory) -> Path:
+    """The Quick start's batch (the four partners on the embedded sample), run once per session."""
+    from p2c_research.runner.batch import run_batch
+
+    out = tmp_path_factory.mktemp("partners")
+    code = run_batch(["KHM", "MDG", "DOM", "MRT"], out_dir=out, data="sample", local=True,
+                     progress=False)
+    assert code == 0, "the partner batch failed; see its summary above"
+    return out

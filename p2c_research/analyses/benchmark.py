@@ -621,6 +621,24 @@ def _world_indicator(ind: Indicator, by_indicator: dict[str, pd.DataFrame],
         panel_resid.append(resid)
 
 
+def usable_values(panel: pd.DataFrame) -> pd.DataFrame:
+    """The panel without the values the quality screen sets aside for every analysis.
+
+    Outliers and imputed repeats are not observations; a fit on them would
+    judge the screen's artefacts. Stale, jump and break values stay (a stale
+    value is compared with GDP of its own year; findings leave them out). A
+    panel without the screen's ``quality`` column passes unchanged.
+    """
+    if "quality" not in panel.columns:
+        return panel
+    from p2c_research.analyses.quality import SCORE_SKIPPED, has_flag
+
+    skipped = np.zeros(len(panel), dtype=bool)
+    for flag in SCORE_SKIPPED:
+        skipped |= has_flag(panel["quality"], flag).to_numpy()
+    return panel[~skipped]
+
+
 @contextlib.contextmanager
 def _single_threaded_blas() -> Iterator[None]:
     """Run the fits with one BLAS thread.
@@ -670,6 +688,7 @@ def world_benchmark(
     """
     ref = _reference_frame(reference)
     start, end = int(window[0]), int(window[1])
+    panel = usable_values(panel)
     data = benchmark_cross_section(panel, catalog, (start, end), reference=reference)
     profiles = _economy_profiles(panel, (start, end), ref)
     parts: dict[str, list] = {"models": [], "coefficients": [], "countries": [], "curves": []}
@@ -733,8 +752,13 @@ def world_benchmark_cached(
     frontier_q: float = 0.90,
     min_n: int = DEFAULT_MIN_N,
     root: Path | None = None,
+    reference_year: int | None = None,
 ) -> BenchmarkResults:
     """:func:`world_benchmark` on the selection's panel, computed once per data vintage.
+
+    With ``reference_year`` the fits use the quality-screened panel
+    (:func:`p2c_research.analyses.landscape.screened_panel_cached`, outliers and
+    imputed repeats left out).
 
     The key holds everything that changes the result: the data vintage
     (``selection.fingerprint()``), the catalog, the country reference (regions
@@ -750,10 +774,17 @@ def world_benchmark_cached(
     key = cache_key(version=BENCHMARK_VERSION, vintage=selection.fingerprint(),
                     catalog=_catalog_hash(catalog), reference=_reference_hash(),
                     window=list(window), pi_level=float(pi_level),
-                    frontier_q=float(frontier_q), min_n=int(min_n))
+                    frontier_q=float(frontier_q), min_n=int(min_n),
+                    reference_year=reference_year)
 
     def compute() -> dict[str, pd.DataFrame]:
-        return world_benchmark(load_panel(selection), catalog, window, pi_level=pi_level,
+        if reference_year is None:
+            panel = load_panel(selection)
+        else:
+            from p2c_research.analyses.landscape import screened_panel_cached
+
+            panel = screened_panel_cached(selection, catalog, reference_year)
+        return world_benchmark(panel, catalog, window, pi_level=pi_level,
                                frontier_q=frontier_q, min_n=min_n).to_frames()
 
     return BenchmarkResults.from_frames(cached_frames("benchmark_world", key, compute,

@@ -4,7 +4,7 @@ Each sentence carries the table and the row key it was read from, so a
 reviewer can check every number against ``OUT/<ISO3>/tables/<table>.csv``.
 The sentences cover the pillar that stands highest and lowest *relative to
 peers* (a peer percentile, said as such, not the highest score), the biggest
-gaps to target, core indicators below what income predicts (the verdict
+gaps to target, key indicators below what income predicts (the verdict
 engine's "below" or "well below"), the fastest and slowest trends, and any
 pillar that could not be scored. No finding rests on a value the quality
 screen flagged: such indicators are left out of the target, trend and
@@ -22,7 +22,9 @@ from p2c_research.catalog import PILLAR_LABELS
 from p2c_research.textfmt import sig
 
 FINDING_COLUMNS = ["text", "table", "key"]
-MAX_FINDINGS = 7
+MAX_FINDINGS = 8
+#: A trend slower than this (score points a year) is not news in either direction.
+MIN_SCORE_SLOPE = 0.1
 
 
 @dataclass(frozen=True)
@@ -173,23 +175,21 @@ def _trend_findings(trends: pd.DataFrame, names: dict[str, str]) -> list[Finding
             "trends", str(row["indicator"]))
 
     best = t.iloc[-1]
-    if best["score_slope"] > 0:
+    if best["score_slope"] >= MIN_SCORE_SLOPE:
         out.append(sentence("Fastest improving indicator", best))
     if len(t) >= 2:
         slow = t.iloc[0]
-        if slow["score_slope"] < 0:
+        if slow["score_slope"] <= -MIN_SCORE_SLOPE:
             out.append(sentence("Fastest declining indicator", slow))
-        elif best["score_slope"] > 0 and slow["indicator"] != best["indicator"]:
-            out.append(sentence("Slowest improving indicator", slow))
     return out
 
 
 def _benchmark_findings(country: str, verdicts: pd.DataFrame | None, units: dict[str, str],
-                        n: int = 2) -> list[Finding]:
-    """Core indicators below or well below what income predicts, worst first."""
+                        n: int = 3) -> list[Finding]:
+    """Key indicators below or well below what income predicts, worst first."""
     if verdicts is None or verdicts.empty:
         return []
-    rows = verdicts[verdicts["core"].astype(bool)
+    rows = verdicts[verdicts["key"].astype(bool)
                     & verdicts["verdict"].isin(["well below", "below"])]
     rows = rows.sort_values(["perf_z", "indicator"])
     out = []
@@ -199,7 +199,7 @@ def _benchmark_findings(country: str, verdicts: pd.DataFrame | None, units: dict
             f"{row.name} in {country} is {row.verdict} what its income predicts: "
             f"{_with_unit(row.actual, unit)} ({int(row.year)}) against an expected "
             f"{_with_unit(row.predicted, unit)} (90% interval {sig(row.pi_low)} to "
-            f"{sig(row.pi_high)}, z = {row.perf_z:+.1f}); a core indicator of its pillar.",
+            f"{sig(row.pi_high)}, z = {row.perf_z:+.1f}).",
             "verdicts", str(row.indicator)))
     return out
 
@@ -235,8 +235,8 @@ def key_findings(country_name: str, pillars: pd.DataFrame, targets: pd.DataFrame
     bench_f = _benchmark_findings(country_name, clean(verdicts), units)
     trend_f = _trend_findings(clean(trends), names)
     cover_f = _coverage_findings(pillars, coverage_threshold, window)
-    ordered = [*pillar_f, *gap_f[:1], *bench_f[:1], *trend_f, *cover_f[:1], *bench_f[1:],
-               *gap_f[1:], *cover_f[1:]]
+    ordered = [*pillar_f, *gap_f[:1], *bench_f, *trend_f, *cover_f[:1], *gap_f[1:],
+               *cover_f[1:]]
     return ordered[:MAX_FINDINGS]
 
 

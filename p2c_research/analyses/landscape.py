@@ -28,6 +28,7 @@ from p2c_research.analyses.peers import (
     peer_membership,
     peer_scores_long,
 )
+from p2c_research.analyses.quality import TREND_EXCLUDED, trend_rows
 from p2c_research.analyses.scores import (
     INSUFFICIENT,
     WorldScores,
@@ -56,8 +57,9 @@ __all__ = [
     "priority_scores", "scale_values", "world_scores", "world_scores_cached",
 ]
 
-# Bump when a scoring rule changes, so cached world scores are recomputed.
-SCORES_VERSION = 1
+# Bump when a scoring or screening rule changes, so cached results are recomputed.
+SCORES_VERSION = 2
+QUALITY_VERSION = 1
 
 SCORES_COLUMNS = [
     "iso3", "indicator", "name", "pillar", "sub_pillar", "unit", "year", "value", "score",
@@ -81,6 +83,8 @@ PRIORITY_TABLE_COLUMNS = ["iso3", "priority_id", "title", "score", "coverage", "
                           "measurement_note"]
 STRIP_COLUMNS = ["iso3", "indicator", "pillar", "score", "role"]
 TREND_LINE_COLUMNS = ["iso3", "indicator", "pillar", "year", "value", "score", "fitted"]
+QUALITY_TABLE_COLUMNS = ["iso3", "indicator", "name", "year", "value", "flag", "rule", "note",
+                         "used_in_score"]
 
 
 # --------------------------------------------------------------------------- all countries
@@ -88,15 +92,36 @@ def _catalog_hash(catalog: Catalog) -> str:
     return hashlib.sha256(catalog.model_dump_json().encode()).hexdigest()[:16]
 
 
+def screened_panel_cached(selection: DataSelection, catalog: Catalog,
+                          reference_year: int) -> pd.DataFrame:
+    """The selection's panel through the data-quality screen, once per data vintage.
+
+    :func:`p2c_research.analyses.quality.screen_panel` with the default rules;
+    the key is the vintage, the catalog, the reference year and the rules.
+    """
+    from p2c_research.analyses.quality import DEFAULT_RULES, screen_panel
+    from p2c_research.cache import cache_key, cached_frames
+    from p2c_research.datasets import load_panel
+
+    key = cache_key(version=QUALITY_VERSION, vintage=selection.fingerprint(),
+                    catalog=_catalog_hash(catalog), reference_year=int(reference_year),
+                    rules=repr(DEFAULT_RULES))
+    return cached_frames("screened_panel", key, lambda: {"panel": screen_panel(
+        load_panel(selection), catalog, int(reference_year))})["panel"]
+
+
 def world_scores_cached(selection: DataSelection, catalog: Catalog, window: tuple[int, int],
-                        coverage_threshold: float) -> WorldScores:
+                        coverage_threshold: float,
+                        reference_year: int | None = None) -> WorldScores:
     """:func:`world_scores` for the selection's panel, computed once per data vintage.
 
     The cache key is the data vintage (``selection.fingerprint()``), the
-    catalog, the window, the threshold and :data:`SCORES_VERSION`; a change in
-    any of them computes afresh. This is the one function in ``analyses`` that
-    touches files, and only through the shared data and cache modules: it is
-    a memo of a pure function.
+    catalog, the window, the threshold, the reference year and
+    :data:`SCORES_VERSION`; a change in any of them computes afresh. With a
+    ``reference_year`` the scores are made on the quality-screened panel
+    (:func:`screened_panel_cached`); without one, on the panel as published.
+    Like :func:`screened_panel_cached`, it touches files only through the
+    shared data and cache modules: a memo of a pure function.
     """
     from p2c_research.cache import cache_key, cached_frames
     from p2c_research.datasets import load_panel
@@ -104,10 +129,13 @@ def world_scores_cached(selection: DataSelection, catalog: Catalog, window: tupl
     window = (int(window[0]), int(window[1]))
     key = cache_key(version=SCORES_VERSION, vintage=selection.fingerprint(),
                     catalog=_catalog_hash(catalog), window=list(window),
-                    coverage_threshold=float(coverage_threshold))
+                    coverage_threshold=float(coverage_threshold),
+                    reference_year=reference_year)
 
     def compute() -> dict[str, pd.DataFrame]:
-        return world_scores(load_panel(selection), catalog, window, coverage_threshold).frames()
+        panel = (load_panel(selection) if reference_year is None
+                 else screened_panel_cached(selection, catalog, reference_year))
+        return world_scores(panel, catalog, window, coverage_threshold).frames()
 
     frames = cached_frames("landscape_world_scores", key, compute)
     return WorldScores.from_frames(frames, window, coverage_threshold)
@@ -130,6 +158,8 @@ class LandscapeTables:
     findings: list[Finding]
     trend_lines: pd.DataFrame
     strip: pd.DataFrame
+    quality: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=QUALITY_TABLE_COLUMNS))
     peer_set_sizes: dict[str, int] = field(default_factory=dict)
     peer_min_n: int = PEER_MIN_N
 
@@ -151,6 +181,7 @@ class LandscapeTables:
             "targets": self.targets,
             "priority_scores": self.priorities,
             "findings": findings_frame(self.findings),
+            "data_quality": self.quality,
         }
 
 
@@ -255,6 +286,27 @@ def no_data_reasons(rows: pd.DataFrame, world: WorldScores) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
+def _quality_table(own_panel: pd.DataFrame, own_scores: pd.DataFrame,
+                   window: tuple[int, int], meta: pd.DataFrame) -> pd.DataFrame:
+    """The country's flagged values: every flag within the window, and stale flags only
+    for the values its tables show (a value from 2009 is not news), one row per flag."""
+    from p2c_research.analyses.quality import flag_table
+
+    start, end = window
+    rows = own_panel[(own_panel["year"] >= start) & (own_panel["year"] <= end)
+                     & (own_panel["quality"] != "")]
+    table = flag_table(rows)
+    shown = set(zip(own_scores["indicator"], own_scores["year"], strict=True))
+    keys = list(zip(table["indicator"], table["year"], strict=True))
+    is_shown = pd.Series([k in shown for k in keys], index=table.index, dtype=bool)
+    table = table[(table["flag"] != "stale") | is_shown]
+    used = own_scores.loc[~own_scores["stale"], ["indicator", "year"]].assign(used_in_score=True)
+    table = table.merge(used, on=["indicator", "year"], how="left")
+    table["used_in_score"] = table["used_in_score"].fillna(False).astype(bool)
+    table["name"] = table["indicator"].map(meta.set_index("indicator")["name"])
+    return table.reindex(columns=QUALITY_TABLE_COLUMNS).reset_index(drop=True)
+
+
 def _peer_stats_table(ind_peers: pd.DataFrame, sub_peers: pd.DataFrame,
                       pil_peers: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     ind = ind_peers.merge(meta[["indicator", "pillar"]], on="indicator", how="left")
@@ -299,12 +351,16 @@ def country_landscape(
     country_name: str | None = None,
     min_trend_points: int = 3,
     peer_min_n: int = PEER_MIN_N,
+    verdicts: pd.DataFrame | None = None,
 ) -> LandscapeTables:
     """All landscape tables of one country.
 
     Args:
         world: the all-country scores (:func:`world_scores` / :func:`world_scores_cached`).
-        panel: the tidy panel (for the in-window series behind the trends).
+        panel: the tidy panel (for the in-window series behind the trends); when it
+            carries the quality screen's columns, trends use only the rows the screen
+            allows (:func:`p2c_research.analyses.quality.trend_rows`) and the flags
+            are listed in ``quality``.
         iso3: the country.
         peer_sets: label -> member ISO3 codes (``params.resolve_peer_sets``).
         national_targets: ``params.NationalTarget`` objects (indicator, value, year, source).
@@ -314,6 +370,8 @@ def country_landscape(
         min_trend_points: fewest in-window observations for a trend.
         peer_min_n: fewest peers with a value for a percentile (params
             ``analysis.peer_min_n``); below it the percentile is NaN, ``peer_n`` kept.
+        verdicts: the country's benchmark verdicts
+            (:func:`p2c_research.analyses.verdicts.country_verdicts`), for the findings.
 
     Raises:
         NoDataError: the country has no value for any scored indicator, in the
@@ -341,9 +399,19 @@ def country_landscape(
                                       peer_min_n)
     pil_peers = mask_thin_percentiles(level_peer_stats(world, membership, "pillar"), peer_min_n)
 
-    series = window_series(panel, meta, world.window, [iso3])
+    own_panel = panel[panel["iso3"] == iso3]
+    screened = "quality" in own_panel.columns
+    series = window_series(own_panel, meta, world.window, [iso3])
+    if screened:
+        # Stale values may inform a trend (it looks back over the window by design).
+        usable = trend_rows(own_panel, TREND_EXCLUDED - {"stale"})
+        trend_series = series.merge(usable[["iso3", "indicator", "year"]],
+                                    on=["iso3", "indicator", "year"])
+    else:
+        trend_series = series
     shares = meta.loc[meta["bounded_share"].astype(bool), "indicator"].tolist()
-    trends = indicator_trends(series, min_points=min_trend_points, meta=meta, bounded=shares)
+    trends = indicator_trends(trend_series, min_points=min_trend_points, meta=meta,
+                              bounded=shares)
     latest = own[~own["stale"]]
     targets = targets_table(iso3, latest, trends, meta, target_rows(meta, national_targets),
                             bounded=shares)
@@ -365,10 +433,14 @@ def country_landscape(
             measurement_note=lambda f: f["priority_id"].map(notes))
         prio = prio[PRIORITY_TABLE_COLUMNS].reset_index(drop=True)
 
+    used = own[["indicator", "quality", "stale"]]
+    flagged = set(used.loc[(used["quality"] != "") | used["stale"], "indicator"])
+    quality = _quality_table(own_panel, own, world.window, meta) if screened else \
+        pd.DataFrame(columns=QUALITY_TABLE_COLUMNS)
     findings = key_findings(
         country_name or iso3, pillar_scores, targets, trends, meta,
         peer_set=primary_peer_set or "no peer set", coverage_threshold=world.coverage_threshold,
-        window=world.window)
+        window=world.window, verdicts=verdicts, flagged=flagged)
 
     strip = pd.DataFrame(columns=STRIP_COLUMNS)
     if primary_peer_set is not None:
@@ -388,6 +460,7 @@ def country_landscape(
         priorities=prio,
         findings=findings,
         trend_lines=trend_lines(series, trends)[TREND_LINE_COLUMNS],
+        quality=quality,
         strip=strip,
         peer_set_sizes={label: len([m for m in members if m != iso3])
                         for label, members in peer_sets.items()},

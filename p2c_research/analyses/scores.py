@@ -45,6 +45,7 @@ from p2c_research.catalog import SCORED_PILLARS, Catalog
 
 INDICATOR_COLUMNS = [
     "iso3", "indicator", "pillar", "sub_pillar", "year", "value", "score", "stale", "source",
+    "quality", "quality_note",
 ]
 SUB_PILLAR_COLUMNS = [
     "iso3", "pillar", "sub_pillar", "score", "coverage", "n_present", "n_total",
@@ -198,16 +199,32 @@ def latest_values(panel: pd.DataFrame, indicators: Iterable[str],
                   window: tuple[int, int], *, include_stale: bool = True) -> pd.DataFrame:
     """Latest value per economy and indicator within the window; else the latest older one.
 
-    Returns ``iso3, indicator, year, value, source, stale``. Values after the
-    window's end are ignored (the window is the analysis period).
+    Returns ``iso3, indicator, year, value, source, stale`` (plus ``quality`` and
+    ``quality_note`` when the panel was screened). Values after the window's end
+    are ignored (the window is the analysis period). On a screened panel
+    (:func:`p2c_research.analyses.quality.screen_panel`), outliers and imputed
+    repeats are never used (the latest clean value stands in), and a value the
+    screen calls stale (older than ``reference_year - max_age``) is stale here too.
     """
+    from p2c_research.analyses.quality import SCORE_SKIPPED, has_flag
+
     start, end = window
     p = panel[panel["indicator"].isin(list(indicators)) & panel["value"].notna()]
-    p = p[["iso3", "indicator", "year", "value", "source"]]
+    screened = "quality" in p.columns
+    if screened:
+        skipped = np.zeros(len(p), dtype=bool)
+        for flag in SCORE_SKIPPED:
+            skipped |= has_flag(p["quality"], flag).to_numpy()
+        p = p[~skipped]
+    cols = ["iso3", "indicator", "year", "value", "source"]
+    cols += ["quality", "quality_note"] if screened else []
+    p = p[cols]
     in_window = p[(p["year"] >= start) & (p["year"] <= end)]
     latest = (in_window.sort_values("year")
               .drop_duplicates(["iso3", "indicator"], keep="last")
               .assign(stale=False))
+    if screened:
+        latest["stale"] = has_flag(latest["quality"], "stale").to_numpy()
     if include_stale:
         older = p[p["year"] < start].sort_values("year").drop_duplicates(
             ["iso3", "indicator"], keep="last")
@@ -284,6 +301,8 @@ def world_scores(panel: pd.DataFrame, catalog: Catalog, window: tuple[int, int],
     latest = latest_values(panel, meta["indicator"], (start, end), include_stale=include_stale)
     ind = latest.merge(meta[["indicator", "pillar", "sub_pillar"]], on="indicator", how="left")
     ind["score"] = score_frame(ind, meta).where(~ind["stale"])
+    for col in ("quality", "quality_note"):
+        ind[col] = ind[col].fillna("").astype(str) if col in ind else ""
     ind = ind[INDICATOR_COLUMNS].sort_values(["iso3", "indicator"]).reset_index(drop=True)
     ind["year"] = ind["year"].astype("int64")
     ind["stale"] = ind["stale"].astype(bool)

@@ -60,7 +60,7 @@ TREND_COLUMNS = [
 TARGET_COLUMNS = [
     "iso3", "indicator", "target_kind", "target", "target_year", "target_source",
     "provisional", "year", "value", "gap_to_target", "progress", "band", "slope",
-    "years_to_target", "years_low", "years_high", "year_reached", "status",
+    "years_to_target", "years_low", "years_high", "year_reached", "status", "quality",
 ]
 #: How many of the latest clean observations a trend uses.
 RECENT_POINTS = 5
@@ -245,7 +245,7 @@ def trend_lines(series: pd.DataFrame, trends: pd.DataFrame) -> pd.DataFrame:
             fitted[m] = from_scale(lin, scale)
     inside = ((out["year"] >= out["first_year"]) & (out["year"] <= out["last_year"])).to_numpy()
     if "quality" in out:
-        inside &= (out["quality"].fillna("") == "").to_numpy()
+        inside = inside & (out["quality"].fillna("") == "").to_numpy()
     out["fitted"] = np.where(inside, fitted, np.nan)
     return out[["iso3", "indicator", "pillar", "year", "value", "score", "fitted"]]
 
@@ -307,7 +307,9 @@ def targets_table(iso3: str, latest: pd.DataFrame, trends: pd.DataFrame, meta: p
         return pd.DataFrame(columns=TARGET_COLUMNS)
     shares = set(bounded)
     t = targets.merge(meta[["indicator", "higher_is_better"]], on="indicator", how="left")
-    t = t.merge(latest[["indicator", "year", "value"]], on="indicator", how="left")
+    latest = latest if "quality" in latest else latest.assign(quality="")
+    t = t.merge(latest[["indicator", "year", "value", "quality"]], on="indicator", how="left")
+    t["quality"] = t["quality"].fillna("")
     t = t.merge(trends[["indicator", "slope", "trend_scale", "trend_slope", "slope_low",
                         "slope_high"]], on="indicator", how="left")
     t.insert(0, "iso3", iso3)

@@ -22,8 +22,9 @@ from p2c_research.catalog import Catalog
 FLAGGED: tuple[str, ...] = ("well below", "below")
 ALL_VERDICTS: tuple[str, ...] = (*VERDICTS, NO_VERDICT, NO_DATA)
 VERDICT_COLUMNS = [
-    "iso3", "indicator", "name", "pillar", "sub_pillar", "core", "model", "scale", "r2",
-    "year", "actual", "predicted", "pi_low", "pi_high", "z", "perf_z", "verdict", "note",
+    "iso3", "indicator", "name", "pillar", "sub_pillar", "key", "model", "scale", "r2",
+    "year", "actual", "predicted", "pi_low", "pi_high", "z", "perf_z", "verdict", "quality",
+    "note",
 ]
 MODEL_WORDS = {
     "logit_lngdp": "logit share on ln GDP pc",
@@ -44,24 +45,35 @@ def world_verdicts(results: BenchmarkResults) -> pd.DataFrame:
     return rows[["iso3", "indicator", "model", "verdict"]].reset_index(drop=True)
 
 
-def country_verdicts(results: BenchmarkResults, iso3: str, catalog: Catalog) -> pd.DataFrame:
+def country_verdicts(results: BenchmarkResults, iso3: str, catalog: Catalog,
+                     screened: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per scored indicator of ``iso3``: its verdict and what it rests on.
 
-    Columns :data:`VERDICT_COLUMNS`; ``core`` marks indicators that are core to
-    a pillar or sub-pillar of the catalog (a verdict on those can become a key
-    finding). Catalog order.
+    Columns :data:`VERDICT_COLUMNS`; ``key`` marks the catalog's core and
+    headline indicators (:meth:`p2c_research.catalog.Catalog.key_indicators`: a
+    verdict on those can become a key finding); ``quality`` carries the screen's flags on the value judged
+    (from ``screened``, the quality-screened panel). Catalog order.
     """
     c = results.countries
     rows = c[(c["iso3"] == iso3) & c["preferred"].astype(bool)]
     r2 = results.models[results.models["preferred"].astype(bool)][["indicator", "r2"]]
     meta = pd.DataFrame([{"indicator": i.id, "name": i.name, "pillar": i.pillar,
                           "sub_pillar": i.sub_pillar} for i in catalog.scored])
-    core_ids = set(catalog.core_groups()["indicator"])
+    key_ids = catalog.key_indicators()
     out = meta.merge(rows.drop(columns=["iso3"]), on="indicator", how="left").merge(
         r2, on="indicator", how="left")
     out.insert(0, "iso3", iso3)
-    out["core"] = out["indicator"].isin(core_ids)
+    out["key"] = out["indicator"].isin(key_ids)
+    out["quality"] = ""
+    if screened is not None and "quality" in screened.columns:
+        own = screened[screened["iso3"] == iso3][["indicator", "year", "quality"]]
+        flags = own.set_index(["indicator", "year"])["quality"]
+        keys = pd.MultiIndex.from_arrays([out["indicator"], out["year"].astype("float64")])
+        flags.index = pd.MultiIndex.from_arrays([flags.index.get_level_values(0),
+                                                 flags.index.get_level_values(1).astype("float64")])
+        out["quality"] = flags.reindex(keys).fillna("").to_numpy()
     out["verdict"] = out["verdict"].fillna(NO_DATA)
+    out["year"] = out["year"].where(out["actual"].notna())  # a GDP year is not the value's
     out["note"] = out["note"].fillna("not benchmarked")
     return out[VERDICT_COLUMNS].reset_index(drop=True)
 

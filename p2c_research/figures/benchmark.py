@@ -309,9 +309,12 @@ def residual_dotplot(
                             label=VERDICT_LABELS[c]) for c in present if c != "no data"]
     if guide is not None:
         handles.append(Patch(color="#f0f0f0", label=f"within ±{guide:.2f} (the interval)"))
+    height = fig.get_figheight()
+    rows = -(-len(handles) // 2)
     if handles:
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / n - 0.08),
                   ncol=2, fontsize=8, frameon=False)
-    add_source(fig, source)
+    # the source goes under the legend: x label (~0.55 in), legend rows (~0.2 in each)
+    add_source(fig, source, y=-(0.55 + 0.2 * rows + 0.1) / height)
     plt.close(fig)
     return fig

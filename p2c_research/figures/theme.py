@@ -44,17 +44,19 @@ def apply_theme() -> None:
 
 
 def add_source(fig: Figure, text: str, *, wrap: int | None = None,
-               fontsize: float = 8) -> Figure:
+               fontsize: float = 8, y: float = -0.02) -> Figure:
     """Write ``text`` (source and year) under the figure, left-aligned, small.
 
     ``wrap``: wrap at this many characters, for a figure narrower than its
     source line (a thumbnail would otherwise be as wide as the line).
+    ``y``: the line's top in figure fractions (lower it below a legend drawn
+    under the axes).
     """
     if wrap:
         import textwrap
 
         text = "\n".join(textwrap.wrap(text, wrap))
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=fontsize, color="#555555",
+    fig.text(0.01, y, text, ha="left", va="top", fontsize=fontsize, color="#555555",
              transform=fig.transFigure)
     return fig
 

@@ -117,7 +117,7 @@ class BenchmarkReport:
             "Indicator": v["name"].to_numpy(),
             "Pillar": v["pillar"].map(PILLAR_LABELS).to_numpy(),
             "Unit": t["unit"].to_numpy(),
-            "Year": v["year"].where(v["actual"].notna()).astype("Int64").to_numpy(),
+            "Year": [str(int(y)) if pd.notna(y) else "" for y in v["year"]],
             "Actual": v["actual"].map(_sig).to_numpy(),
             "Expected": v["predicted"].map(_sig).to_numpy(),
             f"{round(self.pi_level * 100)}% interval": [
@@ -126,6 +126,7 @@ class BenchmarkReport:
             "Verdict": v["verdict"].to_numpy(),
             "Model (R²)": [f"{MODEL_WORDS.get(m, m)} ({r:.2f})" if pd.notna(r) else "not fitted"
                            for m, r in zip(v["model"], v["r2"], strict=True)],
+            "Quality": v["quality"].to_numpy(),
             "Frontier gap": t["distance_to_frontier"].map(_sig).to_numpy(),
             "Note": v["note"].to_numpy(),
         })
@@ -349,7 +350,10 @@ def _interval(lo: float, hi: float, digits: int = 3) -> str:
 
 
 def _sig(x: float) -> str:
-    return "" if pd.isna(x) else sig(x)
+    """Three significant figures; a difference below a millionth (float noise) reads 0."""
+    if pd.isna(x):
+        return ""
+    return "0" if abs(x) < 1e-6 else sig(x)
 
 
 def indicator_sources(panel: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
@@ -390,11 +394,9 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
     params = ctx.params
     opts = params.analysis
     window = (params.year_window.start, params.year_window.end)
-    world = world_benchmark_cached(ctx.selection, ctx.catalog, window,
-                                   pi_level=opts.prediction_interval,
-                                   frontier_q=opts.frontier_quantile)
+    world = ctx.benchmark()
     table = country_benchmark(world, ctx.iso3, ctx.catalog)
-    verdicts = country_verdicts(world, ctx.iso3, ctx.catalog)
+    verdicts = country_verdicts(world, ctx.iso3, ctx.catalog, ctx.screened_panel)
     peer_sets = resolve_peer_sets(params)
     peers = peer_refits(world, ctx.iso3, peer_sets, ctx.catalog, min_n=opts.peer_min_n,
                         pi_level=opts.prediction_interval)
@@ -454,4 +456,5 @@ def precompute(selection, params) -> None:
 
     opts = params.analysis
     world_benchmark_cached(selection, load_catalog(), (params.year_window.start, params.year_window.end),
-                           pi_level=opts.prediction_interval, frontier_q=opts.frontier_quantile)
+                           pi_level=opts.prediction_interval, frontier_q=opts.frontier_quantile,
+                           reference_year=params.reference_year)

@@ -27,7 +27,9 @@ from p2c_research.analyses.landscape import (
     empty_tables,
     world_scores_cached,
 )
+from p2c_research.analyses.quality import FLAG_RULES
 from p2c_research.analyses.scores import INSUFFICIENT, catalog_meta
+from p2c_research.analyses.verdicts import country_verdicts
 from p2c_research.attribution import licence_note, publishers_text
 from p2c_research.catalog import PILLAR_LABELS
 from p2c_research.errors import P2CError
@@ -41,6 +43,7 @@ from p2c_research.figures.wheel import wheel_figure
 from p2c_research.params import headline_peers, resolve_peer_sets
 from p2c_research.report_io import percentile_text, save_figure, save_table, styled
 from p2c_research.store import read_provenance
+from p2c_research.textfmt import sig
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
     from p2c_research.context import RunContext
 
 SECTIONS = ("findings", "pillars", "scores", "peers", "trends", "targets", "priorities",
-            "method", "outputs")
+            "quality", "method", "outputs")
 FIGURE_NAMES = ("wheel", "wheel_small", "indicator_strips", "trends", "target_progress")
 
 
@@ -154,11 +157,15 @@ def run_country(ctx: RunContext) -> LandscapeResult:
     min_n = params.analysis.peer_min_n
     error = None
     try:
-        world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold)
+        world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold,
+                                    params.reference_year)
         tables = country_landscape(
-            world, ctx.panel, ctx.iso3, peer_sets, national_targets=params.national_targets,
+            world, ctx.screened_panel, ctx.iso3, peer_sets,
+            national_targets=params.national_targets,
             priorities=params.strategic_priorities, primary_peer_set=primary,
-            country_name=name, peer_min_n=min_n)
+            country_name=name, peer_min_n=min_n,
+            verdicts=country_verdicts(ctx.benchmark(), ctx.iso3, ctx.catalog,
+                                      ctx.screened_panel))
     except P2CError as exc:
         error = str(exc)
         tables = empty_tables(ctx.iso3, primary,
@@ -190,7 +197,13 @@ def _pct(x: float) -> str:
 
 
 def _num(x: float, digits: int = 1) -> str:
+    """A score-like number with fixed decimals (scores, percentages, slopes)."""
     return "n/a" if pd.isna(x) else f"{x:,.{digits}f}"
+
+
+def _val(x: float) -> str:
+    """An indicator value, to three significant figures (0.165, not 0.20)."""
+    return "n/a" if pd.isna(x) else sig(x)
 
 
 def _level_display(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -216,17 +229,18 @@ def _scores_display(scores: pd.DataFrame) -> pd.DataFrame:
         "indicator": s["name"],
         "pillar": s["pillar"].map(lambda p: PILLAR_LABELS.get(p, p)),
         "year": s["year"].astype("string").fillna(""),
-        "value": s["value"].map(lambda v: _num(v, 2)),
+        "value": s["value"].map(_val),
         "unit": s["unit"],
         "score": [(_num(v) if pd.notna(v) else (n or "n/a"))
                   for v, n in zip(s["score"], s["note"], strict=True)],
-        "peer median": s["peer_median"].map(lambda v: _num(v, 2)),
+        "peer median": s["peer_median"].map(_val),
         "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
                        zip(s["peer_percentile"], s["peer_n"], s["score"], strict=True)],
-        "target": [f"{_num(t, 1)} by {int(y)}" if pd.notna(t) else ""
+        "target": [f"{_val(t)} by {int(y)}" if pd.notna(t) else ""
                    for t, y in zip(s["target"], s["target_year"], strict=True)],
-        "gap to target": s["gap_to_target"].map(lambda v: "" if pd.isna(v) else _num(v, 2)),
+        "gap to target": s["gap_to_target"].map(lambda v: "" if pd.isna(v) else _val(v)),
         "band": s["band"].fillna(""),
+        "quality": s["quality"].fillna("") if "quality" in s else "",
     })
 
 
@@ -234,6 +248,20 @@ def _relative(path: Path, iso3: str) -> str:
     """``<ISO3>/tables/x.csv``: the part of a path a reader of any copy of the outputs can use."""
     parts = Path(path).parts
     return "/".join(parts[parts.index(iso3):]) if iso3 in parts else str(path)
+
+
+def _reach_text(row) -> str:
+    """When a target is reached at the recent trend, with its range, as the status says."""
+    if pd.isna(row.value):
+        return ""
+    if row.status == "met":
+        return "met"
+    if pd.isna(row.year_reached):
+        return "not at this trend" if row.status == "not on track" else ""
+    lo = int(np.ceil(row.year + row.years_low - 1e-9))
+    hi = (str(int(np.ceil(row.year + row.years_high - 1e-9))) if np.isfinite(row.years_high)
+          else "never")
+    return f"{int(row.year_reached)} ({lo} to {hi})"
 
 
 def _caption(text: str) -> str:
@@ -348,9 +376,11 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
     if section == "trends":
         tr = t.trends
         has = tr[tr["score_slope"].notna()]
-        msg = (f"Trends over {start}-{end}: {len(has)} indicator(s) have at least 3 values. "
-               "Solid line: observed; dashed: Theil-Sen trend (median of pairwise slopes, "
-               "robust to one odd year); dotted red: the target.")
+        msg = (f"Recent trends within {start}-{end}: {len(has)} indicator(s) have at least 3 "
+               "clean values (the last five values the data-quality screen does not flag, "
+               "from the last break on). Solid line: observed; dashed: the Theil-Sen trend on "
+               "the logit of a share or the log of a positive series, so it keeps the bounds; "
+               "dotted red: the target.")
         if not has.empty:
             best = has.sort_values("score_slope").iloc[-1]
             msg += (f" Fastest improving: {best['name']} "
@@ -362,12 +392,14 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
             "last": [f"{_num(v, 2)} ({y})" for v, y in
                      zip(tr["last_value"], tr["last_year"], strict=True)],
             "CAGR %/yr": tr["cagr_pct"].map(lambda v: _num(v, 1)),
-            "Theil-Sen slope /yr": tr["slope"].map(lambda v: _num(v, 3)),
+            "change /yr (latest)": tr["slope"].map(_val),
+            "scale": tr["trend_scale"].fillna(""),
             "score points /yr": tr["score_slope"].map(lambda v: _num(v, 2)),
         })
         return [_caption(msg), result.figures["trends"],
-                _caption("Compound annual growth (first to last value) and the Theil-Sen "
-                         "slope in the indicator's unit and in score points."), tab]
+                _caption("Compound annual growth (first to last clean value), the trend's "
+                         "change over its latest year in the indicator's unit, the scale it was "
+                         "fitted on, and the change in score points a year."), tab]
     if section == "targets":
         tg = t.targets
         with_value = tg[tg["value"].notna()]
@@ -386,10 +418,7 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
                       for v, y in zip(tg["value"], tg["year"], strict=True)],
             "gap": tg["gap_to_target"].map(lambda v: _num(v, 2)),
             "band": tg["band"].fillna(""),
-            "years to target": [("" if pd.isna(v) else _num(y, 1)) if pd.notna(y) else
-                                ("never at this trend" if s == "not on track" else "")
-                                for v, y, s in zip(tg["value"], tg["years_to_target"],
-                                                   tg["status"], strict=True)],
+            "reached by (range)": [_reach_text(r) for r in tg.itertuples(index=False)],
             "status": tg["status"].fillna("no data"),
             "source": tg["target_source"],
         })
@@ -397,6 +426,24 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         note = (" National targets marked provisional in params are working assumptions, "
                 "not official figures." if len(prov) else "")
         return [_caption(msg + note), result.figures["target_progress"], tab]
+    if section == "quality":
+        q = t.quality
+        rules = pd.DataFrame({"flag": list(FLAG_RULES), "rule": list(FLAG_RULES.values())})
+        if q.empty:
+            return [_caption(f"The data-quality screen flags no value of {name} in "
+                             f"{start}-{end}. The rules it applies:"), rules]
+        n_used = int(q["used_in_score"].sum())
+        msg = (f"{len(q)} flag(s) on values of {name} in {start}-{end} (stale flags only for "
+               f"values the tables show); {n_used} flagged value(s) still enter a score "
+               "(jumps and breaks may be real). Outliers and imputed repeats are never used: "
+               "the latest clean value stands in. Flagged values are left out of trends, "
+               "target projections and findings.")
+        tab = pd.DataFrame({
+            "indicator": q["name"], "year": q["year"], "value": q["value"].map(_val),
+            "flag": q["flag"], "what the screen saw": q["note"],
+            "used in the score": q["used_in_score"].map({True: "yes", False: "no"}),
+        })
+        return [_caption(msg), tab, _caption("The rules:"), rules]
     # priorities
     pr = t.priorities
     if pr.empty:
@@ -487,4 +534,5 @@ def precompute(selection, params) -> None:
     from p2c_research.catalog import load_catalog
 
     window = (params.year_window.start, params.year_window.end)
-    world_scores_cached(selection, load_catalog(), window, params.analysis.coverage_threshold)
+    world_scores_cached(selection, load_catalog(), window, params.analysis.coverage_threshold,
+                        params.reference_year)

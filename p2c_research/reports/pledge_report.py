@@ -35,7 +35,6 @@ from p2c_research.analyses.allocation import (
     describe_rule,
     unresolved_targets,
 )
-from p2c_research.analyses.benchmark import world_benchmark_cached
 from p2c_research.analyses.classification import classify_pledges, unmatched_pledges
 from p2c_research.analyses.landscape import WorldScores, priority_scores, world_scores_cached
 from p2c_research.analyses.scores import latest_values
@@ -276,12 +275,8 @@ def _population(panel: pd.DataFrame, window: tuple[int, int]) -> pd.Series:
 
 def _verdicts(ctx: RunContext) -> pd.DataFrame | None:
     """Every economy's verdicts (the same cached fits and engine as notebook 02), or None."""
-    a = ctx.params.analysis
-    window = (ctx.params.year_window.start, ctx.params.year_window.end)
     try:
-        results = world_benchmark_cached(ctx.selection, ctx.catalog, window,
-                                         pi_level=a.prediction_interval,
-                                         frontier_q=a.frontier_quantile)
+        results = ctx.benchmark()
     except P2CError as exc:  # e.g. a panel without GDP: report the score-only need
         log.warning("benchmark unavailable (%s); need uses the score only", exc)
         return None
@@ -360,7 +355,8 @@ def world_allocation(ctx: RunContext, rule: str | None = None) -> dict[str, pd.D
         population = _population(panel, window)
         need = None
         if rule == "need":
-            world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold)
+            world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold,
+                                        ctx.params.reference_year)
             membership = gp.indicator_membership(ctx.catalog, [])
             under = gp.under_shares(_verdicts(ctx), membership)
             needs = gp.need_scores(_pillar_and_country_scores(world), under)
@@ -448,7 +444,7 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None) -> Pledge
     panel = load_panel(ctx.selection)
     population = _population(panel, window)
     world = world_scores_cached(ctx.selection, ctx.catalog, window,
-                                params.analysis.coverage_threshold)
+                                params.analysis.coverage_threshold, params.reference_year)
     verdicts = _verdicts(ctx)
     if verdicts is None:
         notes.append("No benchmark results: need is 100 minus the landscape score alone.")
