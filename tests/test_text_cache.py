@@ -50,7 +50,7 @@ def _fresh_cache():
 
 def test_the_cache_is_active_exactly_on_the_verified_matplotlib_versions() -> None:
     minor = ".".join(matplotlib.__version__.split(".")[:2])
-    assert text_cache.ACTIVE == (minor in text_cache.VERIFIED_MATPLOTLIB)
+    assert (minor in text_cache.VERIFIED_MATPLOTLIB) == text_cache.ACTIVE
     print(f"matplotlib {matplotlib.__version__}: text cache "
           f"{'active' if text_cache.ACTIVE else 'off (stock rendering)'}")
     if not text_cache.ACTIVE:

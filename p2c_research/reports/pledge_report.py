@@ -8,15 +8,15 @@ of countries shares them; the per-country parts (classification against the
 country's priorities, need/support/gap for those priorities, matrix,
 follow-through, action plan) take a second or two.
 
-Pledge text (entity, description) is untrusted input: anything shown in the
-notebook goes through :func:`html_table` (``to_html(escape=True)``) or
-:func:`html.escape`, never raw into Markdown or HTML.
+Pledge text (entity, description) and params text are untrusted input:
+anything shown in the notebook goes through :func:`html_table`
+(``to_html(escape=True)``) or :mod:`p2c_research.escaping`, never raw into
+Markdown or HTML.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import warnings
 from collections.abc import Callable
@@ -44,6 +44,7 @@ from p2c_research.cache import cache_key, cached_frames
 from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS
 from p2c_research.datasets import load_geometries, load_panel, load_pledges
 from p2c_research.errors import P2CError
+from p2c_research.escaping import html_text, md_code, md_text
 from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
 from p2c_research.figures.layers import frame_digest, render_layered
@@ -150,15 +151,15 @@ def html_table(frame: pd.DataFrame, *, max_rows: int | None = None, float_format
     text = shown.to_html(index=False, escape=True, na_rep="–", float_format=fmt, border=0,
                          classes="p2c-table")
     if caption:
-        text = f"<p><em>{html.escape(caption)}</em></p>\n{text}"
+        text = f"<p><em>{html_text(caption)}</em></p>\n{text}"
     if max_rows is not None and len(frame) > max_rows:
         text += f"<p><em>First {max_rows} of {len(frame)} rows; the CSV has them all.</em></p>"
     return text
 
 
 def escape_md(text: object) -> str:
-    """Escape text for a Markdown cell (HTML special characters only)."""
-    return html.escape(str(text))
+    """Text for a Markdown cell, shown literally (:func:`p2c_research.escaping.md_text`)."""
+    return md_text(text)
 
 
 # --------------------------------------------------------------------------- the result
@@ -237,12 +238,12 @@ class PledgeGapReport:
         country_row = self.tables["pledge_gaps"]
         overall = country_row[country_row["level"] == "country"].iloc[0]
         share = follow["share_value_self_reported"]
-        missing = ", ".join(f"`{escape_md(p)}`" for p in self.priorities_without_pledges)
+        missing = ", ".join(md_code(p) for p in self.priorities_without_pledges)
         lines = [
             f"**{len(reach)} pledges reach {escape_md(self.name)}** "
             f"({', '.join(f'{n} via {escape_md(b)}' for b, n in by_basis.items())}); "
             f"USD {reach['usd_allocated'].sum() / 1e6:,.1f} m allocated to it under the "
-            f"`{escape_md(self.rule)}` rule "
+            f"{md_code(self.rule)} rule "
             f"({int(reach['usd_allocated'].isna().sum())} pledges have no USD value and count "
             "by number only).",
             "",
@@ -666,7 +667,7 @@ def images(paths: dict[str, Path], *names: str) -> list:
 def outputs_markdown(tables: dict[str, Path], figures: dict[str, Path]) -> str:
     """A list of the files written, for the last cell of the notebook."""
     lines = ["### Files written", ""]
-    lines += [f"- `{escape_md(p)}`" for p in [*tables.values(), *figures.values()]]
+    lines += [f"- {md_code(p)}" for p in [*tables.values(), *figures.values()]]
     return "\n".join(lines)
 
 
