@@ -161,14 +161,16 @@ def lab(c, port="8888", no_browser=False):
           f" --notebook-dir={ROOT / 'notebooks'}{flags}", pty=False)
 
 
-@task(help={"k": "only tests matching this expression", "fast": "skip smoke and browser tests"})
+@task(help={"k": "only tests matching this expression",
+            "fast": "leave out notebook smoke, browser and slow tests (kernels, clusters, "
+                    "subprocesses)"})
 def test(c, k="", fast=False):
     """Run the test suite (unit, integration on ../shared/real when present, notebook smoke, browser)."""
     args = ["-q"]
     if k:
         args += ["-k", repr(k)]
     if fast:
-        args += ["-m", "'not smoke and not browser'"]
+        args += ["-m", "'not smoke and not browser and not slow'"]
     c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=False)
 
 

@@ -194,6 +194,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(case, tree, tmp_path, 
 
 @pytest.mark.parametrize("argv", [["run", "--country", "KHN"],
                                   ["batch", "--countries", "KHM,MDG", "--workers", "abc"]])
+@pytest.mark.slow  # subprocesses
 def test_as_real_commands(argv, tree, tmp_path):
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-m", "invoke", *argv, "--out", str(out)],

@@ -18,6 +18,8 @@ import pytest
 from p2c_research.errors import P2CError
 from p2c_research.runner.batch import connect_scheduler, scheduler_security
 
+pytestmark = pytest.mark.slow  # a TLS scheduler and workers
+
 OPENSSL = shutil.which("openssl")
 
 

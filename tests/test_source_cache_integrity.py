@@ -44,6 +44,7 @@ def _files_of(raw: Path, stem: str) -> list[Path]:
     return sorted(raw.glob(f"{stem}*")) if raw.exists() else []
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_non_numeric_value_exits_2_with_one_line_and_is_not_cached(recorded_server, tmp_path):
     _serve_country_list(recorded_server)
     recorded_server.add(INDICATOR, _page("12,5 (est.)"))

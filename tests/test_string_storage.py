@@ -15,6 +15,8 @@ import pytest
 from p2c_research.config import project_root
 from p2c_research.runner.worker_setup import STRING_STORAGE, use_python_strings
 
+pytestmark = pytest.mark.slow  # fresh interpreters
+
 SAMPLE_PANEL = project_root() / "data" / "sample" / "panel.parquet"
 
 
