@@ -2,8 +2,9 @@
 
 Tasks are thin: each parses its options and calls one package function, so the
 same work is reachable from Python and from the command line. User errors
-(unknown country, bad YAML, broken files) print one clear message and exit 2,
-without a traceback.
+(unknown country, bad YAML, broken files, a full disk) print one clear message
+and exit 2, without a traceback; Ctrl-C exits 130. Numeric options are taken
+as text and checked here, since invoke's own conversion fails with a traceback.
 """
 
 from __future__ import annotations
@@ -13,25 +14,67 @@ import os
 import sys
 from pathlib import Path
 
-from invoke import Collection, Exit, task
+from invoke import Collection, Exit, Task, task
 
 ROOT = Path(__file__).resolve().parent
 
 
+#: Exit codes: 1 = a country or request failed, 2 = bad input, 130 = interrupted (Ctrl-C).
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
 def _user_errors(fn):
-    """Turn a P2CError into a one-line message and exit code 2."""
+    """Turn a P2CError into one message and exit code 2, and Ctrl-C into exit code 130.
+
+    The command line is a process the workbench owns, so it also takes the batch's
+    pandas setting (:mod:`p2c_research.runner.worker_setup`).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from p2c_research.errors import P2CError
+        from p2c_research.runner.worker_setup import use_python_strings
+
+        use_python_strings()
 
         try:
             return fn(*args, **kwargs)
         except P2CError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            raise Exit(code=2) from None
+            raise Exit(code=EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:
+            print("\ninterrupted; rerun with --resume to keep the reports already finished",
+                  file=sys.stderr)
+            raise Exit(code=EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+def _number(value: str, option: str, kind: type = int, minimum: float | None = None,
+            default: float | None = None):
+    """``value`` of ``--option`` as ``kind``, or a P2CError that says what is expected."""
+    from p2c_research.errors import P2CError
+
+    text = str(value).strip()
+    if text == "" and default is not None:
+        return kind(default)
+    try:
+        number = kind(text)
+    except ValueError:
+        number = None
+    if number is None or number != number or (minimum is not None and number < minimum):
+        what = "a whole number" if kind is int else "a number"
+        floor = f" of at least {minimum:g}" if minimum is not None else ""
+        raise P2CError(f"--{option} {value}: must be {what}{floor}")
+    return number
+
+
+class _NoHelpShortFlag(Task):
+    """A task none of whose options takes ``-h`` as its short flag (everyone reads it as help)."""
+
+    def arg_opts(self, name, default, taken_names):
+        return super().arg_opts(name, default, {*taken_names, "h"})
 
 
 def _split(codes: str) -> list[str]:
@@ -53,23 +96,30 @@ NO_ITU_HELP = ("CC BY-only build: leave out ITU DataHub values (CC BY-NC-SA 3.0 
     "data": "sample | processed | auto (default: processed if built, else sample)",
     "out": "output folder (default: outputs/)",
     "no_itu": NO_ITU_HELP,
+    "engine": "kernel (default: a fresh Jupyter kernel per notebook, as in JupyterLab) | "
+              "inprocess (the batch's faster engine)",
 })
 @_user_errors
-def run(c, country, params="", data="auto", out="", no_itu=False):
-    """Run the three analysis notebooks for one country and write its HTML reports."""
+def run(c, country, params="", data="auto", out="", no_itu=False, engine="kernel"):
+    """Run the three analysis notebooks for one country and write its HTML reports.
+
+    Exit codes: 0 done, 1 a report failed, 2 bad input (nothing written), 130 interrupted.
+    """
     from p2c_research.runner.batch import run_batch
 
     code = run_batch([country], out_dir=out or None, data=_data_spec(data, no_itu),
-                     params_file=params or None, workers=1, local=True)
+                     params_file=params or None, workers=1, local=True, engine=engine)
     if code:
         raise Exit(code=code)
 
 
-@task(help={
+@task(klass=_NoHelpShortFlag, help={
     "countries": "comma-separated ISO3 codes, e.g. KHM,MDG,DOM,MRT",
     "all": "every economy in the panel with data",
     "workers": "worker processes (default: number of cores)",
     "scheduler": "address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786",
+    "security": "Dask configuration YAML with the TLS settings for --scheduler (see README)",
+    "dashboard": "serve Dask's dashboard on 127.0.0.1 (off by default) and print its address",
     "out": "output folder (default: outputs/)",
     "resume": "skip countries whose reports are complete for the same params and data",
     "data": "sample | processed | auto",
@@ -78,26 +128,25 @@ def run(c, country, params="", data="auto", out="", no_itu=False):
                 "assessment' section, and OUT/compare.html lists every change",
 })
 @_user_errors
-def batch(c, countries="", all=False, workers=0, scheduler="", out="", resume=False,
-          data="auto", no_itu=False, baseline=""):
-    """Run the reports for many countries in parallel (Dask), then write index.html and manifest.json."""
-    from p2c_research.config import outputs_dir
-    from p2c_research.reports.compare_report import set_baseline, write_comparison
-    from p2c_research.runner.batch import all_countries_with_data, run_batch
+def batch(c, countries="", all=False, workers="", scheduler="", out="", resume=False,
+          data="auto", no_itu=False, security="", dashboard=False, baseline=""):
+    """Run the reports for many countries in parallel (Dask), then write index.html and manifest.json.
+
+    Exit codes: 0 done, 1 a report failed, 2 bad input (nothing written), 130 interrupted.
+    """
+    from p2c_research.errors import P2CError
+    from p2c_research.runner.batch import all_countries_with_data, check_workers, run_batch
 
     if all and countries:
-        raise Exit("use either --countries or --all, not both", code=2)
+        raise P2CError("use either --countries or --all, not both")
+    n_workers = check_workers(workers)
     data = _data_spec(data, no_itu)
     codes = all_countries_with_data(data) if all else _split(countries)
     if not codes:
-        raise Exit("no countries: pass --countries A,B or --all", code=2)
-    folder = Path(out) if out else outputs_dir()
-    set_baseline(folder, baseline or None)  # recorded before any report reads it
-    code = run_batch(codes, out_dir=folder, data=data, workers=workers or None,
-                     scheduler=scheduler or None, resume=resume)
-    if baseline:
-        written = write_comparison(baseline, folder)
-        print(f"comparison with {baseline}: {written['html']}")
+        raise P2CError("no countries: pass --countries A,B or --all")
+    code = run_batch(codes, out_dir=out or None, data=data, workers=n_workers,
+                     scheduler=scheduler or None, security=security or None,
+                     dashboard=dashboard, resume=resume, baseline=baseline or None)
     if code:
         raise Exit(code=code)
 
@@ -118,8 +167,10 @@ def compare(c, old, new, out=""):
 
 
 @task(help={"port": "port for JupyterLab (default 8888)", "no_browser": "do not open a browser"})
-def lab(c, port=8888, no_browser=False):
+@_user_errors
+def lab(c, port="8888", no_browser=False):
     """Start JupyterLab on 127.0.0.1 with the notebooks folder open."""
+    port = _number(port, "port", int, minimum=1)
     flags = " --no-browser" if no_browser else ""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         flags += " --allow-root"  # containers and CI machines often run as root
@@ -127,14 +178,16 @@ def lab(c, port=8888, no_browser=False):
           f" --notebook-dir={ROOT / 'notebooks'}{flags}", pty=False)
 
 
-@task(help={"k": "only tests matching this expression", "fast": "skip smoke and browser tests"})
+@task(help={"k": "only tests matching this expression",
+            "fast": "leave out notebook smoke, browser and slow tests (kernels, clusters, "
+                    "subprocesses)"})
 def test(c, k="", fast=False):
     """Run the test suite (unit, integration on ../shared/real when present, notebook smoke, browser)."""
     args = ["-q"]
     if k:
         args += ["-k", repr(k)]
     if fast:
-        args += ["-m", "'not smoke and not browser'"]
+        args += ["-m", "'not smoke and not browser and not slow'"]
     c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=False)
 
 
@@ -168,15 +221,18 @@ def sample(c, source, out=""):
 })
 @_user_errors
 def fetch(c, source, base_url="", path="", mapping="", strict=False, refresh=False,
-          start=0, end=0, countries="", ttl="24", codes="", timeout="60", retries=3):
+          start="", end="", countries="", ttl="24", codes="", timeout="60", retries="3"):
     """Fetch one real source into data/raw/<source>/ (cached, with provenance)."""
     from p2c_research.sources.fetch import fetch_source
 
     report = fetch_source(
         source, base_url=base_url or None, refresh=refresh, path=path or None,
-        mapping=mapping or None, strict=strict, start=start or None, end=end or None,
-        countries=_split(countries) or None, ttl_hours=float(ttl),
-        codes=_split(codes) or None, timeout=float(timeout), retries=int(retries),
+        mapping=mapping or None, strict=strict,
+        start=_number(start, "start", int, minimum=0, default=0) or None,
+        end=_number(end, "end", int, minimum=0, default=0) or None,
+        countries=_split(countries) or None, ttl_hours=_number(ttl, "ttl", float, minimum=0),
+        codes=_split(codes) or None, timeout=_number(timeout, "timeout", float, minimum=0.1),
+        retries=_number(retries, "retries", int, minimum=0),
     )
     print(report.summary())
 
@@ -200,17 +256,19 @@ def build(c):
     "retries": "retries on 5xx and time-outs (default 3)",
 })
 @_user_errors
-def regions(c, source="", datahub=False, base_url="", out="", min_members=0, timeout="60",
-            retries=3):
+def regions(c, source="", datahub=False, base_url="", out="", min_members="", timeout="60",
+            retries="3"):
     """Build the ITU-D region list (resources/itu_regions.csv + provenance) from a CSV or ITU DataHub."""
     from p2c_research import regions_build
     from p2c_research.sources.http import HttpClient, HttpSettings
 
     if bool(source) == bool(datahub):
         raise Exit("pass either --source FILE or --datahub", code=2)
-    kwargs = {"min_members": int(min_members) or regions_build.MIN_MEMBERS}
+    kwargs = {"min_members": _number(min_members, "min-members", int, minimum=0, default=0)
+              or regions_build.MIN_MEMBERS}
     if datahub:
-        client = HttpClient(HttpSettings(timeout=float(timeout), retries=int(retries)))
+        client = HttpClient(HttpSettings(timeout=_number(timeout, "timeout", float, minimum=0.1),
+                                         retries=_number(retries, "retries", int, minimum=0)))
         built = regions_build.build_from_datahub(base_url or None, out or None, client=client,
                                                  **kwargs)
     else:

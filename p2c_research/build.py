@@ -40,9 +40,10 @@ from p2c_research.sources.base import FIRST_YEAR
 from p2c_research.store import (
     PANEL_COLUMNS,
     Provenance,
-    atomic_write_with,
+    read_parquet,
     read_provenance,
     validate_panel,
+    write_csv,
     write_panel,
 )
 
@@ -240,7 +241,7 @@ def build_processed(
                 notes=f"{len(no_itu)} values; the CC BY-only panel (--no-itu).",
                 inputs=[i for i in inputs if not i["file"].startswith("itu")]))
     conflicts_path = out.parent / CONFLICTS_NAME
-    atomic_write_with(conflicts_path, lambda tmp: conflicts.to_csv(tmp, index=False))
+    write_csv(conflicts, conflicts_path)
     geometries = naturalearth.build_geometries(raw_root, out.parent / naturalearth.PROCESSED_NAME)
     return BuildReport(out=out, rows=len(merged), by_source=by_source.reset_index(drop=True),
                        conflicts=conflicts, geometries=geometries,
@@ -265,7 +266,8 @@ def diff_panels(
         path = Path(path)
         if not path.exists():
             raise DataError(f"{path}: panel file not found")
-        frames.append(validate_panel(pd.read_parquet(path), origin=str(path)))
+        frames.append(validate_panel(read_parquet(path, "pass a complete panel file"),
+                                     origin=str(path)))
     keys = ["iso3", "indicator", "year"]
     both = frames[0][[*keys, "value"]].merge(
         frames[1][[*keys, "value"]], on=keys, how="outer", suffixes=("_old", "_new"))

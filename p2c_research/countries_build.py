@@ -45,6 +45,7 @@ from p2c_research.countries import (
     normalise_name,
 )
 from p2c_research.errors import DataError, P2CError
+from p2c_research.store import neutralise_formulas
 
 PROVENANCE_FILE = "countries.provenance.json"
 
@@ -634,7 +635,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _csv_text(frame: pd.DataFrame) -> str:
     """CSV with LF line ends, empty cells for missing values and true/false for flags."""
-    out = frame.copy()
+    out = neutralise_formulas(frame).copy()  # spreadsheet formulas made inert (OWASP)
     for column in out.columns:
         if out[column].dtype == bool:
             out[column] = out[column].map({True: "true", False: "false"})

@@ -25,7 +25,7 @@ import pandas as pd
 from p2c_research.attribution import ITU_LICENCE_LABEL
 from p2c_research.config import processed_dir, sample_dir
 from p2c_research.errors import DataError
-from p2c_research.store import read_panel, read_provenance, sha256_file
+from p2c_research.store import read_panel, read_parquet, read_provenance, sha256_file
 
 DataChoice = Literal["auto", "sample", "processed"]
 ITU_SOURCE_PREFIX = "itu_datahub"
@@ -66,7 +66,11 @@ class DataSelection:
         parts = []
         for path in self.panel_paths:
             prov = read_provenance(path)
-            source = prov.get("source") or "source not recorded (no provenance file)"
+            if not prov:
+                parts.append(f"{path.parent.name}/{path.name}, which has no provenance sidecar, "
+                             "so its source, licence and date are not recorded")
+                continue
+            source = prov.get("source") or "source not recorded"
             licence = prov.get("licence") or "licence not recorded"
             when = str(prov.get("retrieved_at", ""))[:10] or "date not recorded"
             parts.append(f"{path.parent.name}/{path.name}: {source}, {licence}; built {when}")
@@ -84,6 +88,20 @@ class DataSelection:
         else:
             text += f" Pledges: imported from {read_provenance(self.pledges_path).get('url_or_file', 'a P2C export')}."
         return text
+
+    def check(self) -> None:
+        """Read the panel, the pledges and the sidecars once, so a damaged file stops a
+        run with one message before anything is computed or written.
+
+        Raises:
+            DataError: a file is missing, truncated or corrupt, or a sidecar is invalid.
+        """
+        load_panel(self)
+        load_pledges(self)
+        self.describe()
+        if not self.geometries_path.exists():
+            raise DataError(f"{self.geometries_path}: country geometries missing; rebuild the "
+                            "sample with `invoke data.sample --source DIR`")
 
     def _files(self) -> tuple[Path, ...]:
         return (*self.panel_paths, self.pledges_path, self.geometries_path)
@@ -202,7 +220,7 @@ def load_pledges(selection: DataSelection) -> pd.DataFrame:
     if not p.exists():
         raise DataError(f"{p}: pledge file missing; rebuild the sample or import pledges "
                         "with `invoke data.fetch --source pledges --path FILE`")
-    return pd.read_parquet(p)
+    return read_parquet(p, "rebuild the sample or import the pledges again")
 
 
 @lru_cache(maxsize=2)

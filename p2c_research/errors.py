@@ -33,3 +33,10 @@ class SourceError(P2CError, RuntimeError):
 
 class NoDataError(P2CError, LookupError):
     """A country or indicator has no data at all in the chosen panel."""
+
+
+class WriteError(P2CError, OSError):
+    """A file could not be written (disk full, read-only folder, no permission).
+
+    Also an ``OSError``, so code that already handles failed writes keeps doing so.
+    """

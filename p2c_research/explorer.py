@@ -32,8 +32,9 @@ from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS, load_catalog
 from p2c_research.config import outputs_dir
 from p2c_research.context import RunContext, open_context
 from p2c_research.errors import P2CError
+from p2c_research.escaping import html_text, relative_href
 from p2c_research.params import resolve_peer_sets
-from p2c_research.store import atomic_path
+from p2c_research.store import atomic_path, write_csv
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -280,9 +281,9 @@ class Explorer:
             self.errors.pop(view, None)
             with out:  # PNG bytes: shown the same whatever matplotlib backend is active
                 display(Image(data=_png_bytes(result.figure)))
-        self.status.value = (f"<small>Showing {countries.iso3_to_name(state.country)} "
-                             f"({state.country}); peers: {state.peer_group}. "
-                             f"{ctx.selection.describe()}</small>")
+        self.status.value = html_text(  # peer labels and sources come from files
+            f"Showing {countries.iso3_to_name(state.country)} ({state.country}); peers: "
+            f"{state.peer_group}. {ctx.selection.describe()}").join(("<small>", "</small>"))
 
     # ----------------------------------------------------------------- actions
     def export_view(self) -> list[Path]:
@@ -296,10 +297,9 @@ class Explorer:
             with atomic_path(png) as tmp:
                 result.figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
             csv = folder / f"{view}_{slug}.csv"
-            with atomic_path(csv) as tmp:
-                result.data.to_csv(tmp, index=False)
+            write_csv(result.data, csv)
             written += [png, csv]
-        self.status.value = f"<small>Exported {len(written)} files to {folder}</small>"
+        self.status.value = f"<small>Exported {len(written)} files to {html_text(folder)}</small>"
         return written
 
     def run_report(self, *, wait: bool = False) -> threading.Thread:
@@ -317,15 +317,17 @@ class Explorer:
         def work() -> None:
             statuses = []
             for k, name in enumerate(names):
-                self.report_status.value = f"running {REPORT_TITLES[name]} for {code} ({k + 1}/{len(names)})"
+                self.report_status.value = html_text(
+                    f"running {REPORT_TITLES[name]} for {code} ({k + 1}/{len(names)})")
                 statuses.append(execute_one(code, name, self.out_dir.resolve(), data=self.data))
                 self.progress.value = k + 1
             failed = [s for s in statuses if s.status != "ok"]
-            links = ", ".join(f'<a href="{s.html}" target="_blank">{REPORT_TITLES[s.notebook]}</a>'
+            links = ", ".join(f'<a href="{relative_href(s.html)}" target="_blank">'
+                              f'{html_text(REPORT_TITLES[s.notebook])}</a>'
                               for s in statuses if s.status == "ok")
-            self.report_status.value = (f"done for {code}: {links}" if not failed else
+            self.report_status.value = (f"done for {html_text(code)}: {links}" if not failed else
                                         f"{len(failed)} notebook(s) failed: "
-                                        + "; ".join(s.error[:200] for s in failed))
+                                        + "; ".join(html_text(s.error[:200]) for s in failed))
             self.report_button.disabled = False
 
         self.report_thread = threading.Thread(target=work, name=f"p2c-report-{code}", daemon=True)

@@ -34,6 +34,9 @@ from p2c_research.errors import ParamsError, UnknownCountryError
 from p2c_research.yamlio import parse_yaml
 
 DEFAULTS_NAME = "defaults.yaml"
+#: Largest params file read (bytes). The shipped files are under 10 kB; a file of
+#: tens of MB takes seconds and gigabytes to parse, and every notebook reads it.
+MAX_PARAMS_BYTES = 1_000_000
 
 
 class _Strict(BaseModel):
@@ -217,10 +220,22 @@ class CountryParams(_Strict):
 
 # --------------------------------------------------------------------------- loading
 def _read_yaml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ParamsError(f"{path}: is a folder, not a params file; pass a YAML file such as "
+                          "params/KHM.yaml")
     try:
+        size = path.stat().st_size
+        if size > MAX_PARAMS_BYTES:
+            raise ParamsError(f"{path}: {size:,} bytes, over the {MAX_PARAMS_BYTES:,}-byte limit "
+                              "for a params file; a params file holds settings, not data")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ParamsError(f"{path}: file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
+                          "as UTF-8") from exc
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     try:
         data = parse_yaml(text)
     except yaml.YAMLError as exc:
@@ -366,7 +381,8 @@ def _merge_validate(code: str, defaults_path: Path, country_path: Path | None) -
             got = err.get("input")
             got_txt = f" (got {got!r})" if not isinstance(got, dict | list) else ""
             lines.append(f"{origin}: key '{_format_loc(loc)}': {msg}{got_txt}")
-        raise ParamsError("invalid parameters:\n  " + "\n  ".join(lines)) from exc
+        text = lines[0] if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+        raise ParamsError("invalid parameters: " + text) from exc
 
 
 def shipped_param_files(directory: Path | None = None) -> list[Path]:

@@ -33,7 +33,7 @@ from p2c_research.config import RESOURCES_DIR, project_root
 from p2c_research.errors import DataError
 from p2c_research.sources import itu
 from p2c_research.sources.http import HttpClient
-from p2c_research.store import atomic_write_text, sha256_bytes
+from p2c_research.store import atomic_write_text, neutralise_formulas, sha256_bytes
 
 PROVENANCE_FILE = "itu_regions.provenance.json"
 #: Fewest members a build accepts: ITU has 194 member states, so a list much
@@ -189,7 +189,8 @@ def _previous(out_dir: Path) -> pd.DataFrame | None:
 
 # --------------------------------------------------------------------------- save
 def _csv_text(regions: pd.DataFrame) -> str:
-    return regions.to_csv(index=False, lineterminator="\n")
+    # region names come from DataHub or a CSV: spreadsheet formulas made inert (OWASP)
+    return neutralise_formulas(regions).to_csv(index=False, lineterminator="\n")
 
 
 def save(regions: pd.DataFrame, provenance: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:

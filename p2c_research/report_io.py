@@ -7,7 +7,6 @@ and ``--resume`` knows what is done. Every write is atomic.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from p2c_research import countries
-from p2c_research.store import atomic_path
+from p2c_research.escaping import escaped_table, md_text
+from p2c_research.store import atomic_path, write_csv
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,11 +54,8 @@ def country_output_dir(out_dir: Path | str, iso3: str) -> Path:
 
 
 def save_table(frame: pd.DataFrame, out_dir: Path | str, iso3: str, name: str) -> Path:
-    """Write ``OUT/<ISO3>/tables/<name>.csv`` atomically."""
-    path = country_output_dir(out_dir, iso3) / "tables" / f"{name}.csv"
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
-    return path
+    """Write ``OUT/<ISO3>/tables/<name>.csv`` atomically, spreadsheet formulas made inert."""
+    return write_csv(frame, country_output_dir(out_dir, iso3) / "tables" / f"{name}.csv")
 
 
 @dataclass(frozen=True)
@@ -189,28 +186,30 @@ def report_header(params: CountryParams, selection: DataSelection, title: str,
     before any number, so no reader can miss them; so is the headline peer set
     (``params.headline_peers``), the same in all three reports, with the reason
     when a country that is not an ITU member is compared with its World Bank region.
+    Text from params and data files is shown literally
+    (:func:`p2c_research.escaping.md_text`).
     """
     from p2c_research.params import headline_peers
 
-    name = html.escape(params.country_name)
-    lines = [f"# {html.escape(title)}: {name} ({params.country})", ""]
+    name = md_text(params.country_name)
+    lines = [f"# {md_text(title)}: {name} ({params.country})", ""]
     if shows_pledges and selection.pledges_synthetic:
         lines += [f"> {SYNTHETIC_PLEDGES_NOTICE}", ""]
-    lines += [f"> {html.escape(selection.describe())}", ""]
+    lines += [f"> {md_text(selection.describe())}", ""]
     pr = params.strategic_priorities
     if pr.provisional:
         lines += [
             "> **Strategic priorities are PROVISIONAL** for this country: "
-            f"{html.escape(pr.source.strip())}",
+            f"{md_text(pr.source.strip())}",
             "",
         ]
     else:
-        lines += [f"Strategic priorities: {html.escape(pr.source.strip())}", ""]
+        lines += [f"Strategic priorities: {md_text(pr.source.strip())}", ""]
     lines += [
         f"Reference year {params.reference_year}; latest values within "
         f"{params.year_window.start}-{params.year_window.end}.",
         "",
-        html.escape(headline_peers(params).sentence, quote=False),
+        md_text(headline_peers(params).sentence),
         "",
         "How every number is made, and its known limits: [methodology](../methodology.html) "
         "(docs/methodology.md).",
@@ -222,11 +221,13 @@ def styled(frame: pd.DataFrame, precision: int = 2):
     """A table for reviewers: no index column, '–' for missing values, HTML-escaped text,
     text columns aligned left (numbers stay right-aligned, as the notebook CSS sets them).
 
-    Escaping matters: tables may carry untrusted text (pledge entities and
-    descriptions), and a pandas Styler does not escape unless asked.
+    Escaping matters: tables carry untrusted text (priority titles, peer labels
+    and target sources from params, pledge entities and descriptions), in cells
+    and in column headers, and a pandas Styler escapes nothing unless asked
+    and only the cells when asked (:func:`p2c_research.escaping.escaped_table`).
     """
-    return text_left(frame.style.hide(axis="index").format(na_rep="–", precision=precision,
-                                                           escape="html"))
+    return text_left(escaped_table(frame.style.hide(axis="index").format(
+        na_rep="–", precision=precision, escape="html")))
 
 
 def text_left(styler):

@@ -10,6 +10,7 @@ sidecar that says where its numbers came from.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from p2c_research.errors import DataError
+from p2c_research.errors import DataError, WriteError
 
 PANEL_COLUMNS: list[str] = ["iso3", "indicator", "year", "value", "source"]
 
@@ -64,7 +65,10 @@ def validate_panel(panel: pd.DataFrame, origin: str = "panel") -> pd.DataFrame:
         raise DataError(
             f"{origin}: {len(exc.failure_cases)} panel check(s) failed:\n" + "\n".join(lines)
         ) from exc
-    out = out.astype({"iso3": "string", "indicator": "string", "source": "string"})
+    # Python-backed strings: the analyses touch these columns in many small pieces,
+    # where pyarrow's per-call overhead costs more than the work (runner/worker_setup.py).
+    text = pd.StringDtype("python")
+    out = out.astype({"iso3": text, "indicator": text, "source": text})
     out["year"] = out["year"].astype("int64")
     out["value"] = out["value"].astype("float64")
     return out.reset_index(drop=True)
@@ -83,16 +87,40 @@ def empty_panel() -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- atomic writes
+#: What to tell the user when the system refuses a write, by ``errno``.
+_WRITE_FIXES = {
+    errno.ENOSPC: "the disk is full; free some space and run again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run again",
+    errno.EROFS: "the file system is read-only; choose another folder (e.g. --out DIR)",
+    errno.EACCES: "permission denied; choose a folder you can write to (e.g. --out DIR)",
+    errno.EPERM: "permission denied; choose a folder you can write to (e.g. --out DIR)",
+}
+
+
+def write_error(path: Path | str, exc: OSError) -> WriteError:
+    """A :class:`WriteError` naming ``path``, what went wrong and the fix."""
+    fix = _WRITE_FIXES.get(exc.errno or 0, "check the folder and free disk space, then run again")
+    reason = exc.strerror or type(exc).__name__
+    error = WriteError(f"{path}: cannot write it ({reason}); {fix}")
+    error.errno = exc.errno
+    return error
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place on success.
 
     On any exception (or KeyboardInterrupt) the temporary file is removed and
-    the previous version of ``path``, if any, is untouched.
+    the previous version of ``path``, if any, is untouched. A write the system
+    refuses (disk full, read-only, no permission) raises :class:`WriteError`,
+    which names the file and the fix.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -100,9 +128,12 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         if tmp_path.exists():
             os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError) \
+                and exc.errno in _WRITE_FIXES:
+            raise write_error(path, exc) from exc
         raise
 
 
@@ -123,6 +154,64 @@ def atomic_write_with(path: Path | str, writer: Callable[[Path], Any]) -> Path:
     with atomic_path(path) as tmp:
         writer(tmp)
     return Path(path)
+
+
+# --------------------------------------------------------------------------- CSV files
+#: First characters that make a spreadsheet read a cell as a formula (OWASP,
+#: "CSV Injection"): ``= + - @``, tab and carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell a spreadsheet would run as a formula made inert.
+
+    The OWASP rule: a text cell (or column header) starting with ``= + - @``,
+    tab or carriage return gets a leading ``'``, which spreadsheets show as
+    text. Numbers, booleans and dates are left alone, so ``-3.5`` stays a
+    number. Country teams open these files in Excel; text in them comes from
+    params, pledge exports and publishers. Returns ``frame`` itself when
+    nothing needs changing.
+    """
+    changed: dict[int, pd.Series] = {}
+    for k in range(frame.shape[1]):
+        column = frame.iloc[:, k]
+        if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+                or isinstance(column.dtype, pd.CategoricalDtype)):
+            continue
+        values = column.astype(object).tolist()
+        inert = [_inert(v) for v in values]
+        if any(a is not b for a, b in zip(inert, values, strict=True)):
+            changed[k] = pd.Series(inert, index=frame.index, dtype=object)
+    headers = [_inert(c) for c in frame.columns]
+    if not changed and headers == list(frame.columns):
+        return frame
+    out = frame.copy()
+    for k, inert in changed.items():
+        out.isetitem(k, inert)
+    out.columns = headers
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: Path | str, **to_csv: Any) -> Path:
+    """Write ``frame`` as CSV atomically, formulas neutralised (:func:`neutralise_formulas`).
+
+    Every CSV the workbench writes goes through here; ``to_csv`` are pandas'
+    options (``index=False`` unless given). Lines end in CRLF, as RFC 4180
+    and spreadsheets have them: Python's CSV writer quotes a cell holding a
+    line-end character only if it is in the line terminator, so with a bare
+    LF a carriage return inside a cell went out unquoted, and a spreadsheet
+    read the text after it as a new row, a formula included.
+    """
+    to_csv.setdefault("index", False)
+    to_csv.setdefault("lineterminator", "\r\n")
+    safe = neutralise_formulas(frame)
+    return atomic_write_with(path, lambda tmp: safe.to_csv(tmp, **to_csv))
 
 
 def sha256_file(path: Path | str) -> str:
@@ -167,10 +256,24 @@ def write_provenance(path: Path | str, prov: Provenance) -> Path:
 
 
 def read_provenance(path: Path | str) -> dict[str, Any]:
+    """The sidecar of ``path`` as a dict; ``{}`` when there is none.
+
+    Raises:
+        DataError: the sidecar exists but is not a JSON object (damaged or edited).
+    """
     side = provenance_path(path)
     if not side.exists():
         return {}
-    return json.loads(side.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{side}: not a readable provenance sidecar ({exc}); delete it and "
+                        "rebuild or fetch the file beside it again") from exc
+    if not isinstance(data, dict):
+        raise DataError(f"{side}: a provenance sidecar must be a JSON object, not "
+                        f"{type(data).__name__}; delete it and rebuild or fetch the file "
+                        "beside it again")
+    return data
 
 
 def write_parquet(df: pd.DataFrame, path: Path | str, prov: Provenance | None = None) -> Path:
@@ -189,10 +292,30 @@ def write_panel(panel: pd.DataFrame, path: Path | str, prov: Provenance) -> Path
     return write_parquet(panel, path, prov)
 
 
+def read_parquet(path: Path | str, fix: str = "rebuild it") -> pd.DataFrame:
+    """Read a parquet file; a missing, truncated or corrupt file is a :class:`DataError`.
+
+    pyarrow's own errors ("Parquet magic bytes not found") do not say which
+    file or what to do; this names both.
+    """
+    import pyarrow
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (or not a file); {fix}")
+    try:
+        return pd.read_parquet(path)
+    except (pyarrow.ArrowException, OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise DataError(f"{path}: not a readable parquet file, truncated or corrupt "
+                        f"({reason}); {fix}") from exc
+
+
 def read_panel(path: Path | str) -> pd.DataFrame:
     """Read and validate a tidy panel file."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: panel file not found; build it with `invoke data.sample` "
                         "or `invoke data.build`")
-    return validate_panel(pd.read_parquet(path), origin=str(path))
+    frame = read_parquet(path, "rebuild it with `invoke data.sample` or `invoke data.build`")
+    return validate_panel(frame, origin=str(path))

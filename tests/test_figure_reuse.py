@@ -70,6 +70,7 @@ def _pixels(png: bytes) -> np.ndarray:
 REPORTS = [(1, 19, True), (2, 17, False), (3, 9, True), (4, 18, True), (5, 19, False)]
 
 
+@pytest.mark.slow  # draws reports twice
 def test_a_reused_grid_draws_what_a_fresh_grid_draws() -> None:
     reports = [_report(seed, n, with_targets=t) for seed, n, t in REPORTS]
     fresh = [_draw(r) for r in reports]  # the pool is off: a new figure each time

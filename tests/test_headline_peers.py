@@ -199,6 +199,7 @@ def test_few_peers_give_too_few_peers_text_and_many_a_number(catalog, tmp_path):
 
 # --------------------------------------------------------------------------- reports, index
 @needs_sample
+@pytest.mark.slow  # builds reports
 def test_landscape_reports_name_the_headline_set(tmp_path, monkeypatch):
     monkeypatch.setenv("P2C_CACHE", str(tmp_path / "cache"))
     khm = landscape_report.run_country(open_context("KHM", "", "sample", str(tmp_path / "o")))

@@ -97,6 +97,7 @@ def test_fingerprint_changes_with_params(params_copy):
     assert a != b
 
 
+@pytest.mark.slow  # a subprocess
 def test_invoke_params_check_fails_on_misspelt_key(params_copy, project_root):
     (params_copy / "KHM.yaml").write_text("country: KHM\nrefrence_year: 2022\n")
     res = subprocess.run([sys.executable, "-m", "invoke", "params.check", "--folder",

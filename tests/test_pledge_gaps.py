@@ -448,6 +448,7 @@ def test_html_table_escapes_untrusted_text() -> None:
     assert "&lt;NA&gt;" not in text
 
 
+@pytest.mark.slow  # builds reports
 def test_report_world_gaps_are_shared_between_countries_and_equal_a_fresh_build(tmp_path) -> None:
     from p2c_research.context import open_context
     from p2c_research.reports import pledge_report as pr

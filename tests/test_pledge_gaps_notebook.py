@@ -81,20 +81,6 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[nbformat.Noteboo
     return nbformat.read(root / "03_out.ipynb", as_version=4), out / "KHM"
 
 
-def test_notebook_is_thin_stripped_and_parameterised() -> None:
-    import papermill as pm
-
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    params = pm.inspect_notebook(str(NOTEBOOK))
-    assert set(params) == {"country", "params_file", "data", "out_dir"}
-    assert nb.cells[0].metadata.get("tags") == ["parameters"]
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, "strip outputs"
-            lines = [ln for ln in cell.source.splitlines() if ln.strip()]
-            assert len(lines) <= 5 and not any(ln.lstrip().startswith("for ") for ln in lines)
-
-
 def test_notebook_smoke_khm_writes_tables_and_maps(executed) -> None:
     nb, country_dir = executed
     code = [c for c in nb.cells if c.cell_type == "code"]

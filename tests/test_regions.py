@@ -166,6 +166,7 @@ def test_refresh_from_datahub_end_to_end(recorded_server, tmp_path):
     assert built.paths["regions"] == out / "itu_regions.csv"
 
 
+@pytest.mark.slow  # subprocesses
 def test_invoke_data_regions_refreshes_and_refuses_a_short_answer(recorded_server, tmp_path,
                                                                    project_root):
     recorded_server.add("/v2/country/all", FIXTURE.read_bytes())

@@ -26,6 +26,8 @@ STUB_SOURCE = """\
 from p2c_research.context import open_context
 from p2c_research.report_io import save_table
 import pandas as pd, time
+
+pytestmark = pytest.mark.slow  # kernels, Dask clusters and subprocesses
 ctx = open_context(country, params_file, data, out_dir)
 if ctx.iso3 == "MDG":
     raise RuntimeError("deliberate failure for MDG")
@@ -72,16 +74,13 @@ def _run(codes, out, **kw):
 
 
 def test_one_broken_country_does_not_sink_the_batch(stub_root, tmp_path):
-    (stub_root / "params" / "DOM.yaml").write_text("country: DOM\nrefrence_year: 2022\n")
     out = tmp_path / "out"
-    code = _run(["KHM", "DOM", "MDG", "TUV"], out, local=True)
+    code = _run(["KHM", "MDG", "TUV"], out, local=True)
     assert code == 1
     manifest = json.loads((out / "manifest.json").read_text())
     status = {(e["country"], e["notebook"]): e for e in manifest["outputs"]}
     assert status[("KHM", "landscape")]["status"] == "ok"
     assert status[("TUV", "landscape")]["status"] == "ok"
-    assert status[("DOM", "landscape")]["status"] == "failed"
-    assert "did you mean 'reference_year'" in status[("DOM", "landscape")]["error"]
     assert status[("MDG", "landscape")]["status"] == "failed"
     assert "deliberate failure for MDG" in status[("MDG", "landscape")]["error"]
     # the partial executed notebook of the failure is kept; no report pretends to exist
@@ -104,13 +103,30 @@ def test_one_broken_country_does_not_sink_the_batch(stub_root, tmp_path):
 
 
 def test_path_traversal_is_rejected_before_any_path_is_built(stub_root, tmp_path):
+    from p2c_research.errors import P2CError
+
     out = tmp_path / "out"
-    code = _run(["../escape", "KHM"], out, local=True)
-    assert code == 1
+    with pytest.raises(P2CError, match=r"unknown country code '\.\./ESCAPE'"):
+        _run(["../escape", "KHM"], out, local=True)
     assert not (tmp_path / "escape").exists() and not (out.parent / "escape").exists()
-    manifest = json.loads((out / "manifest.json").read_text())
-    bad = [e for e in manifest["outputs"] if e["status"] == "failed"]
-    assert bad and "unknown country code '../ESCAPE'" in bad[0]["error"]
+    assert not out.exists()  # nothing written, not even the output folder
+
+
+def test_bad_params_of_one_country_stop_the_batch_before_anything_is_written(stub_root,
+                                                                          tmp_path):
+    from p2c_research.errors import P2CError
+
+    (stub_root / "params" / "DOM.yaml").write_text("country: DOM\nrefrence_year: 2022\n")
+    (stub_root / "params" / "MDG.yaml").write_text("country: [MDG\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(P2CError) as info:
+        _run(["KHM", "DOM", "MDG", "TUV"], out, local=True)
+    message = str(info.value)
+    assert message.startswith("2 countries with invalid parameters; nothing was run")
+    assert "DOM: " in message and "did you mean 'reference_year'" in message
+    assert "MDG: " in message and "not valid YAML" in message
+    assert list(out.iterdir()) == []
 
 
 def test_resume_skips_complete_outputs_and_reruns_on_param_change(stub_root, tmp_path):
@@ -263,27 +279,68 @@ def test_inprocess_outputs_are_those_of_a_kernel(stub_root, tmp_path):
         [c.get("execution_count") for c in kernel_nb.cells]
 
 
-def test_inprocess_clears_variables_and_settings_between_notebooks(stub_root, tmp_path):
+LEAK_PROBE = """\
+import os, random, warnings
+from pathlib import Path
+import numpy as np, pandas as pd, matplotlib as mpl
+assert 'leaked' not in globals() and '_private' not in globals(), 'a variable leaked'
+assert mpl.rcParams['lines.linewidth'] != 7, 'a matplotlib setting leaked'
+assert pd.get_option('display.max_rows') != 3, 'a pandas option leaked'
+assert not any(getattr(f[1], 'pattern', None) == 'p2c-leak-probe' for f in warnings.filters), \
+    'a warnings filter leaked'
+assert 'P2C_LEAK_PROBE' not in os.environ, 'an environment variable leaked'
+assert Path.cwd().name == 'notebooks', f'the working directory is {Path.cwd()}'
+print('draws', random.random(), float(np.random.random()))
+mpl.rcParams['lines.linewidth'] = 7
+pd.set_option('display.max_rows', 3)
+warnings.filterwarnings('error', message='p2c-leak-probe')
+random.seed(12345); np.random.seed(12345)
+os.environ['P2C_LEAK_PROBE'] = '1'
+os.chdir('/')
+leaked = country
+_private = 1
+print('process', os.getpid())
+"""
+
+
+def test_inprocess_resets_everything_a_notebook_can_change(stub_root, tmp_path):
+    """Namespace (underscore names too), pandas options, warnings filters, random state,
+    environment, working directory and rcParams: the next notebook sees none of them."""
     from p2c_research.runner.execute import execute_one
 
     nb = _stub_notebook()
-    nb.cells[2] = nbformat.v4.new_code_cell(
-        "assert 'leaked' not in globals(), 'a variable leaked from the previous notebook'\n"
-        "import matplotlib as mpl\n"
-        "assert mpl.rcParams['lines.linewidth'] != 7, 'a matplotlib setting leaked'\n"
-        "mpl.rcParams['lines.linewidth'] = 7\n"
-        "leaked = country\nimport os\nprint('process', os.getpid())")
+    nb.cells[2] = nbformat.v4.new_code_cell(LEAK_PROBE)
     nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
     out = tmp_path / "out"
-    first = execute_one("KHM", "landscape", out, engine="inprocess")
-    second = execute_one("TUV", "landscape", out, engine="inprocess")
-    assert first.status == "ok", first.error
-    assert second.status == "ok", second.error
-    for code in ("KHM", "TUV"):
+    cwd = Path.cwd()
+    statuses = [execute_one(code, "landscape", out, engine="inprocess")
+                for code in ("KHM", "TUV", "MRT")]
+    assert Path.cwd() == cwd  # the caller's directory is untouched too
+    draws = set()
+    for code, status in zip(("KHM", "TUV", "MRT"), statuses, strict=True):
+        assert status.status == "ok", (code, status.error)
         executed = nbformat.read(out / code / "01_landscape.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                        for o in c.get("outputs", []))
         assert f"process {os.getpid()}" in text  # really in this process, no kernel
+        draws.add(re.search(r"draws (\S+) (\S+)", text).groups())
+    assert len(draws) == 1  # every notebook starts from the same random state
+
+
+def test_inprocess_cell_timeout_stops_a_runaway_cell(stub_root, tmp_path, monkeypatch):
+    from p2c_research.runner import inprocess
+    from p2c_research.runner.execute import execute_one
+
+    monkeypatch.setattr(inprocess, "DEFAULT_CELL_TIMEOUT", 1.0)
+    nb = _stub_notebook()
+    nb.cells[2] = nbformat.v4.new_code_cell(
+        "import time\nt0 = time.monotonic()\nwhile time.monotonic() - t0 < 60:\n    pass")
+    nbformat.write(nb, stub_root / "notebooks" / "01_landscape.ipynb")
+    t0 = time.monotonic()
+    status = execute_one("KHM", "landscape", tmp_path / "out", engine="inprocess")
+    assert status.status == "failed"
+    assert status.error.startswith("CellTimeout")
+    assert time.monotonic() - t0 < 50  # stopped, not run to its end
 
 
 def test_an_error_in_process_fails_the_notebook_with_its_traceback(stub_root, tmp_path):
@@ -406,3 +463,111 @@ def test_inside_another_ipython_shell_the_batch_uses_kernels(stub_root, tmp_path
     text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                    for o in c.get("outputs", []))
     assert "process" in text and f"process {caller}" not in text  # a kernel, not the caller
+
+
+@pytest.mark.parametrize("command", ["batch", "run"])
+def test_ctrl_c_exits_130_and_records_the_finished_reports(stub_root, tmp_path, project_root,
+                                                            command):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) ends the run with
+    exit code 130 and one 'interrupted' line, and the manifest lists what had finished."""
+    out = tmp_path / "out"
+    env = {**os.environ, "STUB_SLEEP": "1.5"}
+    if command == "batch":
+        cmd = [sys.executable, "-m", "invoke", "batch", "--countries", "KHM,TUV,NPL,KEN",
+               "--workers", "1", "--out", str(out)]
+        marker_glob = "*/.01_landscape.done.json"
+    else:  # one country: its notebooks run in this process, one after another
+        nb = _stub_notebook()
+        for name in ("02_benchmarking.ipynb", "03_pledge_gap_map.ipynb"):
+            nbformat.write(nb, stub_root / "notebooks" / name)
+        cmd = [sys.executable, "-m", "invoke", "run", "--country", "KHM", "--out", str(out)]
+        marker_glob = "KHM/.01_landscape.done.json"
+    proc = subprocess.Popen(cmd, cwd=project_root, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and not list(out.glob(marker_glob)) and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted; rerun with --resume" in stderr
+    assert "Traceback" not in stderr
+    finished = {p.parent.name for p in out.glob("*/.01_landscape.done.json")}
+    manifest = json.loads((out / "manifest.json").read_text())
+    recorded = {e["country"] for e in manifest["outputs"]
+                if e["notebook"] == "landscape" and e["status"] == "ok"}
+    assert finished and finished <= recorded
+    assert (out / "index.html").exists()
+
+
+def _new_listeners(before: set) -> set[tuple[int, str, int]]:
+    import psutil
+
+    me = psutil.Process()
+    found = set()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        found |= {(proc.pid, c.laddr.ip, c.laddr.port) for c in conns
+                  if c.status == psutil.CONN_LISTEN}
+    return found - before
+
+
+def _http_status(port: int, path: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_batch_cluster_listens_on_loopback_only_and_serves_no_dashboard():
+    """The batch's LocalCluster: every socket it opens is on 127.0.0.1, none on 8787, and
+    its HTTP servers answer nothing (Dask opens them even without a dashboard)."""
+    from dask.distributed import Client
+
+    from p2c_research.runner.batch import local_cluster
+
+    def port_of(address: str) -> int:
+        return int(address.rsplit(":", 1)[1])
+
+    def answers_on_8787() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", 8787)) == 0
+
+    taken_before = answers_on_8787()  # another program of this machine may use the port
+    before = _new_listeners(set())
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        info = client.scheduler_info()
+        assert len(info["workers"]) == 2
+        listeners = _new_listeners(before)
+        comm_ports = {port_of(cluster.scheduler_address)}
+        for address, worker in info["workers"].items():
+            comm_ports |= {port_of(address), port_of(worker["nanny"])}
+        http_ports = {port for _, _, port in listeners} - comm_ports
+        answers = {port: (_http_status(port, "/status"), _http_status(port, "/health"),
+                          _http_status(port, "/metrics")) for port in http_ports}
+        taken_during = answers_on_8787()
+    assert {ip for _, ip, _ in listeners} == {"127.0.0.1"}, listeners
+    assert 8787 not in {port for _, _, port in listeners}
+    assert taken_before or not taken_during, "something answers on 127.0.0.1:8787"
+    # the scheduler's and each worker's HTTP server: no route, no dashboard, no metrics
+    assert len(answers) == 3, (listeners, comm_ports)
+    assert set(answers.values()) == {(404, 404, 404)}, answers
+
+
+def test_the_dashboard_is_served_on_loopback_when_asked_for(capsys):
+    from p2c_research.runner.batch import dask_client
+
+    with dask_client(1, None, None, dashboard=True) as client:
+        link = client.dashboard_link
+        port = int(link.split(":")[2].split("/")[0])
+        assert _http_status(port, "/health") == 200
+    assert link.startswith("http://127.0.0.1:")
+    assert f"Dask dashboard (this machine only): {link}" in capsys.readouterr().err

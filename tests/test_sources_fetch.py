@@ -67,6 +67,7 @@ def any_indicator(server):
 
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "tasks.py").exists(), reason="tasks.py not written yet")
+@pytest.mark.slow  # subprocesses
 def test_invoke_data_fetch_and_build_against_a_recorded_server(recorded_server, tmp_path):
     for page in (1, 2):
         recorded_server.add("/v2/country", recorded_server.fixture(

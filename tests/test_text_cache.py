@@ -48,6 +48,17 @@ def _fresh_cache():
     text_cache.clear()
 
 
+def test_the_cache_is_active_exactly_on_the_verified_matplotlib_versions() -> None:
+    minor = ".".join(matplotlib.__version__.split(".")[:2])
+    assert (minor in text_cache.VERIFIED_MATPLOTLIB) == text_cache.ACTIVE
+    print(f"matplotlib {matplotlib.__version__}: text cache "
+          f"{'active' if text_cache.ACTIVE else 'off (stock rendering)'}")
+    if not text_cache.ACTIVE:
+        original = RendererAgg.draw_text
+        with text_cache.cached_text():
+            assert RendererAgg.draw_text is original  # nothing patched: stock rendering
+
+
 def test_cached_renders_are_pixel_identical_to_matplotlib_alone() -> None:
     plain = _render(_figure(), cached=False)
     first = _render(_figure(), cached=True)  # fills the cache
@@ -55,6 +66,8 @@ def test_cached_renders_are_pixel_identical_to_matplotlib_alone() -> None:
     second = _render(_figure(), cached=True)  # a new figure and renderer: served from it
     assert np.array_equal(plain, first)
     assert np.array_equal(plain, second)
+    if not text_cache.ACTIVE:
+        return  # stock rendering on this matplotlib: nothing was cached
     assert misses["bitmap_misses"] >= 8 and misses["metrics_misses"] >= 8
     # The second figure shaped nothing again (mathtext goes through matplotlib).
     assert text_cache.stats["bitmap_misses"] == misses["bitmap_misses"]
@@ -76,6 +89,7 @@ def test_a_changed_setting_is_not_served_from_the_cache() -> None:
     assert np.array_equal(plain, cached)
 
 
+@pytest.mark.skipif(not text_cache.ACTIVE, reason="text cache off on this matplotlib")
 def test_matplotlib_is_itself_again_outside_the_block() -> None:
     original = (RendererAgg.get_text_width_height_descent, RendererAgg.draw_text)
     with text_cache.cached_text():
@@ -87,6 +101,7 @@ def test_matplotlib_is_itself_again_outside_the_block() -> None:
     assert text_cache.stats["bitmap_misses"] == text_cache.stats["metrics_misses"] == 0
 
 
+@pytest.mark.skipif(not text_cache.ACTIVE, reason="text cache off on this matplotlib")
 def test_the_bitmaps_kept_stay_within_their_budget(monkeypatch) -> None:
     monkeypatch.setattr(text_cache, "MAX_BITMAP_BYTES", 20_000)
     monkeypatch.setattr(text_cache, "MAX_METRICS", 10)

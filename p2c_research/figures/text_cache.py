@@ -16,6 +16,13 @@ because Agg places text at whole pixels. Mathtext and TeX strings go through
 matplotlib's own code. ``tests/test_text_cache.py`` compares renders pixel for
 pixel with and without the cache.
 
+**Fenced to the versions it was checked on.** The bitmap path repeats the last
+steps of ``RendererAgg.draw_text`` through private calls (``_prepare_font``,
+``_renderer``), as matplotlib 3.10 writes them. The cache is therefore active
+only on the matplotlib minor versions in :data:`VERIFIED_MATPLOTLIB`, whose
+pixel test passed; on any other version (3.11 draws text differently)
+:func:`cached_text` does nothing and matplotlib renders as it always does.
+
 Measured: two processes side by side over the same 20 countries (after four
 of warm-up), with and without the cache: 4.15 against 4.91 s of CPU per
 country, a peak of 810 against 777 MiB; all 456 figures identical pixel for
@@ -33,8 +40,27 @@ from typing import Any
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.font_manager import FontProperties, fontManager
+
+#: matplotlib minor versions whose ``RendererAgg.draw_text`` the bitmap path repeats and
+#: whose pixel test (``tests/test_text_cache.py``) passed.
+VERIFIED_MATPLOTLIB: tuple[str, ...] = ("3.10",)
+
+
+def _supported() -> bool:
+    """True on a verified matplotlib with the private pieces the bitmap path calls."""
+    if ".".join(mpl.__version__.split(".")[:2]) not in VERIFIED_MATPLOTLIB:
+        return False
+    try:
+        from matplotlib.backends import backend_agg
+    except ImportError:  # pragma: no cover
+        return False
+    return hasattr(backend_agg, "get_hinting_flag") and hasattr(RendererAgg, "_prepare_font")
+
+
+#: Whether :func:`cached_text` does anything in this process (see the module docstring).
+ACTIVE = _supported()
 
 #: Measurements kept (a key and three floats each). Over twelve countries a
 #: country's reports measured about 640 labels, about 120 of them new.
@@ -101,6 +127,8 @@ def _draw_text(self: RendererAgg, gc: Any, x: float, y: float, s: str, prop: Fon
     entry = _lookup(_bitmaps, (key, antialiased), "bitmap_hits")
     if entry is None:
         # The steps of RendererAgg.draw_text up to the bitmap (matplotlib 3.10).
+        from matplotlib.backends.backend_agg import get_hinting_flag
+
         font = self._prepare_font(prop)
         font.set_text(s, 0, flags=get_hinting_flag())
         font.draw_glyphs_to_bitmap(antialiased=antialiased)
@@ -126,8 +154,12 @@ def cached_text() -> Iterator[None]:
     """Measure and rasterise text through the process-wide cache inside this block.
 
     Re-entrant. Outside every block, Agg renderers are matplotlib's own again,
-    so figures an analyst draws in a notebook are not affected.
+    so figures an analyst draws in a notebook are not affected. On a matplotlib
+    the cache was not verified on (:data:`ACTIVE` False) it does nothing.
     """
+    if not ACTIVE:
+        yield
+        return
     with _lock:
         if _state["depth"] == 0:
             RendererAgg.get_text_width_height_descent = _text_width_height_descent

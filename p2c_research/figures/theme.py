@@ -36,6 +36,10 @@ def apply_theme() -> None:
         # was the largest single cost of rendering a report (about 40%).
         "axes.titley": 1.0,
         "axes.titlepad": 8.0,
+        # Titles and labels carry text from params and pledge files (peer labels,
+        # priority titles): text between two "$" would be parsed as mathtext, and
+        # a malformed one ("$\frac$") fails the whole figure. No figure uses mathtext.
+        "text.parse_math": False,
     })
 
 

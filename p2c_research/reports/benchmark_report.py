@@ -38,6 +38,7 @@ from p2c_research.attribution import ITU_LICENCE_LABEL, publisher
 from p2c_research.catalog import PILLAR_LABELS, Catalog
 from p2c_research.context import RunContext
 from p2c_research.datasets import load_panel
+from p2c_research.escaping import md_code, md_text
 from p2c_research.figures.benchmark import (
     benchmark_scatter,
     benchmark_scatter_layered,
@@ -267,11 +268,14 @@ class BenchmarkReport:
                 f"Latest values {span}. Benchmark fits: p2c-research.{licence}")
 
     def caption(self, part: str) -> str:
-        """Markdown saying what the reader should see in each output."""
+        """Markdown saying what the reader should see in each output.
+
+        The peer label comes from params: it is shown literally (:func:`md_text`).
+        """
         c = self.counts()
-        name = self.country_name
+        name = md_text(self.country_name)
         pct = round(self.pi_level * 100)
-        label = self.highlight[0]
+        label = md_text(self.highlight[0])
         texts = {
             "summary": (
                 f"**How {name} compares with economies of the same income.** Each row sets "
@@ -331,7 +335,7 @@ class BenchmarkReport:
 
     def files_markdown(self, paths: dict[str, Path]) -> str:
         lines = ["**Files written:**", ""]
-        lines += [f"- `{p}`" for p in paths.values()]
+        lines += [f"- {md_code(p)}" for p in paths.values()]
         return "\n".join(lines)
 
 

@@ -7,15 +7,15 @@ tables under ``<ISO3>/tables/``), lists what changed with
 every cell escaped) into the newer folder. Both data vintages are named from
 the manifests, so a reader knows which data each side rests on.
 
-``invoke batch --baseline OLD_OUT`` records the baseline in
-``OUT/baseline.json`` before the countries run (:func:`set_baseline`): each
-country's pledge report then gains a "Since the last assessment" section
-(:func:`since_last_assessment`), and the batch writes the comparison at the end.
+``invoke batch --baseline OLD_OUT`` (``run_batch(baseline=...)``) records the
+baseline in ``OUT/baseline.json`` before the countries run (:func:`set_baseline`;
+a batch without one removes it): each country's pledge report then gains a
+"Since the last assessment" section (:func:`since_last_assessment`), and the
+batch writes the comparison at the end.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,8 @@ from p2c_research.analyses.compare import (
     compare_assessments,
 )
 from p2c_research.errors import DataError
-from p2c_research.store import atomic_path, atomic_write_text
+from p2c_research.escaping import html_text
+from p2c_research.store import atomic_write_text, write_csv
 
 BASELINE_FILE = "baseline.json"
 PLEDGE_KINDS: tuple[str, ...] = ("pledge status", "priority flag")
@@ -152,11 +153,11 @@ def compare_outputs(old: Path | str, new: Path | str) -> Comparison:
 
 # --------------------------------------------------------------------------- writing
 def _table(frame: pd.DataFrame, columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    head = "".join(f"<th>{html_text(c)}</th>" for c in columns)
     body = "".join(
         "<tr>" + "".join(
-            f'<td class="num">{html.escape(str(v))}</td>' if isinstance(v, int | float)
-            and not isinstance(v, bool) else f"<td>{html.escape(str(v))}</td>"
+            f'<td class="num">{html_text(str(v))}</td>' if isinstance(v, int | float)
+            and not isinstance(v, bool) else f"<td>{html_text(str(v))}</td>"
             for v in row) + "</tr>"
         for row in frame[columns].itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -173,27 +174,27 @@ def comparison_html(result: Comparison) -> str:
     counts = counts.reset_index().rename(columns={"index": "iso3", "iso3": "iso3"})
     parts = [
         "<h1>p2c-research: progress between two assessments</h1>",
-        f"<p class='note'><strong>Before:</strong> {html.escape(result.old.vintage)}</p>",
-        f"<p class='note'><strong>After:</strong> {html.escape(result.new.vintage)}</p>",
+        f"<p class='note'><strong>Before:</strong> {html_text(result.old.vintage)}</p>",
+        f"<p class='note'><strong>After:</strong> {html_text(result.new.vintage)}</p>",
         f"<p class='note'>{len(changes)} change(s) across {len(result.compared)} "
         f"countr{'y' if len(result.compared) == 1 else 'ies'} present in both: "
-        f"{html.escape(', '.join(result.compared) or 'none')}.</p>",
+        f"{html_text(', '.join(result.compared) or 'none')}.</p>",
     ]
     if result.only_old or result.only_new:
         parts.append("<p class='note'>Not compared (in one assessment only): "
-                     + html.escape(", ".join([f"{c} (before only)" for c in result.only_old]
+                     + html_text(", ".join([f"{c} (before only)" for c in result.only_old]
                                              + [f"{c} (after only)" for c in result.only_new]))
                      + ".</p>")
     if result.illustrative:
-        parts.append(f"<p class='illustrative'>{html.escape(ILLUSTRATIVE_NOTE)}</p>")
+        parts.append(f"<p class='illustrative'>{html_text(ILLUSTRATIVE_NOTE)}</p>")
     parts += ["<h2>Changes per country</h2>",
               _table(counts, ["iso3", *KINDS]) if not counts.empty else "<p>None.</p>"]
     for kind in KINDS:
         rows = changes[changes["kind"] == kind]
         title = KIND_TITLES[kind] + (" (illustrative: synthetic pledges)"
                                      if kind in PLEDGE_KINDS and result.illustrative else "")
-        parts += [f"<h2>{html.escape(title)}</h2>",
-                  f"<p class='note'>{html.escape(KIND_HELP[kind])}</p>",
+        parts += [f"<h2>{html_text(title)}</h2>",
+                  f"<p class='note'>{html_text(KIND_HELP[kind])}</p>",
                   _table(rows, ["iso3", "item", "label", "detail", "old", "new"])
                   if not rows.empty else "<p>No change.</p>"]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -210,31 +211,42 @@ def write_comparison(old: Path | str, new: Path | str, out: Path | str | None = 
     frame = result.changes.copy()
     frame.insert(0, "pledges", ["synthetic (illustrative)" if k in PLEDGE_KINDS
                                 and result.illustrative else "" for k in frame["kind"]])
-    csv_path = folder / "compare.csv"
-    with atomic_path(csv_path) as tmp:
-        frame.to_csv(tmp, index=False)
+    csv_path = write_csv(frame, folder / "compare.csv")  # formulas in pledge text made inert
     html_path = folder / "compare.html"
     atomic_write_text(html_path, comparison_html(result))
     return {"csv": csv_path, "html": html_path}
 
 
 # --------------------------------------------------------------------------- baseline
+def check_baseline(baseline: Path | str | None, out: Path | str) -> Path | None:
+    """The resolved baseline folder of a batch writing into ``out``, checked, nothing written.
+
+    Raises:
+        DataError: the baseline is not a batch output folder (no manifest.json),
+            or is ``out`` itself.
+    """
+    if baseline is None or str(baseline) == "":
+        return None
+    folder = Path(baseline).expanduser().resolve()
+    if not (folder / "manifest.json").exists():
+        raise DataError(f"{folder}: not a batch output (no manifest.json); pass the --out "
+                        "folder of an earlier `invoke batch`")
+    if folder == Path(out).expanduser().resolve():
+        raise DataError(f"{folder}: the baseline must be another output folder than --out")
+    return folder
+
+
 def set_baseline(out: Path | str, baseline: Path | str | None) -> Path | None:
     """Record (or, with None, forget) the baseline of the reports written into ``out``.
 
     Raises:
-        DataError: the baseline is not a batch output folder (no manifest.json).
+        DataError: see :func:`check_baseline`.
     """
     marker = Path(out) / BASELINE_FILE
-    if baseline is None:
+    folder = check_baseline(baseline, out)
+    if folder is None:
         marker.unlink(missing_ok=True)
         return None
-    folder = Path(baseline).resolve()
-    if not (folder / "manifest.json").exists():
-        raise DataError(f"{folder}: not a batch output (no manifest.json); pass the --out "
-                        "folder of an earlier `invoke batch`")
-    if folder == Path(out).resolve():
-        raise DataError(f"{folder}: the baseline must be another output folder than --out")
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_text(marker, json.dumps({"baseline": str(folder)}) + "\n")
     return marker
@@ -274,10 +286,10 @@ class SinceLast:
     def html(self, max_rows: int = 60) -> str:
         """The section as escaped HTML (heading, both vintages, the changes)."""
         parts = ["<h2>Since the last assessment</h2>",
-                 f"<p><strong>Baseline:</strong> {html.escape(self.baseline.vintage)}</p>",
-                 f"<p>{html.escape(self.counts_sentence())}</p>"]
+                 f"<p><strong>Baseline:</strong> {html_text(self.baseline.vintage)}</p>",
+                 f"<p>{html_text(self.counts_sentence())}</p>"]
         if self.illustrative:
-            parts.append(f"<p><em>{html.escape(ILLUSTRATIVE_NOTE)}</em></p>")
+            parts.append(f"<p><em>{html_text(ILLUSTRATIVE_NOTE)}</em></p>")
         if self.in_baseline and not self.changes.empty:
             shown = self.changes.head(max_rows)
             parts.append(_table(shown, ["kind", "item", "label", "detail", "old", "new"]))

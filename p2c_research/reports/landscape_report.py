@@ -33,6 +33,7 @@ from p2c_research.analyses.verdicts import country_verdicts
 from p2c_research.attribution import licence_note, publishers_text
 from p2c_research.catalog import PILLAR_LABELS
 from p2c_research.errors import P2CError
+from p2c_research.escaping import md_text
 from p2c_research.figures.landscape import (
     indicator_strip_figure,
     target_progress_figure,
@@ -40,7 +41,7 @@ from p2c_research.figures.landscape import (
 )
 from p2c_research.figures.wheel import wheel_figure
 from p2c_research.params import headline_peers, resolve_peer_sets
-from p2c_research.report_io import percentile_text, save_figure, save_table, text_left
+from p2c_research.report_io import percentile_text, save_figure, save_table, styled
 from p2c_research.store import read_provenance
 from p2c_research.textfmt import sig
 
@@ -264,7 +265,8 @@ def _reach_text(row) -> str:
 
 
 def _caption(text: str) -> str:
-    return f"*{text}*"
+    """A caption in italics; its text (peer labels and titles from params) shown literally."""
+    return f"*{md_text(text)}*"
 
 
 def _thin_note(min_n: int, *frames: pd.DataFrame) -> str:
@@ -299,15 +301,17 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         return ["Files written for this country:\n\n" + "\n".join(lines)]
     if not result.ok:
         if section == "findings":
-            return [f"> **No landscape for {name} ({result.iso3}).** {result.error}\n>\n"
+            return [f"> **No landscape for {md_text(name)} ({result.iso3}).** "
+                    f"{md_text(result.error)}\n>\n"
                     "> The tables are written with their headers and no rows; the wheel is "
                     "all grey."]
-        return [f"*Not available: {result.error}*"]
+        return [_caption(f"Not available: {result.error}")]
 
     if section == "findings":
         if not t.findings:
             return ["*No finding could be drawn from the available numbers.*"]
-        items = [f"{k}. {f.text}  \n   <small>from `{f.table}.csv`, row `{f.key}`</small>"
+        # table and key are catalog and pillar ids; the text may quote params (peer labels)
+        items = [f"{k}. {md_text(f.text)}  \n   <small>from `{f.table}.csv`, row `{f.key}`</small>"
                  for k, f in enumerate(t.findings, 1)]
         return ["\n".join(items)]
     if section == "pillars":
@@ -500,7 +504,7 @@ def _method_text(result: LandscapeResult) -> str:
         "where lower is better), UMC bands limited < 50 <= satisfactory < 75 <= advanced < 95 "
         "<= met; years to target = gap / trend slope from the latest value, *not on track* "
         "when the trend is flat, moves away, or arrives after the target year.",
-        f"- {result.source}",
+        f"- {md_text(result.source)}",
     ])
 
 
@@ -515,12 +519,12 @@ def show(result: LandscapeResult, section: str) -> None:
     try:
         parts = section_parts(result, section)
     except P2CError as exc:
-        parts = [f"*Not available: {exc}*"]
+        parts = [_caption(f"Not available: {exc}")]
     for part in parts:
         if isinstance(part, str):
             display(Markdown(part))
         elif isinstance(part, pd.DataFrame):
-            display(text_left(part.style.hide(axis="index")) if not part.empty else part)
+            display(styled(part) if not part.empty else part)
         else:
             display(part)
 

@@ -12,15 +12,15 @@ baseline) take a second or two.
 With synthetic pledges every pledge figure, table caption and verdict says
 "illustrative" (:data:`ILLUSTRATIVE`); with imported real pledges the labels go.
 
-Pledge text (entity, description) is untrusted input: anything shown in the
-notebook goes through :func:`html_table` (``to_html(escape=True)``) or
-:func:`html.escape`, never raw into Markdown or HTML.
+Pledge text (entity, description) and params text are untrusted input:
+anything shown in the notebook goes through :func:`html_table`
+(``to_html(escape=True)``) or :mod:`p2c_research.escaping`, never raw into
+Markdown or HTML.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import io
 import logging
 import re
@@ -62,6 +62,7 @@ from p2c_research.cache import cache_key, cached_frames
 from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS
 from p2c_research.datasets import load_geometries, load_panel, load_pledges
 from p2c_research.errors import P2CError
+from p2c_research.escaping import html_text, md_code, md_text
 from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
 from p2c_research.figures.layers import frame_digest, render_layered
@@ -227,15 +228,15 @@ def html_table(frame: pd.DataFrame, *, max_rows: int | None = None, float_format
     text = shown.to_html(index=False, escape=True, na_rep="–", float_format=fmt, border=0,
                          classes="p2c-table")
     if caption:
-        text = f"<p><em>{html.escape(caption)}</em></p>\n{text}"
+        text = f"<p><em>{html_text(caption)}</em></p>\n{text}"
     if max_rows is not None and len(frame) > max_rows:
         text += f"<p><em>First {max_rows} of {len(frame)} rows; the CSV has them all.</em></p>"
     return text
 
 
 def escape_md(text: object) -> str:
-    """Escape text for a Markdown cell (HTML special characters only)."""
-    return html.escape(str(text))
+    """Text for a Markdown cell, shown literally (:func:`p2c_research.escaping.md_text`)."""
+    return md_text(text)
 
 
 def _money(value: float) -> str:
@@ -244,7 +245,7 @@ def _money(value: float) -> str:
 
 def plan_html(plan: pd.DataFrame, synthetic: bool) -> str:
     """The action plan as a readable block per priority (every cell escaped)."""
-    esc = html.escape
+    esc = html_text
     parts = []
     if synthetic:
         parts.append(f"<p><strong>{esc(ILLUSTRATIVE)}</strong>: the pledges, support and "
@@ -386,7 +387,7 @@ class PledgeGapReport:
         country_row = self.tables["pledge_gaps"]
         overall = country_row[country_row["level"] == "country"].iloc[0]
         share = follow["share_value_self_reported"]
-        missing = ", ".join(f"`{escape_md(p)}`" for p in self.priorities_without_pledges)
+        missing = ", ".join(md_code(p) for p in self.priorities_without_pledges)
         n_unmatched = len(self.tables["unmatched_pledges"])
         label = " (illustrative)" if self.synthetic else ""
         lines = [
@@ -395,7 +396,7 @@ class PledgeGapReport:
             f"**{len(reach)} pledges reach {escape_md(self.name)}** "
             f"({', '.join(f'{n} via {escape_md(b)}' for b, n in by_basis.items())}); "
             f"USD {reach['usd_allocated'].sum() / 1e6:,.1f} m allocated to it under the "
-            f"`{escape_md(self.rule)}` rule "
+            f"{md_code(self.rule)} rule "
             f"({int(reach['usd_allocated'].isna().sum())} pledges have no USD value and count "
             "by number only).",
             "",
@@ -991,7 +992,7 @@ def images(paths: dict[str, Path], *names: str) -> list:
 def outputs_markdown(tables: dict[str, Path], figures: dict[str, Path]) -> str:
     """A list of the files written, for the last cell of the notebook."""
     lines = ["### Files written", ""]
-    lines += [f"- `{escape_md(p)}`" for p in [*tables.values(), *figures.values()]]
+    lines += [f"- {md_code(p)}" for p in [*tables.values(), *figures.values()]]
     return "\n".join(lines)
 
 

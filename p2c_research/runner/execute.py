@@ -12,6 +12,7 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,10 +148,13 @@ def execute_one(
         status.html = f"{country}/{stem}.html"
         status.ipynb = f"{country}/{stem}.ipynb"
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
+        # Ctrl-C inside a kernel's cell comes back as an execution error named KeyboardInterrupt.
+        if isinstance(exc, KeyboardInterrupt) or getattr(exc, "ename", None) == "KeyboardInterrupt":
             with contextlib.suppress(FileNotFoundError):
                 running.unlink()
-            raise
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise KeyboardInterrupt from exc
         if running.exists():
             os.replace(running, country_dir / f"{stem}.failed.ipynb")
             status.ipynb = f"{country}/{stem}.failed.ipynb"
@@ -172,6 +176,7 @@ def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str,
         return papermill.execute_notebook(
             str(src), str(running), parameters=parameters, kernel_name=kernel,
             engine_name=inprocess.ENGINE_NAME, progress_bar=False, log_output=False,
+            cwd=str(src.parent), execution_timeout=inprocess.DEFAULT_CELL_TIMEOUT,
             # papermill would rewrite the whole notebook (images included) after every
             # cell; it still writes it once at the end, and on an error with the error.
             request_save_on_cell_execute=False,
@@ -203,11 +208,14 @@ def run_country(
     resume: bool = False,
     notebooks: list[str] | None = None,
     engine: str = "kernel",
+    on_status: Callable[[NotebookStatus], None] | None = None,
 ) -> list[NotebookStatus]:
     """Run every report notebook of one country; returns one status per notebook.
 
     Params are validated before anything is written. With ``resume``, notebooks
     whose report exists for the same params and data fingerprints are skipped.
+    ``on_status`` is called with each status as soon as it is known (the batch
+    records finished reports before the country is done).
     """
     from p2c_research.datasets import selection_for
     from p2c_research.params import load_params
@@ -221,8 +229,12 @@ def run_country(
     except P2CError as exc:
         now = _now()
         safe = country if countries.is_economy(str(country).strip().upper()) else str(country)[:12]
-        return [NotebookStatus(country=safe, notebook=n, status="failed", started=now, ended=now,
-                               error=str(exc)) for n in names]
+        failed = [NotebookStatus(country=safe, notebook=n, status="failed", started=now,
+                                 ended=now, error=str(exc)) for n in names]
+        for st in failed:
+            if on_status is not None:
+                on_status(st)
+        return failed
     names = [n for n in names if n in params.output.notebooks]
     params_fp, data_fp = params.fingerprint(), selection.fingerprint()
     country_dir = out_dir / code
@@ -237,6 +249,8 @@ def run_country(
                                 started=info.get("started", ""), ended=info.get("ended", ""),
                                 html=f"{code}/{stem}.html", ipynb=f"{code}/{stem}.ipynb", **common)
             results.append(st)
+            if on_status is not None:
+                on_status(st)
             continue
         st = execute_one(code, name, out_dir, params_file=params_file or "",
                          data=selection.spec, engine=engine)
@@ -250,4 +264,37 @@ def run_country(
                 {"params_fingerprint": params_fp, "data_fingerprint": data_fp,
                  "started": st.started, "ended": st.ended}) + "\n")
         results.append(st)
+        if on_status is not None:
+            on_status(st)
     return results
+
+
+def completed_statuses(country: str, out_dir: str | Path, *, params_file: str = "",
+                       data: str = "auto") -> list[NotebookStatus]:
+    """Statuses of the notebooks of ``country`` whose reports are complete on disk.
+
+    A batch interrupted while workers were finishing countries uses it to
+    record the reports that were done but had not reached it yet: the
+    completion marker (written after the report) says when, and for which
+    params and data.
+    """
+    from p2c_research.datasets import selection_for
+    from p2c_research.params import load_params
+
+    code = countries.validate_iso3(country)
+    params = load_params(code, params_file or None)
+    selection = selection_for(data, params.data.choice, params.data.itu)
+    params_fp, data_fp = params.fingerprint(), selection.fingerprint()
+    country_dir = Path(out_dir) / code
+    found = []
+    for name in available_notebooks():
+        if not is_complete(country_dir, name, params_fp, data_fp):
+            continue
+        stem = Path(NOTEBOOKS[name]).stem
+        info = json.loads(_done_marker(country_dir, name).read_text())
+        found.append(NotebookStatus(
+            country=code, notebook=name, status="ok", started=info.get("started", ""),
+            ended=info.get("ended", ""), html=f"{code}/{stem}.html", ipynb=f"{code}/{stem}.ipynb",
+            params=params.model_dump(mode="json"), params_fingerprint=params_fp,
+            data_fingerprint=data_fp, data_choice=selection.choice))
+    return found

@@ -9,15 +9,15 @@ be zipped, moved and opened from disk.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import pandas as pd
 
 from p2c_research import countries
 from p2c_research.analyses.verdicts import n_flagged
+from p2c_research.escaping import html_text, relative_href
 from p2c_research.report_io import percentile_text
-from p2c_research.runner.manifest import read_manifest
+from p2c_research.runner.manifest import output_lock, read_manifest
 from p2c_research.runner.notebooks import NOTEBOOKS, REPORT_TITLES
 from p2c_research.store import atomic_write_text
 
@@ -59,7 +59,7 @@ def _pillar_cells(country_dir: Path) -> list[str]:
             pct_txt = ""
             if {"peer_percentile", "peer_n"} <= set(row.columns):
                 pct = percentile_text(row["peer_percentile"].iloc[0], row["peer_n"].iloc[0])
-                pct_txt = f"<br><small>percentile {html.escape(pct)}</small>"
+                pct_txt = f"<br><small>percentile {html_text(pct)}</small>"
             cells.append(f'<td class="num">{score:.0f}{cov_txt}{pct_txt}</td>')
     return cells
 
@@ -73,7 +73,7 @@ def _headline_peers_cell(country_dir: Path | None) -> str:
     if headline.empty:
         return '<td class="insufficient">none</td>'
     row = headline.iloc[0]
-    return (f"<td>{html.escape(str(row['peer_set']))}<br>"
+    return (f"<td>{html_text(str(row['peer_set']))}<br>"
             f"<small>n = {int(row['n_economies'])} economies</small></td>")
 
 
@@ -95,8 +95,25 @@ def _flags(country_dir: Path) -> list[str]:
     return flags
 
 
+def _href(path: object) -> str:
+    """A manifest path as a link target: relative, escaped; "" for anything else (no link)."""
+    try:
+        return relative_href(str(path)) if path else ""
+    except ValueError:
+        return ""
+
+
 def write_index(out: Path) -> Path:
-    """Write ``OUT/index.html`` from the manifest and the country tables."""
+    """Write ``OUT/index.html`` from the manifest and the country tables.
+
+    Under the folder's lock (:func:`~p2c_research.runner.manifest.output_lock`),
+    so the page always shows a whole manifest, whichever batch wrote it last.
+    """
+    with output_lock(out):
+        return _write_index(out)
+
+
+def _write_index(out: Path) -> Path:
     manifest = read_manifest(out)
     entries = manifest.get("outputs", [])
     by_country: dict[str, dict[str, dict]] = {}
@@ -112,27 +129,28 @@ def write_index(out: Path) -> Path:
         links = []
         for nb_name in NOTEBOOKS:
             e = nbs.get(nb_name)
-            title = html.escape(REPORT_TITLES[nb_name])
-            if e and e.get("status") in ("ok", "skipped") and e.get("html"):
-                links.append(f'<a href="{html.escape(e["html"])}">{title}</a>')
+            title = html_text(REPORT_TITLES[nb_name])
+            report = _href(e.get("html")) if e else ""
+            if e and e.get("status") in ("ok", "skipped") and report:
+                links.append(f'<a href="{report}">{title}</a>')
             elif e:
                 failures.append((code, nb_name, e.get("error", "")))
-                partial = e.get("ipynb")
-                extra = f' (<a href="{html.escape(partial)}">partial notebook</a>)' if partial else ""
+                partial = _href(e.get("ipynb"))
+                extra = f' (<a href="{partial}">partial notebook</a>)' if partial else ""
                 links.append(f'<span class="fail">{title}: failed</span>{extra}')
         wheel = ""
         for fname in ("wheel_small.png", "wheel.png"):
             if country_dir is not None and (country_dir / "figures" / fname).exists():
                 wheel = (f'<a href="{code}/figures/wheel.png"><img class="wheel" '
-                         f'alt="Digital Transformation Wheel of {html.escape(name)}" '
+                         f'alt="Digital Transformation Wheel of {html_text(name)}" '
                          f'src="{code}/figures/{fname}"></a>')
                 break
         pillar_cells = _pillar_cells(country_dir) if country_dir is not None else \
             ['<td class="num insufficient">n/a</td>'] * 3
-        flag_html = "".join(f'<span class="flag">{html.escape(f)}</span>'
+        flag_html = "".join(f'<span class="flag">{html_text(f)}</span>'
                             for f in (_flags(country_dir) if country_dir is not None else []))
         rows.append(
-            f"<tr><td><strong>{html.escape(code)}</strong><br>{html.escape(name)}</td>"
+            f"<tr><td><strong>{html_text(code)}</strong><br>{html_text(name)}</td>"
             f"{_headline_peers_cell(country_dir)}"
             f"<td>{wheel}</td>{''.join(pillar_cells)}<td>{flag_html}</td>"
             f"<td>{'<br>'.join(links)}</td></tr>"
@@ -140,16 +158,16 @@ def write_index(out: Path) -> Path:
     data = manifest.get("data", {})
     fail_html = ""
     if failures:
-        items = "".join(f"<li><strong>{html.escape(c)}</strong> {html.escape(n)}: "
-                        f"{html.escape(err[:300])}</li>" for c, n, err in failures)
+        items = "".join(f"<li><strong>{html_text(c)}</strong> {html_text(n)}: "
+                        f"{html_text(err[:300])}</li>" for c, n, err in failures)
         fail_html = f'<h2 class="fail">Failures ({len(failures)})</h2><ul>{items}</ul>'
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>p2c-research reports</title>
 <style>{CSS}</style></head><body>
 <h1>p2c-research: country reports</h1>
-<p class="note">{html.escape(data.get("description", ""))}</p>
-<p class="note">Generated {html.escape(manifest.get("generated_at", ""))} from commit
-{html.escape(manifest.get("git_commit", "unknown"))}. Pillar scores are 0-100 against the
+<p class="note">{html_text(data.get("description", ""))}</p>
+<p class="note">Generated {html_text(manifest.get("generated_at", ""))} from commit
+{html_text(manifest.get("git_commit", "unknown"))}. Pillar scores are 0-100 against the
 catalog goalposts (see each landscape report); "insufficient data" means indicator coverage is
 below the threshold. Percentiles rank the country within its headline peer set (by default its ITU-D region;
 the World Bank region for an economy that is not an ITU member); "too few peers (n)" means fewer

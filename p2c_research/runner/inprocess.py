@@ -7,9 +7,25 @@ turned back into a notebook output. Here the cells run in an IPython shell
 inside the worker itself, and the outputs are written straight into the
 notebook, in the same nbformat shapes a kernel would send: ``stream``,
 ``display_data``, ``execute_result`` and ``error``. papermill still does
-everything around the execution (parameters, metadata, the error cell), and
-:mod:`p2c_research.runner.kernel_reset` clears the namespace between
-notebooks, as it did in the warm kernel.
+everything around the execution (parameters, metadata, the error cell, the
+working directory).
+
+**What a notebook starts from**, as in a fresh kernel: between two notebooks
+the engine resets an explicit list (:meth:`NotebookShell.restore_defaults` and
+:func:`p2c_research.runner.kernel_reset.reset_user_namespace`):
+
+* the user namespace, underscore names included, and IPython's output cache;
+* matplotlib rcParams and the display formatters, to what they were when the
+  worker's shell was made (:meth:`NotebookShell.restore_defaults`);
+* pandas options, warnings filters, the random state of ``random`` and of
+  numpy's global generator, environment variables and the working directory,
+  to what they were before the notebook (:meth:`NotebookShell.isolated`); the
+  notebook itself runs in ``notebooks/``, as papermill gives a kernel;
+* a per-cell timeout (papermill's ``execution_timeout``, default
+  :data:`DEFAULT_CELL_TIMEOUT` seconds): a cell that runs longer raises
+  ``CellTimeout`` in the notebook and the notebook fails.
+
+Imported modules and the in-process data caches stay warm: that is the point.
 
 What a kernel gave that this does not: a notebook that crashes the
 interpreter (a segfault, ``os._exit``) takes the worker with it. Dask's nanny
@@ -24,8 +40,14 @@ shell (:func:`available`); JupyterLab and the smoke tests use real kernels.
 from __future__ import annotations
 
 import base64
+import contextlib
+import ctypes
+import os
+import random
 import sys
 import threading
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import nbformat
@@ -36,8 +58,39 @@ from papermill.engines import Engine, papermill_engines
 from traitlets import Type
 
 ENGINE_NAME = "p2c-inprocess"
+#: Seconds a cell may run before it is stopped (papermill's ``execution_timeout``
+#: overrides it). A report cell takes seconds; twenty minutes means it hangs.
+DEFAULT_CELL_TIMEOUT = 1200.0
 
 _lock = threading.Lock()
+
+
+class CellTimeout(Exception):
+    """A notebook cell ran longer than its timeout."""
+
+
+def _raise_in_thread(thread_id: int, exc: type[BaseException]) -> None:
+    """Raise ``exc`` in another thread at its next bytecode (CPython's C API, via ctypes)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc))
+
+
+def _pandas_option_keys() -> list[str]:
+    """Every pandas option key, found by walking the public ``pd.options`` tree."""
+    import pandas as pd
+
+    wrapper = type(pd.options)
+    keys: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for name in dir(node):
+            value = getattr(node, name)
+            if isinstance(value, wrapper):
+                walk(value, f"{prefix}{name}.")
+            else:
+                keys.append(f"{prefix}{name}")
+
+    walk(pd.options, "")
+    return keys
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -113,12 +166,13 @@ class NotebookShell(InteractiveShell):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cell_outputs: list = []
+        self.cell_timeout = DEFAULT_CELL_TIMEOUT
         self._pristine_printers: dict[str, tuple[dict, dict]] = {}
         self._pristine_rc: dict[str, Any] = {}
 
     def remember_defaults(self) -> None:
-        """Take the display formatters and matplotlib settings as they are now as every
-        notebook's starting point."""
+        """Take the display formatters and matplotlib settings as they are now (the inline
+        backend's) as every notebook's starting point."""
         import matplotlib as mpl
 
         self._pristine_printers = {
@@ -140,6 +194,41 @@ class NotebookShell(InteractiveShell):
             formatter.deferred_printers = dict(deferred)
         mpl.rcParams.update(self._pristine_rc)
 
+    @contextlib.contextmanager
+    def isolated(self) -> Iterator[None]:
+        """Run a notebook so that what it changes of the process is undone when it ends.
+
+        Pandas options, warnings filters, the random state of ``random`` and of
+        numpy's global generator, environment variables and the working
+        directory are taken before the notebook and put back after it, error or
+        not: the next notebook, and the caller, see none of its changes (and
+        every notebook starts from the same random state).
+        """
+        import numpy as np
+        import pandas as pd
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reading a deprecated option warns
+            options = {k: pd.get_option(k) for k in _pandas_option_keys()}
+        filters = list(warnings.filters)
+        py_random, np_random = random.getstate(), np.random.get_state()
+        environ, cwd = dict(os.environ), os.getcwd()
+        try:
+            yield
+        finally:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for key, value in options.items():
+                    if pd.get_option(key) != value:
+                        pd.set_option(key, value)
+            warnings.filters[:] = filters
+            random.setstate(py_random)
+            np.random.set_state(np_random)
+            if dict(os.environ) != environ:
+                os.environ.clear()
+                os.environ.update(environ)
+            os.chdir(cwd)
+
     def enable_gui(self, gui: str | None = None) -> None:
         """No event loop to integrate: figures are only ever shown inline."""
         if gui not in (None, "inline"):
@@ -150,14 +239,24 @@ class NotebookShell(InteractiveShell):
             "error", ename=str(etype.__name__), evalue=str(evalue), traceback=stb))
 
     def run_notebook_cell(self, source: str, execution_count: int) -> tuple[list, bool]:
-        """Run one cell's source; returns its outputs and whether it raised."""
+        """Run one cell's source; returns its outputs and whether it raised.
+
+        A watchdog raises :class:`CellTimeout` in this thread when the cell runs
+        past ``cell_timeout`` seconds (at its next bytecode: a long C call
+        finishes first).
+        """
         self.cell_outputs = outputs = []
         self.execution_count = execution_count
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _Stream(self, "stdout"), _Stream(self, "stderr")
+        watchdog = threading.Timer(self.cell_timeout, _raise_in_thread,
+                                   (threading.get_ident(), CellTimeout))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             result = self.run_cell(source, store_history=False, silent=False)
         finally:
+            watchdog.cancel()
             sys.stdout, sys.stderr = saved
         self.cell_outputs = []
         return outputs, not result.success
@@ -198,13 +297,20 @@ class InProcessEngine(Engine):
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
-        from ipykernel.ipkernel import IPythonKernel
-
         from p2c_research.runner.kernel_reset import reset_user_namespace
 
         shell = notebook_shell()
         reset_user_namespace()
         shell.restore_defaults()
+        timeout = kwargs.get("execution_timeout")
+        shell.cell_timeout = float(timeout) if timeout else DEFAULT_CELL_TIMEOUT
+        with shell.isolated():
+            return cls._run_cells(shell, nb_man)
+
+    @staticmethod
+    def _run_cells(shell: NotebookShell, nb_man) -> Any:
+        from ipykernel.ipkernel import IPythonKernel
+
         nb = nb_man.nb
         nb.metadata["language_info"] = dict(IPythonKernel.language_info)
         count = 0

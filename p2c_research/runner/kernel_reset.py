@@ -1,9 +1,9 @@
 """Clearing the IPython shell between two notebooks of a batch worker, cheaply.
 
 The batch runs notebook after notebook in one long-lived shell
-(:mod:`p2c_research.runner.inprocess`; before session 8, a warm kernel), so
-no variable may leak from one report into the next while imported modules
-and the in-process data caches stay warm.
+(:mod:`p2c_research.runner.inprocess`), so no variable may leak from one
+report into the next while imported modules and the in-process data caches
+stay warm.
 
 ``%reset -f`` is thorough but runs full garbage collections over everything
 the shell has imported (pandas, geopandas, statsmodels and the data caches):
@@ -28,7 +28,7 @@ _state = {"resets": 0}
 #: for one collection. A frozen object is never collected, so cyclic garbage
 #: among them would otherwise stay for the process's life (a memo's evicted
 #: entry, such as a figure base pushed out of its cache). One such collection
-#: of a worker's whole heap took 0.53-0.64 s (session 8). Every 12 notebooks,
+#: of a worker's whole heap took 0.53-0.64 s. Every 12 notebooks,
 #: that was about 0.15 s per country; every 36, two processes side by side over
 #: the same 36 countries used 5.15 against 5.42 s of CPU per country, with
 #: peaks of 708 against 723 MiB.
@@ -36,7 +36,8 @@ FULL_COLLECTION_EVERY = 36
 
 
 def reset_user_namespace() -> list[str]:
-    """Remove every user variable, cached output and open figure; returns the names removed.
+    """Remove every user variable (underscore names too), cached output and open figure;
+    returns the names removed.
 
     The figures the last report used go back to the figure pool
     (:mod:`p2c_research.figures.reuse`) for the next one.
@@ -47,7 +48,10 @@ def reset_user_namespace() -> list[str]:
     removed: list[str] = []
     if shell is not None:
         ns, hidden = shell.user_ns, shell.user_ns_hidden
-        removed = [k for k in list(ns) if k not in hidden and not k.startswith("_")]
+        # Dunder names (__name__, __spec__, __builtins__) describe the module the
+        # namespace is; multiprocessing reads them. Every other name goes.
+        removed = [k for k in list(ns)
+                   if k not in hidden and not (k.startswith("__") and k.endswith("__"))]
         for k in removed:
             del ns[k]
         # Displayed values stay referenced by Out/_/__/___ (IPython's output cache).

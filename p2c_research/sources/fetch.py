@@ -37,7 +37,10 @@ class FetchReport:
         from_cache: True when nothing had to be downloaded.
         messages: what the user should know (aggregates dropped, no data, fallbacks).
         errors: requests that failed while the rest carried on.
-        n_downloaded / n_cached: raw files downloaded now / served from the cache.
+        n_downloaded / n_cached: raw files downloaded now (or imported, for a
+            local file) / served from the cache.
+        local: the input was a local file (``--path``), so its files were
+            imported, not downloaded.
         panel: the tidy rows themselves (not printed).
     """
 
@@ -49,12 +52,14 @@ class FetchReport:
     errors: list[str] = field(default_factory=list)
     n_downloaded: int = 0
     n_cached: int = 0
+    local: bool = False
     panel: pd.DataFrame = field(default_factory=empty_panel, repr=False)
 
     def summary(self) -> str:
         """A few plain lines: counts first, then messages and errors."""
+        verb = "imported" if self.local else "downloaded"
         where = "all from the cache" if self.from_cache else (
-            f"{self.n_downloaded} downloaded, {self.n_cached} from the cache")
+            f"{self.n_downloaded} {verb}, {self.n_cached} from the cache")
         lines = [f"{self.source}: {len(self.files)} file(s) ({where}); {self.rows} tidy row(s)"]
         if self.rows and not self.panel.empty:
             lines.append(f"  {self.panel['iso3'].nunique()} economies, "
@@ -69,14 +74,14 @@ class FetchReport:
         return "\n".join(lines)
 
 
-def _report(name: str, result: AdapterResult) -> FetchReport:
+def _report(name: str, result: AdapterResult, *, local: bool = False) -> FetchReport:
     panel = validate_panel(result.panel, origin=f"{name} fetch") if not result.panel.empty \
         else empty_panel()
     return FetchReport(
         source=name, files=list(result.files), rows=len(panel),
         from_cache=result.n_downloaded == 0 and result.n_cached > 0,
         messages=list(result.messages), errors=list(result.errors),
-        n_downloaded=result.n_downloaded, n_cached=result.n_cached, panel=panel,
+        n_downloaded=result.n_downloaded, n_cached=result.n_cached, local=local, panel=panel,
     )
 
 
@@ -148,7 +153,7 @@ def fetch_source(
                                     refresh=refresh, strict=strict, timeout=timeout)
     else:
         return _fetch_pledges(path, mapping=mapping, strict=strict)
-    return _report(name, result)
+    return _report(name, result, local=bool(path) and name in ("itu", "wdi-csv"))
 
 
 def _fetch_pledges(path: str | None, *, mapping: str | None, strict: bool) -> FetchReport:
@@ -162,5 +167,5 @@ def _fetch_pledges(path: str | None, *, mapping: str | None, strict: bool) -> Fe
     files = [Path(f) for f in (outcome.output, outcome.rejects_path) if f is not None]
     return FetchReport(
         source="pledges", files=files, rows=len(outcome.valid),
-        messages=[outcome.report()], n_downloaded=len(files),
+        messages=[outcome.report()], n_downloaded=len(files), local=True,
     )

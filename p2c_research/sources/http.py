@@ -26,6 +26,9 @@ USER_AGENT = "p2c-research/0.1 (ITU Partner2Connect research workbench)"
 
 # Status codes worth another try: server-side trouble and rate limiting.
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+#: Largest response body read (bytes). A World Bank page of 10,000 records is
+#: about 3 MB; a body past this is refused, not held in memory.
+MAX_BODY_BYTES = 50 * 2**20
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,15 @@ class HttpSettings:
             and dropped connections.
         backoff: seconds before the first retry; doubled at each further retry.
         backoff_max: ceiling of a single wait, in seconds.
+        max_bytes: largest body accepted (:data:`MAX_BODY_BYTES`); a larger one
+            is a :class:`~p2c_research.errors.SourceError`, not retried.
     """
 
     timeout: float = 60.0
     retries: int = 3
     backoff: float = 1.0
     backoff_max: float = 30.0
+    max_bytes: int = MAX_BODY_BYTES
 
     def wait(self, attempt: int) -> float:
         """Seconds to sleep before retry number ``attempt`` (1-based)."""
@@ -90,11 +96,12 @@ class HttpClient:
             full_url = url
             try:
                 self.requests_made += 1
-                resp = self.session.get(url, params=params, timeout=self.settings.timeout)
+                resp = self.session.get(url, params=params, timeout=self.settings.timeout,
+                                        stream=True)
                 full_url = resp.url
                 # Reading the body here means a connection dropped mid-body is
                 # caught below and retried, and nothing partial is returned.
-                content = resp.content
+                content = self._read_body(resp, full_url)
             except requests.Timeout:
                 last_problem = f"no answer within {self.settings.timeout:g} s"
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
@@ -121,6 +128,25 @@ class HttpClient:
             "The server may be down or slow; try again later, raise --retries/--timeout, "
             "or point --base-url at a mirror."
         )
+
+    def _read_body(self, resp: requests.Response, url: str) -> bytes:
+        """The whole body, refused as soon as it passes ``settings.max_bytes``."""
+        limit = self.settings.max_bytes
+        too_big = SourceError(
+            f"GET {url}: the answer is larger than the {limit / 2**20:g} MB limit of one "
+            "response (HttpSettings.max_bytes); check --base-url, or ask for less at a time")
+        announced = resp.headers.get("Content-Length", "")
+        try:
+            if announced.isdigit() and int(announced) > limit:
+                raise too_big
+            body = bytearray()
+            for chunk in resp.iter_content(chunk_size=1 << 16):
+                body += chunk
+                if len(body) > limit:
+                    raise too_big
+            return bytes(body)
+        finally:
+            resp.close()
 
 
 def body_snippet(content: bytes, content_type: str = "", limit: int = 200) -> str:

@@ -237,7 +237,7 @@ def fetch(
     for code, code_id in targets:
         for iso3 in iso_list:
             path = cache.path("api", code, f"{iso3}.json")
-            params = {"code": code, "codeID": code_id, "iso3": iso3}
+            params = {"code": code, "codeID": code_id, "iso3": iso3, "endpoint": base}
             if not refresh and cache.is_fresh(path, ttl_hours, params):
                 result.n_cached += 1
                 files.append(path)

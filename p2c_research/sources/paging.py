@@ -21,6 +21,11 @@ from p2c_research.store import Provenance, provenance_path
 # parse(body) -> (page number, total pages, note for the sidecar); raises SourceError
 PageParser = Callable[[bytes], tuple[int, int, str]]
 
+#: Most pages one query may announce. The largest real query (an SDG series by
+#: sex, age and area at 1,000 records a page) has tens; a server announcing
+#: more would cost as many requests and cache files.
+MAX_PAGES = 300
+
 
 def page_path(cache: RawCache, stem: str, page: int) -> Path:
     return cache.path(f"{stem}.p{page:03d}.json")
@@ -34,6 +39,8 @@ def cached_pages(cache: RawCache, stem: str, parse: PageParser) -> list[Path] | 
     try:
         _, pages, _ = parse(first.read_bytes())
     except SourceError:
+        return None
+    if pages > MAX_PAGES:
         return None
     paths = [page_path(cache, stem, p) for p in range(1, max(pages, 1) + 1)]
     complete = all(p.exists() and provenance_path(p).exists() for p in paths)
@@ -61,8 +68,14 @@ def download_pages(
 ) -> list[Path]:
     """Fetch page 1, then as many pages as it announces, each written with its sidecar.
 
-    Each body is parsed before it is written, so an error envelope never
-    enters the cache.
+    Each body is parsed and checked (``parse`` raises :class:`SourceError`)
+    before it is written, so an error envelope or a page that cannot be read
+    later never enters the cache. The endpoint ``url`` is stored with the
+    parameters: it is part of the cache key.
+
+    Raises:
+        SourceError: a page fails to parse, or the query announces more than
+            :data:`MAX_PAGES` pages.
     """
     paths: list[Path] = []
     page, pages = 1, 1
@@ -70,11 +83,16 @@ def download_pages(
         result = client.get(url, {**params, page_param: page})
         _, pages, note = parse(result.content)
         pages = max(pages, 1)
+        if pages > MAX_PAGES:
+            raise SourceError(
+                f"GET {result.url} announces {pages} pages; the limit is {MAX_PAGES} per query "
+                "(MAX_PAGES in p2c_research/sources/paging.py). Check --base-url, or raise the "
+                "page size")
         prov = Provenance(
             source=publisher,
             url_or_file=result.url,
             licence=licence,
-            parameters={**params, page_param: page, "query": stem},
+            parameters={**params, page_param: page, "query": stem, "endpoint": url},
             notes=f"page {page} of {pages}; {note}".rstrip("; "),
         )
         paths.append(cache.write(page_path(cache, stem, page), result.content, prov))
@@ -96,8 +114,13 @@ def fetch_query(
     licence: str,
     page_param: str = "page",
 ) -> tuple[list[Path], bool]:
-    """The page files of one query, from the cache if fresh; returns (paths, from_cache)."""
-    if not refresh and query_is_fresh(cache, stem, parse, ttl_hours, params):
+    """The page files of one query, from the cache if fresh; returns (paths, from_cache).
+
+    The cache key is the stem plus the parameters and the endpoint ``url``
+    (so a mirror's answer is never served for the publisher's, or back).
+    """
+    if not refresh and query_is_fresh(cache, stem, parse, ttl_hours,
+                                      {**params, "endpoint": url}):
         return cached_pages(cache, stem, parse) or [], True
     return download_pages(client, cache, url, params, stem, parse, publisher=publisher,
                           licence=licence, page_param=page_param), False

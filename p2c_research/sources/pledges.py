@@ -43,7 +43,7 @@ from p2c_research.pledges.schema import (
     join_tokens,
     split_valid,
 )
-from p2c_research.store import Provenance, atomic_write_with, sha256_file, write_parquet
+from p2c_research.store import Provenance, sha256_file, write_csv, write_parquet
 from p2c_research.yamlio import parse_yaml
 
 SOURCE_NAME = "p2c_pledge_export"
@@ -194,6 +194,67 @@ def read_pledge_file(path: Path | str, sheet: str | int | None = None) -> pd.Dat
     return frame
 
 
+def unsaved_formulas(path: Path | str, sheet: str | int | None = None
+                     ) -> dict[tuple[int, int], str]:
+    """Formula cells of an XLSX sheet that carry no saved value: ``{(file row, column position): formula}``.
+
+    A workbook written by a program that does not calculate (a script, some
+    exporters) stores formulas without their results; read for values, such a
+    cell is empty, and its pledge would silently lose the number. Rows are
+    numbered as the file shows them (header = row 1).
+    """
+    from openpyxl import load_workbook
+
+    found: dict[tuple[int, int], str] = {}
+    books = [load_workbook(path, read_only=True, data_only=flag) for flag in (False, True)]
+    try:
+        sheets = []
+        for book in books:
+            if sheet is None:
+                sheets.append(book.worksheets[0])
+            elif isinstance(sheet, int):
+                sheets.append(book.worksheets[sheet])
+            else:
+                sheets.append(book[sheet])
+        rows = zip(sheets[0].iter_rows(values_only=True), sheets[1].iter_rows(values_only=True),
+                   strict=False)
+        for number, (formulas, values) in enumerate(rows, start=1):
+            for position, cell in enumerate(formulas):
+                text = str(getattr(cell, "text", cell) or "")
+                value = values[position] if position < len(values) else None
+                if text.startswith("=") and value is None:
+                    found[(number, position)] = text
+    finally:
+        for book in books:
+            book.close()
+    return found
+
+
+def _formula_problems(formulas: dict[tuple[int, int], str], raw: pd.DataFrame,
+                      mapping: ColumnMapping | None) -> pd.DataFrame:
+    """One problem per unsaved formula in a column the import uses (``split_valid``'s shape)."""
+    mapping = mapping or ColumnMapping()
+    by_key = {_header_key(c): c for c in raw.columns}
+    ours_of: dict[str, str] = {}
+    for ours, theirs in mapping.columns.items():
+        column = theirs if theirs in raw.columns else by_key.get(_header_key(theirs))
+        if column is not None:
+            ours_of.setdefault(column, ours)
+    for ours in PLEDGE_COLUMNS:
+        if ours in by_key:
+            ours_of.setdefault(by_key[ours], ours)
+    records = []
+    for (row, position), formula in sorted(formulas.items()):
+        header = raw.columns[position] if position < len(raw.columns) else None
+        if row not in raw.index or header not in ours_of:
+            continue
+        records.append({"index": row, "column": ours_of[header], "value": formula,
+                        "reason": "a formula with no saved value (the file was written by a "
+                                  "program that does not calculate formulas); open it in Excel "
+                                  "or LibreOffice and save it again, or paste the values"})
+    return pd.DataFrame(records, columns=["index", "column", "reason", "value"])
+
+
 # --------------------------------------------------------------------------- process
 def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping | None, origin: str,
                   mapping_path: Path | None = None) -> pd.DataFrame:
@@ -334,10 +395,21 @@ def import_pledges(
     path = Path(path)
     origin = str(path)
     column_mapping = load_mapping(mapping) if mapping is not None else None
-    raw = read_pledge_file(path, sheet=column_mapping.sheet if column_mapping else None)
+    sheet = column_mapping.sheet if column_mapping else None
+    raw = read_pledge_file(path, sheet=sheet)
+    formulas = unsaved_formulas(path, sheet) if path.suffix.lower() != ".csv" else {}
+    for (row, position), formula in formulas.items():
+        if row in raw.index and position < raw.shape[1]:
+            raw.iat[raw.index.get_loc(row), position] = formula  # shown as such in the rejects
     frame = apply_mapping(raw, column_mapping, origin, mapping_path=mapping)
     frame, notes = harmonise_country_columns(frame)
     valid, problems = split_valid(frame)
+    formula_problems = _formula_problems(formulas, raw, column_mapping)
+    if not formula_problems.empty:
+        problems = pd.concat([formula_problems, problems], ignore_index=True)
+        problems = problems.drop_duplicates(["index", "column"], keep="first")
+        problems = problems.sort_values("index", kind="stable").reset_index(drop=True)
+        valid = valid.loc[~valid.index.isin(set(formula_problems["index"]))]
     rejects = (_rejects_frame(problems, frame, raw) if not problems.empty
                else pd.DataFrame(columns=REJECT_COLUMNS + list(raw.columns)))
 
@@ -353,7 +425,7 @@ def import_pledges(
     out_dir = Path(out_dir) if out_dir is not None else processed_dir()
     output = out_dir / OUTPUT_NAME
     rejects_path = out_dir / REJECTS_NAME
-    atomic_write_with(rejects_path, lambda tmp: rejects.to_csv(tmp, index=False))
+    write_csv(rejects, rejects_path)
     if valid.empty:
         raise DataError(f"{origin}: no valid pledge rows (all {len(raw)} rejected); nothing "
                         f"written to {output}. See {rejects_path} for the reasons")

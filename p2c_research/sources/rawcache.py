@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from p2c_research.config import raw_dir
+from p2c_research.errors import DataError
 from p2c_research.store import (
     Provenance,
     atomic_write_bytes,
@@ -53,7 +54,10 @@ class RawCache:
         with the same ``parameters`` (compared key by key on those given)."""
         if not path.exists() or not provenance_path(path).exists():
             return False
-        prov = read_provenance(path)
+        try:
+            prov = read_provenance(path)
+        except DataError:  # a damaged sidecar: the file counts as absent and is fetched again
+            return False
         if prov.get("sha256") != sha256_file(path):
             return False
         if parameters:
@@ -94,6 +98,9 @@ def retrieved_at(path: Path) -> str:
 
 def same_copy(dest: Path, original: Path) -> bool:
     """True if ``dest`` is a complete cached copy (sidecar present) of ``original``'s bytes."""
-    return (dest.exists() and provenance_path(dest).exists()
-            and read_provenance(dest).get("sha256") == sha256_file(original)
-            and sha256_file(dest) == sha256_file(original))
+    try:
+        recorded = read_provenance(dest).get("sha256") if dest.exists() else None
+    except DataError:
+        return False
+    return (recorded is not None and provenance_path(dest).exists()
+            and recorded == sha256_file(original) and sha256_file(dest) == sha256_file(original))

@@ -250,8 +250,14 @@ def to_panel(
 
 # --------------------------------------------------------------------------- cache + network
 def _series_parser(series: str) -> Callable[[bytes], tuple[int, int, str]]:
+    """A page parser for the paging helper: a page whose records cannot be read is not cached."""
     def parse(body: bytes) -> tuple[int, int, str]:
-        meta, _ = parse_page(body, series)
+        meta, records = parse_page(body, series)
+        try:
+            records_to_frame(records)
+        except (AttributeError, TypeError) as exc:
+            raise SourceError(f"UN SDG API answered series {series!r} with records that are "
+                              f"not in the documented shape ({exc})") from exc
         return meta["page"], meta["pages"], f"{meta['total']} records in total"
     return parse
 
@@ -298,7 +304,7 @@ def fetch(
                 publisher=PUBLISHER, licence=LICENCE)
         except SourceError as exc:
             result.errors.append(str(exc))
-            log.warning("%s", exc)
+            log.info("%s", exc)  # reported in the summary (or the one error), not twice
             continue
         if hit:
             result.n_cached += len(paths)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,23 +127,57 @@ def parse_page(
 
 def records_to_raw(records: Iterable[dict[str, Any]], code: str = "") -> pd.DataFrame:
     """Indicator records -> raw rows ``iso3, iso2, code, year, value`` (nulls and
-    non-annual dates dropped). ``iso3`` may be empty for some aggregates."""
+    non-annual dates dropped). ``iso3`` may be empty for some aggregates.
+
+    Raises:
+        SourceError: a record is not a JSON object, or its value is not a
+            finite number (the message names the code, country and year).
+    """
     rows = []
-    for rec in records:
+    for number, rec in enumerate(records, start=1):
+        if not isinstance(rec, dict):
+            raise SourceError(f"World Bank API: record {number} of indicator {code!r} is not "
+                              f"a JSON object ({_short(rec)}); the response is not in the API "
+                              "v2 format")
         value = rec.get("value")
         if value is None:
             continue
         date = str(rec.get("date", "")).strip()
         if not (len(date) == 4 and date.isdigit()):
             continue
+        country, indicator = rec.get("country"), rec.get("indicator")
+        iso3 = str(rec.get("countryiso3code") or "").strip().upper()
+        try:
+            number_value = float(value)
+        except (TypeError, ValueError):
+            number_value = math.nan
+        if isinstance(value, bool) or not math.isfinite(number_value):
+            raise SourceError(f"World Bank API: indicator {code!r} has a value that is not a "
+                              f"number for {iso3 or 'an unnamed economy'} in {date} "
+                              f"({_short(value)}); nothing of this answer was kept. Check "
+                              "--base-url, or report it to the publisher")
         rows.append({
-            "iso3": str(rec.get("countryiso3code") or "").strip().upper(),
-            "iso2": str((rec.get("country") or {}).get("id") or "").strip().upper(),
-            "code": str((rec.get("indicator") or {}).get("id") or code),
+            "iso3": iso3,
+            "iso2": str((country.get("id") if isinstance(country, dict) else "") or ""
+                        ).strip().upper(),
+            "code": str((indicator.get("id") if isinstance(indicator, dict) else "") or code),
             "year": int(date),
-            "value": float(value),
+            "value": number_value,
         })
     return pd.DataFrame(rows, columns=["iso3", "iso2", "code", "year", "value"])
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_country_records(records: list[Any]) -> None:
+    bad = next((r for r in records if not isinstance(r, dict)
+                or not isinstance(r.get("region") or {}, dict)), None)
+    if bad is not None:
+        raise SourceError(f"World Bank API: the country list holds a record that is not in the "
+                          f"API v2 format ({_short(bad)})")
 
 
 def parse_countries(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -213,10 +248,21 @@ def to_panel(
 
 
 # --------------------------------------------------------------------------- cache + network
-def _code_parser(code: str, what: str | None = None) -> Callable[[bytes], tuple[int, int, str]]:
-    """A page parser for the paging helper; its errors name the indicator code (or ``what``)."""
+def _code_parser(code: str, what: str | None = None,
+                 check: Callable[[list[Any]], None] | None = None
+                 ) -> Callable[[bytes], tuple[int, int, str]]:
+    """A page parser for the paging helper; its errors name the indicator code (or ``what``).
+
+    An indicator page's records are read as :func:`panel_from_files` will read
+    them (``check`` does it for other queries), so a page that could not be
+    used never enters the cache.
+    """
     def parse(body: bytes) -> tuple[int, int, str]:
-        meta, _ = parse_page(body, code, what=what)
+        meta, records = parse_page(body, code, what=what)
+        if code:
+            records_to_raw(records, code)
+        if check is not None:
+            check(records)
         note = f"{meta.total} records in total; lastupdated {meta.lastupdated or 'not given'}"
         return meta.page, meta.pages, note
     return parse
@@ -263,7 +309,7 @@ def fetch(
               "licence": LICENCE}
     country_files, hit = fetch_query(
         client, cache, f"{base}/country", {"format": "json", "per_page": 400}, COUNTRY_STEM,
-        _code_parser("", "the country list (GET /country)"), **common)
+        _code_parser("", "the country list (GET /country)", _check_country_records), **common)
     _count(result, country_files, hit)
     result.files += country_files
 
@@ -275,11 +321,13 @@ def fetch(
                                      params, code, _code_parser(code), **common)
         except SourceError as exc:
             result.errors.append(str(exc))
-            log.warning("%s", exc)
+            log.info("%s", exc)  # reported in the summary (or the one error), not twice
             continue
         _count(result, paths, hit)
         data_files += paths
     if codes and len(result.errors) == len(codes):
+        if len(codes) == 1:
+            raise SourceError(result.errors[0])
         raise SourceError("World Bank API: every requested code failed:\n  "
                           + "\n  ".join(result.errors))
     result.files += data_files

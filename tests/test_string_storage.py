@@ -1,4 +1,4 @@
-"""Python-backed strings: set on import, a user's choice kept, and the same results as Arrow."""
+"""Python-backed strings: not set on import, set in batch-owned processes, same results as Arrow."""
 
 from __future__ import annotations
 
@@ -12,26 +12,40 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import p2c_research  # noqa: F401  (the import applies the setting)
 from p2c_research.config import project_root
-from p2c_research.pandas_options import STRING_STORAGE, apply_string_storage
+from p2c_research.runner.worker_setup import STRING_STORAGE, use_python_strings
+
+pytestmark = pytest.mark.slow  # fresh interpreters
 
 SAMPLE_PANEL = project_root() / "data" / "sample" / "panel.parquet"
 
 
-def test_importing_the_package_makes_str_columns_python_backed() -> None:
-    assert pd.Series(["KHM", None]).dtype == "str"
-    assert pd.Series(["KHM", None]).dtype.storage == STRING_STORAGE == "python"
+def test_importing_the_package_changes_no_pandas_option() -> None:
+    code = ("import pandas as pd; before = pd.get_option('mode.string_storage'); "
+            "import p2c_research, p2c_research.context, p2c_research.reports.landscape_report; "
+            "print(before, pd.get_option('mode.string_storage'), pd.Series(['a']).dtype.storage)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["auto", "auto", "pyarrow"]
 
 
-def test_a_storage_the_user_chose_is_kept() -> None:
+@pytest.mark.skipif(not SAMPLE_PANEL.exists(), reason="embedded sample not built yet")
+def test_the_panel_is_loaded_with_python_backed_strings() -> None:
+    from p2c_research.store import read_panel
+
+    panel = read_panel(SAMPLE_PANEL)
+    for col in ("iso3", "indicator", "source"):
+        assert panel[col].dtype.storage == "python"
+
+
+def test_a_batch_process_takes_python_strings_and_keeps_a_storage_already_chosen() -> None:
     before = pd.get_option("mode.string_storage")
     try:
         pd.set_option("mode.string_storage", "pyarrow")
-        assert apply_string_storage() == "pyarrow"
-        assert pd.Series(["a"]).dtype.storage == "pyarrow"
+        assert use_python_strings() == "pyarrow"
         pd.set_option("mode.string_storage", "auto")
-        assert apply_string_storage() == "python"
+        assert use_python_strings() == STRING_STORAGE == "python"
+        assert pd.Series(["a"]).dtype.storage == "python"
     finally:
         pd.set_option("mode.string_storage", before)
 
@@ -40,8 +54,7 @@ def test_a_storage_the_user_chose_is_kept() -> None:
 _RUN = textwrap.dedent("""
     import sys
     import pandas as pd
-    if sys.argv[2] != "default":
-        pd.set_option("mode.string_storage", sys.argv[2])
+    pd.set_option("mode.string_storage", "python" if sys.argv[2] == "default" else sys.argv[2])
     from p2c_research.context import open_context
     from p2c_research.reports import benchmark_report, landscape_report, pledge_report
     out = sys.argv[1]
