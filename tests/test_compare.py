@@ -98,6 +98,16 @@ def test_baseline_marker_is_checked_and_forgotten(tmp_path) -> None:
         cr.load_assessment(tmp_path / "nowhere")
 
 
+def test_a_batch_with_a_bad_baseline_stops_before_writing(tmp_path) -> None:
+    from p2c_research.runner.batch import run_batch
+
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match=r"not a batch output"):
+        run_batch(["KHM"], out_dir=out, data="sample", local=True, progress=False,
+                  baseline=tmp_path / "nowhere")
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------- two batches
 REMOVED_INDICATOR = "secure_servers"  # WDI only, so no ITU value stands in for it
 COMPARED = ["DOM", "MRT"]
@@ -133,10 +143,13 @@ def second_assessment(tmp_path_factory, partner_outputs) -> dict[str, object]:
     out = root / "outputs"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("P2C_ROOT", str(root))
-        cr.set_baseline(out, partner_outputs)
-        code = run_batch(COMPARED, out_dir=out, data="sample", local=True, progress=False)
+        code = run_batch(COMPARED, out_dir=out, data="sample", local=True, progress=False,
+                         baseline=partner_outputs)
         assert code == 0
-        written = cr.write_comparison(partner_outputs, out)
+    # The batch recorded its baseline and wrote the comparison at the end.
+    assert cr.baseline_of(out) == Path(partner_outputs).resolve()
+    written = {"csv": out / "compare.csv", "html": out / "compare.html"}
+    assert all(path.exists() for path in written.values())
     return {"out": out, "root": root, "removed_year": removed_year, "changed_pledge": changed,
             "written": written, "new_panel": panel[~(is_x & (panel["year"] == removed_year))]}
 

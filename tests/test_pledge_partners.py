@@ -120,6 +120,7 @@ def test_pledge_labels_say_synthetic_in_tables_figures_and_the_index(partner_out
     assert "SYNTHETIC" in manifest["data"]["description"]
 
 
+@pytest.mark.slow  # builds a report
 def test_imported_pledges_carry_no_synthetic_label(tmp_path, monkeypatch) -> None:
     """With an imported pledge file the same report has no illustrative label."""
     import shutil
