@@ -276,6 +276,7 @@ def plan_html(plan: pd.DataFrame, synthetic: bool) -> str:
              if pd.notna(r.get("lead_name")) else "none"),
             ("Baseline and target", baseline),
             ("Gap and pace", f"{gap}; {pace}" if gap else pace),
+            ("Against income", r.get("benchmark_status", "")),
             ("Support", support),
             ("Pledges", f"{r['pledges']}" + (f". Status: {r['statuses']}" if r["statuses"]
                                             else "")),
@@ -700,7 +701,7 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None,
         frontier_q=params.analysis.frontier_quantile,
         priorities=[p.model_dump(mode="json") for p in priorities],
         catalog=hashlib.sha256(ctx.catalog.model_dump_json().encode()).hexdigest())
-    labels, world_gaps, _under = _world_gaps(
+    labels, world_gaps, under = _world_gaps(
         memo_key, lambda: _compute_world_gaps(ctx, pledges, priorities, world, verdicts,
                                               allocation, population, economies, group_index))
 
@@ -737,6 +738,9 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None,
     plan, plan_indicators, land = _plan_tables(
         ctx, world, pledge_gaps[pledge_gaps["level"] == "priority"], reaching, my_labels, as_of,
         made)
+    bench = pg.benchmark_status(under, iso3).set_index("group_id")["benchmark_status"]
+    plan["benchmark_status"] = plan["priority_id"].map(bench).fillna(
+        "not benchmarked (no model results for its indicators)")
     plan["pledge_basis"] = pledge_gaps["pledge_basis"].iloc[0]
     unmatched = unmatched_pledges(reaching, my_labels)
     league = gp.league_table(world_gaps, economies)
