@@ -46,7 +46,7 @@ def take(key: Hashable) -> Figure | None:
             _lent.append((key, fig))
             stats["reused"] += 1
     if fig is not None:
-        from p2c_research.report_io import forget_png
+        from p2c_research.render.images import forget_png
 
         forget_png(fig)  # its rendering belongs to the report that had it before
     return fig
