@@ -67,7 +67,7 @@ def release_all() -> None:
     making its canvas drop the renderer, looked like a way to free the last
     rendering's pixel buffers; both made a worker grow from 790 to 1000 MiB over
     24 countries, since artists that were not drawn again still held the old
-    renderers (session 8).
+    renderers.
     """
     with _lock:
         _state["enabled"] = True
