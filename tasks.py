@@ -197,11 +197,9 @@ def test(c, k="", fast=False):
 @_user_errors
 def sample(c, source, out=""):
     """Build the embedded sample (WDI panel, Natural Earth, synthetic pledges) from real files."""
-    from p2c_research.sample import build_sample
+    from p2c_research.sample import SampleBuilder
 
-    built = build_sample(Path(source), Path(out) if out else None)
-    for name, path in built.items():
-        print(f"{name}: {path}")
+    print(SampleBuilder(Path(source), Path(out) if out else None).run().summary())
 
 
 @task(help={
@@ -276,6 +274,22 @@ def regions(c, source="", datahub=False, base_url="", out="", min_members="", ti
     print(built.summary())
 
 
+@task(help={
+    "metadata": "World Bank Metadata_Country_*.csv from a bulk download",
+    "wdi_long": "folder of WDI long CSVs (Country Name,Country Code,...) whose names become aliases",
+    "out": "output folder (default: p2c_research/resources, committed)",
+})
+@_user_errors
+def countries(c, metadata, wdi_long="", out=""):
+    """Build the country reference (countries, aggregates, aliases; UN groups from resources)."""
+    from p2c_research.config import RESOURCES_DIR
+    from p2c_research.countries_build import CountryReferenceBuilder
+
+    built = CountryReferenceBuilder(Path(metadata), Path(wdi_long) if wdi_long else None,
+                                    Path(out) if out else RESOURCES_DIR).run()
+    print(built.summary())
+
+
 @task(help={"old": "older panel parquet", "new": "newer panel parquet"})
 @_user_errors
 def diff(c, old, new):
@@ -304,12 +318,12 @@ def params_check(c, folder=""):
 @task(name="indicators")
 def docs_indicators(c):
     """Generate docs/indicators.md from the packaged indicator catalog."""
-    from p2c_research.docs import write_indicator_docs
+    from p2c_research.docs import IndicatorDocsBuilder
 
-    print(write_indicator_docs())
+    print(IndicatorDocsBuilder().run().summary())
 
 
-data_ns = Collection("data", sample, fetch, build, diff, regions)
+data_ns = Collection("data", sample, fetch, build, diff, regions, countries)
 params_ns = Collection("params", params_check)
 docs_ns = Collection("docs", docs_indicators)
 ns = Collection(run, batch, compare, lab, test, data_ns, params_ns, docs_ns)

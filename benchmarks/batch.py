@@ -41,7 +41,7 @@ NOTEBOOKS = ["01_landscape.ipynb", "02_benchmarking.ipynb", "03_pledge_gap_map.i
 class MemorySampler:
     """Samples the RSS of every descendant process; reports the peak per worker process tree.
 
-    Since session 8 a worker runs its notebooks in its own process (no kernel
+    With the in-process engine a worker runs its notebooks in its own process (no kernel
     below it); anything a worker starts below itself is still counted with it.
     """
 

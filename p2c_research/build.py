@@ -35,6 +35,12 @@ from p2c_research.catalog import Catalog, load_catalog
 from p2c_research.config import processed_dir, raw_dir
 from p2c_research.datasets import ITU_SOURCE_PREFIX, PROCESSED_NO_ITU_PANEL
 from p2c_research.errors import DataError
+from p2c_research.precedence import (
+    CONFLICT_RTOL,
+    PRECEDENCE_ICT,
+    PRECEDENCE_OTHER,
+    merge_sources,
+)
 from p2c_research.sources import itu, naturalearth, sdg, wdi_csv, worldbank
 from p2c_research.sources.base import FIRST_YEAR
 from p2c_research.store import (
@@ -49,14 +55,6 @@ from p2c_research.store import (
 
 log = logging.getLogger(__name__)
 
-PRECEDENCE_ICT: tuple[str, ...] = (
-    itu.API_LABEL, itu.EXPORT_LABEL, sdg.SOURCE_LABEL, worldbank.SOURCE_LABEL,
-    wdi_csv.SOURCE_LABEL,
-)
-PRECEDENCE_OTHER: tuple[str, ...] = (
-    worldbank.SOURCE_LABEL, wdi_csv.SOURCE_LABEL, sdg.SOURCE_LABEL, itu.API_LABEL,
-    itu.EXPORT_LABEL,
-)
 LICENCES = {
     itu.API_LABEL: itu.LICENCE,
     itu.EXPORT_LABEL: itu.LICENCE,
@@ -72,60 +70,8 @@ LABEL_NAMES = {
     wdi_csv.SOURCE_LABEL: "World Bank WDI files",
 }
 ADAPTERS = (worldbank, wdi_csv, sdg, itu)
-CONFLICT_RTOL = 0.01
 CONFLICTS_NAME = "source_conflicts.csv"
-CONFLICT_COLUMNS = ["iso3", "indicator", "year", "kept_source", "kept_value",
-                    "other_source", "other_value", "rel_diff"]
 DIFF_COLUMNS = ["iso3", "indicator", "year", "old_value", "new_value", "change"]
-
-
-def precedence(indicator_id: str, catalog: Catalog | None = None) -> tuple[str, ...]:
-    """Source labels in the order they win for ``indicator_id`` (see the module docstring)."""
-    catalog = catalog or load_catalog()
-    is_ict = indicator_id in catalog and bool(catalog[indicator_id].sources.itu)
-    return PRECEDENCE_ICT if is_ict else PRECEDENCE_OTHER
-
-
-def merge_sources(
-    rows: pd.DataFrame,
-    catalog: Catalog | None = None,
-    conflict_rtol: float = CONFLICT_RTOL,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pick one value per ``iso3, indicator, year`` by precedence (pure).
-
-    Args:
-        rows: tidy rows from several sources; ``source`` is ``<label>:<code>``.
-
-    Returns:
-        (merged panel, conflicts): conflicts lists each losing value that
-        differs from the kept one by more than ``conflict_rtol`` (relative).
-    """
-    catalog = catalog or load_catalog()
-    if rows.empty:
-        return rows[PANEL_COLUMNS].copy(), pd.DataFrame(columns=CONFLICT_COLUMNS)
-    rows = rows[PANEL_COLUMNS].copy()
-    label = rows["source"].astype(str).str.split(":", n=1).str[0]
-    order = {ind: precedence(ind, catalog) for ind in rows["indicator"].unique()}
-    rank = [order[ind].index(lab) if lab in order[ind] else len(order[ind])
-            for ind, lab in zip(rows["indicator"], label, strict=True)]
-    rows["_rank"] = rank
-    rows = rows.sort_values(["iso3", "indicator", "year", "_rank"], kind="stable")
-    keys = ["iso3", "indicator", "year"]
-    first = ~rows.duplicated(keys, keep="first")
-    kept = rows[first]
-    losers = rows[~first]
-    conflicts = pd.DataFrame(columns=CONFLICT_COLUMNS)
-    if not losers.empty:
-        pair = losers.merge(kept[[*keys, "source", "value"]], on=keys,
-                            suffixes=("_other", "_kept"))
-        denom = pair["value_kept"].abs().where(pair["value_kept"].abs() > 0, 1.0)
-        pair["rel_diff"] = (pair["value_other"] - pair["value_kept"]).abs() / denom
-        pair = pair[pair["rel_diff"] > conflict_rtol]
-        conflicts = pair.rename(columns={
-            "source_kept": "kept_source", "value_kept": "kept_value",
-            "source_other": "other_source", "value_other": "other_value",
-        })[CONFLICT_COLUMNS].reset_index(drop=True)
-    return kept.drop(columns="_rank").reset_index(drop=True), conflicts
 
 
 def _context(parts: list[pd.DataFrame], catalog: Catalog) -> pd.DataFrame:

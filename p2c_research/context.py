@@ -16,7 +16,8 @@ from p2c_research import countries
 from p2c_research.catalog import Catalog, load_catalog
 from p2c_research.datasets import DataSelection, load_panel, selection_for
 from p2c_research.params import CountryParams, load_params
-from p2c_research.report_io import country_output_dir, install_png_formatter, report_header
+from p2c_research.render.images import install_png_formatter
+from p2c_research.report_io import country_output_dir, report_header
 
 NOTEBOOK_PARAMETERS = ("country", "params_file", "data", "out_dir")
 
@@ -43,19 +44,15 @@ class RunContext:
     @property
     def screened_panel(self) -> pd.DataFrame:
         """The panel through the data-quality screen for this run's reference year (cached)."""
-        from p2c_research.analyses.landscape import screened_panel_cached
+        from p2c_research import steps
 
-        return screened_panel_cached(self.selection, self.catalog, self.params.reference_year)
+        return steps.screened_panel(self.selection, self.catalog, self.params.reference_year)
 
     def benchmark(self):
         """The all-economy benchmark fits for this run's options (cached per data vintage)."""
-        from p2c_research.analyses.benchmark import world_benchmark_cached
+        from p2c_research import steps
 
-        p = self.params
-        return world_benchmark_cached(
-            self.selection, self.catalog, (p.year_window.start, p.year_window.end),
-            pi_level=p.analysis.prediction_interval, frontier_q=p.analysis.frontier_quantile,
-            reference_year=p.reference_year)
+        return steps.params_benchmark(self.selection, self.catalog, self.params)
 
     def header(self, title: str, *, shows_pledges: bool = False) -> str:
         return report_header(self.params, self.selection, title, shows_pledges=shows_pledges)

@@ -8,7 +8,7 @@ way and every value it cannot place is reported, never silently dropped.
 
 It reads only the generated files committed in ``p2c_research/resources``
 (``countries.csv``, ``aggregates.csv``, ``country_aliases.csv``); rebuild them
-with ``python -m p2c_research.countries_build`` (see that module). The ITU-D
+with ``invoke data.countries`` (:mod:`p2c_research.countries_build`). The ITU-D
 region of each ITU member (``itu_regions.csv``, the standard peer set) is
 built by :mod:`p2c_research.regions_build` (``invoke data.regions``).
 """
@@ -70,9 +70,8 @@ PARTNER_ITU_REGIONS = {
 HARMONISE_KINDS = ("auto", "iso3", "iso2", "m49", "name")
 
 _REBUILD_HINT = (
-    "rebuild the country reference with `python -m p2c_research.countries_build "
-    "--metadata <World Bank Metadata_Country_*.csv> --wdi-long <dir> "
-    "--out p2c_research/resources`"
+    "rebuild the country reference with `invoke data.countries "
+    "--metadata <World Bank Metadata_Country_*.csv> --wdi-long <dir>`"
 )
 _USE_ISO3_HINT = "Use an ISO 3166 alpha-3 code from the World Bank economy list."
 _REBUILD_REGIONS_HINT = (

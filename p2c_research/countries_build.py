@@ -13,27 +13,26 @@ for the World Bank's other spellings of names) into the small files in
 - ``country_aliases.csv``: every spelling of every economy we know of;
 - ``countries.provenance.json``: where all of it came from and when.
 
-Run it as ``python -m p2c_research.countries_build --metadata FILE
-[--wdi-long DIR] --out DIR``. The steps follow load -> process ->
-sanity_check -> save; every file is written to a temporary file in the target
-folder and then renamed, so a failed build never leaves half a reference.
+The UN LDC, LLDC and SIDS memberships are read from ``resources/un_groups.csv``
+(sources and dates in its provenance file). Run it with ``invoke
+data.countries --metadata FILE [--wdi-long DIR]``; it follows the builders'
+skeleton (:mod:`p2c_research.builders`): load -> process -> check -> save,
+every file written atomically, so a failed build never leaves half a reference.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
-import os
-import sys
-import tempfile
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pandas as pd
 import pycountry
 
+from p2c_research.builders import Builder
+from p2c_research.config import RESOURCES_DIR
 from p2c_research.countries import (
     AGGREGATE_COLUMNS,
     AGGREGATES_FILE,
@@ -44,15 +43,10 @@ from p2c_research.countries import (
     FLAG_COLUMNS,
     normalise_name,
 )
-from p2c_research.errors import DataError, P2CError
-from p2c_research.store import neutralise_formulas
+from p2c_research.errors import DataError
+from p2c_research.store import atomic_write_text, neutralise_formulas, sha256_file
 
 PROVENANCE_FILE = "countries.provenance.json"
-
-
-def _codes(text: str) -> frozenset[str]:
-    """A set of ISO3 codes from a whitespace-separated block (easier to check against a list)."""
-    return frozenset(text.split())
 
 
 METADATA_COLUMNS = ["Country Code", "Region", "IncomeGroup", "SpecialNotes", "TableName"]
@@ -70,48 +64,67 @@ WB_CLASSIFICATION = (
 )
 
 # --- UN groups --------------------------------------------------------------
-# Least developed countries: the UN list as of December 2024, 44 countries,
-# after Bhutan graduated (13 December 2023) and Sao Tome and Principe
-# (13 December 2024). Source: UN CDP / UN DESA, list of LDCs.
-LDC_AS_OF = "2024-12"
-LDC_CODES = _codes(
+# The UN LDC, LLDC and SIDS lists live in resources/un_groups.csv with their
+# sources and dates in un_groups.provenance.json; edit them there.
+UN_GROUPS_FILE = "un_groups.csv"
+UN_GROUPS_PROVENANCE = "un_groups.provenance.json"
+UN_GROUP_COLUMNS = ["iso3", "group", "un_member"]
+UN_GROUP_NAMES = ("ldc", "lldc", "sids")
+# Sizes of the lists as published (December 2024); a file that disagrees is refused.
+UN_GROUP_SIZES = {"ldc": 44, "lldc": 32, "sids_un_members": 38}
+
+
+@dataclass(frozen=True)
+class UnGroups:
+    """Members of each UN group, as read from the resource file."""
+
+    ldc: frozenset[str]
+    lldc: frozenset[str]
+    sids: frozenset[str]
+    sids_un_members: frozenset[str]
+    provenance: dict[str, Any]
+
+    def note(self) -> str:
+        """What 'sids' means in countries.csv (associates included)."""
+        associates = " ".join(sorted(self.sids - self.sids_un_members))
+        return (f"sids includes the UN associate members that are WB economies ({associates}) "
+                f"besides the {len(self.sids_un_members)} UN member states")
+
+
+def read_un_groups(folder: Path | str = RESOURCES_DIR) -> UnGroups:
+    """Read ``un_groups.csv`` and its provenance from ``folder``.
+
+    Raises:
+        DataError: naming the file, the row and the fix.
     """
-    AGO BEN BFA BDI CAF TCD COM COD DJI ERI ETH GMB GIN GNB LSO LBR MDG MWI MLI MRT MOZ
-    NER RWA SEN SLE SOM SSD SDN TGO UGA TZA ZMB
-    AFG BGD KHM LAO MMR NPL TLS YEM
-    HTI
-    KIR SLB TUV
-    """
-)
-# Landlocked developing countries: UN OHRLLS list, 32 countries (unchanged
-# since South Sudan joined in 2011; checked as of December 2024).
-LLDC_AS_OF = "2024-12"
-LLDC_CODES = _codes(
-    """
-    AFG ARM AZE BTN BOL BWA BFA BDI CAF TCD SWZ ETH KAZ KGZ LAO LSO MWI MLI MDA MNG
-    NPL NER MKD PRY RWA SSD TJK TKM UGA UZB ZMB ZWE
-    """
-)
-# Small island developing States: the 38 UN member states on the UN OHRLLS
-# list (as of December 2024) ...
-SIDS_AS_OF = "2024-12"
-SIDS_UN_MEMBERS = _codes(
-    """
-    ATG BHS BRB BLZ CPV COM CUB DMA DOM FJI GRD GNB GUY HTI JAM KIR MDV MHL FSM MUS
-    NRU PLW PNG WSM STP SYC SGP SLB KNA LCA VCT SUR TLS TON TTO TUV VUT BHR
-    """
-)
-# ... plus the OHRLLS non-UN-member (associate) SIDS that are World Bank
-# economies. A choice: ITU and UN SDG SIDS aggregates cover the UN members
-# only, but these territories face the same island connectivity problems and
-# the workbench compares them as such. Filter on SIDS_UN_MEMBERS for the UN
-# definition (the provenance file says so too).
-SIDS_ASSOCIATE_MEMBERS = _codes("ABW VGB CUW SXM TCA VIR PRI GUM MNP ASM PYF NCL BMU CYM")
-SIDS_CODES = SIDS_UN_MEMBERS | SIDS_ASSOCIATE_MEMBERS
-SIDS_NOTE = (
-    "sids includes the UN associate members that are WB economies "
-    f"({' '.join(sorted(SIDS_ASSOCIATE_MEMBERS))}) besides the 38 UN member states"
-)
+    folder = Path(folder)
+    path = folder / UN_GROUPS_FILE
+    if not path.is_file():
+        raise DataError(f"{path}: not found; it lists the UN LDC/LLDC/SIDS members "
+                        f"({','.join(UN_GROUP_COLUMNS)}), restore it from git")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in UN_GROUP_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; expected {','.join(UN_GROUP_COLUMNS)}")
+    for number, row in enumerate(frame.itertuples(index=False), start=2):
+        if row.group not in UN_GROUP_NAMES or row.un_member not in ("true", "false") \
+                or len(row.iso3) != 3 or not row.iso3.isupper():
+            raise DataError(f"{path}, row {number}: {row.iso3},{row.group},{row.un_member} is "
+                            f"not ISO3,one of {'/'.join(UN_GROUP_NAMES)},true|false; fix the row")
+    dupes = frame[frame.duplicated(["iso3", "group"])]
+    if not dupes.empty:
+        raise DataError(f"{path}: {dupes['iso3'].tolist()} listed twice in the same group; "
+                        "delete the repeated rows")
+
+    def members(group: str, un_only: bool = False) -> frozenset[str]:
+        rows = frame[(frame["group"] == group) & ((frame["un_member"] == "true") | (not un_only))]
+        return frozenset(rows["iso3"])
+
+    prov_path = folder / UN_GROUPS_PROVENANCE
+    provenance = json.loads(prov_path.read_text(encoding="utf-8")) if prov_path.is_file() else {}
+    return UnGroups(members("ldc"), members("lldc"), members("sids"),
+                    members("sids", un_only=True), provenance)
+
 
 # --- World Bank economies that are not ISO 3166 countries ------------------
 # Kosovo: XK is the user-assigned ISO2 code the EU and the World Bank use; UN
@@ -431,7 +444,7 @@ def read_wdi_long_names(folder: Path) -> tuple[pd.DataFrame, list[Path]]:
 # --------------------------------------------------------------------------
 
 
-def build_countries(metadata: pd.DataFrame) -> pd.DataFrame:
+def build_countries(metadata: pd.DataFrame, groups: UnGroups) -> pd.DataFrame:
     """One row per economy (a metadata row with a Region), with ISO codes and UN flags."""
     economies = metadata[metadata["Region"] != ""]
     rows = []
@@ -462,9 +475,9 @@ def build_countries(metadata: pd.DataFrame) -> pd.DataFrame:
                 "name": name,
                 "wb_region": region,
                 "income_group": income_group,
-                "ldc": iso3 in LDC_CODES,
-                "lldc": iso3 in LLDC_CODES,
-                "sids": iso3 in SIDS_CODES,
+                "ldc": iso3 in groups.ldc,
+                "lldc": iso3 in groups.lldc,
+                "sids": iso3 in groups.sids,
             }
         )
     countries = pd.DataFrame(rows, columns=COUNTRY_COLUMNS).sort_values("iso3")
@@ -531,7 +544,8 @@ def build_aliases(
 # --------------------------------------------------------------------------
 
 
-def sanity_check(countries: pd.DataFrame, aggregates: pd.DataFrame, aliases: pd.DataFrame) -> None:
+def sanity_check(countries: pd.DataFrame, aggregates: pd.DataFrame, aliases: pd.DataFrame,
+                 groups: UnGroups) -> None:
     """Refuse to write a reference that would mislead the matcher or the group flags.
 
     Raises:
@@ -542,16 +556,17 @@ def sanity_check(countries: pd.DataFrame, aggregates: pd.DataFrame, aliases: pd.
     if len(economies) < MIN_ECONOMIES:
         problems.append(f"only {len(economies)} economies (expected >= {MIN_ECONOMIES})")
     for label, codes, expected in (
-        ("LDC", LDC_CODES, 44),
-        ("LLDC", LLDC_CODES, 32),
-        ("SIDS UN members", SIDS_UN_MEMBERS, 38),
+        ("LDC", groups.ldc, UN_GROUP_SIZES["ldc"]),
+        ("LLDC", groups.lldc, UN_GROUP_SIZES["lldc"]),
+        ("SIDS UN members", groups.sids_un_members, UN_GROUP_SIZES["sids_un_members"]),
     ):
         if len(codes) != expected:
-            problems.append(f"{label} list has {len(codes)} codes, expected {expected}")
+            problems.append(f"{label} list has {len(codes)} codes, expected {expected} "
+                            f"(if the UN list changed, update {UN_GROUPS_FILE} and UN_GROUP_SIZES)")
     for label, codes in (
-        ("LDC", LDC_CODES),
-        ("LLDC", LLDC_CODES),
-        ("SIDS", SIDS_CODES),
+        ("LDC", groups.ldc),
+        ("LLDC", groups.lldc),
+        ("SIDS", groups.sids),
         ("hand alias", set(HAND_ALIASES)),
         ("other code", set(OTHER_CODES.values())),
     ):
@@ -600,37 +615,7 @@ def _pycountry_version() -> str:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, then rename it into place."""
-    temporary: Path | None = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w",
-            encoding="utf-8",
-            newline="",
-            dir=path.parent,
-            prefix=f".{path.name}.",
-            suffix=".tmp",
-            delete=False,
-        ) as handle:
-            temporary = Path(handle.name)
-            handle.write(text)
-        # NamedTemporaryFile is private (0600); give the committed file the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        temporary.chmod(0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-        raise
+    return sha256_file(path)
 
 
 def _csv_text(frame: pd.DataFrame) -> str:
@@ -648,6 +633,8 @@ def build_provenance(
     aliases: pd.DataFrame,
     metadata_file: Path,
     wdi_long_files: list[Path],
+    groups: UnGroups,
+    groups_file: Path,
 ) -> dict[str, object]:
     """Where every column came from, with checksums, so a rebuild can be compared."""
     sources: list[dict[str, str]] = [
@@ -689,24 +676,15 @@ def build_provenance(
             "and CHI Channel Islands (no ISO code, so iso2 is empty; m49 830 from UN M49)",
         },
         "un_lists": {
-            "ldc": {
-                "as_of": LDC_AS_OF,
-                "count": int(countries["ldc"].sum()),
-                "source": "UN list of least developed countries (UN CDP / UN DESA), after "
-                "Bhutan (Dec 2023) and Sao Tome and Principe (Dec 2024) graduated",
-            },
-            "lldc": {
-                "as_of": LLDC_AS_OF,
-                "count": int(countries["lldc"].sum()),
-                "source": "UN OHRLLS list of landlocked developing countries",
-            },
-            "sids": {
-                "as_of": SIDS_AS_OF,
-                "count": int(countries["sids"].sum()),
-                "count_un_members": len(SIDS_UN_MEMBERS),
-                "source": "UN OHRLLS list of small island developing States",
-                "note": SIDS_NOTE,
-            },
+            "file": f"{groups_file.name} (sha256 {_sha256(groups_file)})",
+            "ldc": {**groups.provenance.get("groups", {}).get("ldc", {}),
+                    "count": int(countries["ldc"].sum())},
+            "lldc": {**groups.provenance.get("groups", {}).get("lldc", {}),
+                     "count": int(countries["lldc"].sum())},
+            "sids": {**groups.provenance.get("groups", {}).get("sids", {}),
+                     "count": int(countries["sids"].sum()),
+                     "count_un_members": len(groups.sids_un_members),
+                     "note": groups.note()},
         },
         "notes": {
             "income_group": "empty for VEN (unclassified by the World Bank in this file)",
@@ -724,79 +702,86 @@ def build_provenance(
     }
 
 
-def build_country_reference(
-    wb_metadata_csv: Path, wdi_long_dir: Path | None, out_dir: Path
-) -> pd.DataFrame:
-    """Build and write the four country reference files into ``out_dir``.
+@dataclass(frozen=True)
+class ReferenceInputs:
+    """What the country reference is built from."""
+
+    metadata_file: Path
+    metadata: pd.DataFrame
+    long_names: pd.DataFrame | None
+    long_files: list[Path]
+    groups: UnGroups
+    groups_file: Path
+
+
+@dataclass(frozen=True)
+class CountryReference:
+    """The three tables and the provenance that describes them."""
+
+    countries: pd.DataFrame
+    aggregates: pd.DataFrame
+    aliases: pd.DataFrame
+    provenance: dict[str, Any]
+
+
+@dataclass
+class CountryReferenceBuilder(Builder[ReferenceInputs, CountryReference]):
+    """Build the four country reference files.
 
     Args:
-        wb_metadata_csv: World Bank ``Metadata_Country_*.csv`` from a bulk download.
+        metadata_file: World Bank ``Metadata_Country_*.csv`` from a bulk download.
         wdi_long_dir: optional folder of WDI long CSVs (``Country Name,Country Code,...``)
             whose names become aliases; None to skip.
         out_dir: target folder, normally ``p2c_research/resources``.
-
-    Returns:
-        The countries frame as written (flags as bool, missing codes as NaN).
+        groups_dir: where ``un_groups.csv`` is read (default: the packaged resources).
     """
-    wb_metadata_csv = Path(wb_metadata_csv)
-    metadata = read_wb_metadata(wb_metadata_csv)
-    long_names, long_files = (
-        read_wdi_long_names(Path(wdi_long_dir)) if wdi_long_dir is not None else (None, [])
-    )
 
-    countries = build_countries(metadata)
-    aggregates = build_aggregates(metadata, long_names)
-    aliases = build_aliases(countries, metadata, long_names)
+    name: ClassVar[str] = "country reference"
+    metadata_file: Path
+    wdi_long_dir: Path | None = None
+    out_dir: Path = RESOURCES_DIR
+    groups_dir: Path = RESOURCES_DIR
 
-    sanity_check(countries, aggregates, aliases)
+    def load(self) -> ReferenceInputs:
+        metadata_file = Path(self.metadata_file)
+        long_names, long_files = (read_wdi_long_names(Path(self.wdi_long_dir))
+                                  if self.wdi_long_dir is not None else (None, []))
+        return ReferenceInputs(metadata_file, read_wb_metadata(metadata_file), long_names,
+                               long_files, read_un_groups(self.groups_dir),
+                               Path(self.groups_dir) / UN_GROUPS_FILE)
 
-    provenance = build_provenance(countries, aggregates, aliases, wb_metadata_csv, long_files)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / COUNTRIES_FILE, _csv_text(countries))
-    _write_atomic(out_dir / AGGREGATES_FILE, _csv_text(aggregates))
-    _write_atomic(out_dir / ALIASES_FILE, _csv_text(aliases))
-    _write_atomic(
-        out_dir / PROVENANCE_FILE,
-        json.dumps(provenance, indent=2, ensure_ascii=False) + "\n",
-    )
-    return countries
+    def process(self, loaded: ReferenceInputs) -> CountryReference:
+        countries = build_countries(loaded.metadata, loaded.groups)
+        aggregates = build_aggregates(loaded.metadata, loaded.long_names)
+        aliases = build_aliases(countries, loaded.metadata, loaded.long_names)
+        provenance = build_provenance(countries, aggregates, aliases, loaded.metadata_file,
+                                      loaded.long_files, loaded.groups, loaded.groups_file)
+        return CountryReference(countries, aggregates, aliases, provenance)
 
+    def check(self, result: CountryReference) -> list[str]:
+        sanity_check(result.countries, result.aggregates, result.aliases,
+                     read_un_groups(self.groups_dir))
+        flags = result.countries
+        return [f"{len(flags)} economies ({int(flags['ldc'].sum())} LDC, "
+                f"{int(flags['lldc'].sum())} LLDC, {int(flags['sids'].sum())} SIDS)"]
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: build the reference and print a one-line summary."""
-    parser = argparse.ArgumentParser(
-        prog="python -m p2c_research.countries_build",
-        description="Build the country reference (countries, aggregates, aliases, provenance) "
-        "from the World Bank bulk metadata file.",
-    )
-    parser.add_argument(
-        "--metadata",
-        type=Path,
-        required=True,
-        help="World Bank Metadata_Country_*.csv from a bulk download",
-    )
-    parser.add_argument(
-        "--wdi-long",
-        type=Path,
-        default=None,
-        help="folder of WDI long CSVs (Country Name,Country Code,Year,Value) to harvest names",
-    )
-    parser.add_argument(
-        "--out", type=Path, required=True, help="output folder, e.g. p2c_research/resources"
-    )
-    args = parser.parse_args(argv)
-    try:
-        countries = build_country_reference(args.metadata, args.wdi_long, args.out)
-    except P2CError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(
-        f"wrote {len(countries)} economies ({int(countries['ldc'].sum())} LDC, "
-        f"{int(countries['lldc'].sum())} LLDC, {int(countries['sids'].sum())} SIDS) to {args.out}"
-    )
-    return 0
+    def save(self, result: CountryReference) -> dict[str, Path]:
+        out_dir = Path(self.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "countries": atomic_write_text(out_dir / COUNTRIES_FILE, _csv_text(result.countries)),
+            "aggregates": atomic_write_text(out_dir / AGGREGATES_FILE,
+                                            _csv_text(result.aggregates)),
+            "aliases": atomic_write_text(out_dir / ALIASES_FILE, _csv_text(result.aliases)),
+            "provenance": atomic_write_text(
+                out_dir / PROVENANCE_FILE,
+                json.dumps(result.provenance, indent=2, ensure_ascii=False) + "\n"),
+        }
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def build_country_reference(
+    wb_metadata_csv: Path, wdi_long_dir: Path | None, out_dir: Path
+) -> pd.DataFrame:
+    """Build and write the country reference; returns the countries frame as written."""
+    built = CountryReferenceBuilder(Path(wb_metadata_csv), wdi_long_dir, Path(out_dir)).run()
+    return built.result.countries

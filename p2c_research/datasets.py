@@ -191,7 +191,7 @@ def selection_for(spec: str, params_choice: str = "auto", params_itu: bool = Tru
 def _load_panel_cached(paths: tuple[str, ...], mtimes: tuple[float, ...]) -> pd.DataFrame:
     if len(paths) == 1:
         return read_panel(paths[0])
-    from p2c_research.build import merge_sources
+    from p2c_research.precedence import merge_sources
 
     parts = [read_panel(p) for p in paths]
     merged, _ = merge_sources(pd.concat(parts, ignore_index=True))
@@ -202,7 +202,7 @@ def load_panel(selection: DataSelection) -> pd.DataFrame:
     """The tidy panel of a selection (cached per file version; do not mutate).
 
     With the sample's ITU pack, the two files are merged by the documented
-    source precedence (:func:`p2c_research.build.merge_sources`: ITU first for
+    source precedence (:func:`p2c_research.precedence.merge_sources`: ITU first for
     ICT series).
     """
     paths = selection.panel_paths

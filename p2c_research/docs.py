@@ -6,10 +6,14 @@ analyses use. ``invoke docs.indicators`` rewrites it; a test checks it is curren
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from p2c_research.builders import Builder
 from p2c_research.catalog import PILLAR_LABELS, Catalog, load_catalog
 from p2c_research.config import docs_dir
+from p2c_research.errors import DataError
 from p2c_research.store import atomic_write_text
 
 
@@ -107,6 +111,32 @@ def render_indicator_docs(catalog: Catalog | None = None) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class IndicatorDocsBuilder(Builder[Catalog, str]):
+    """docs/indicators.md from the packaged catalog (load -> process -> check -> save)."""
+
+    name: ClassVar[str] = "indicator docs"
+    path: Path | None = None
+
+    def load(self) -> Catalog:
+        return load_catalog()
+
+    def process(self, loaded: Catalog) -> str:
+        return render_indicator_docs(loaded)
+
+    def check(self, result: str) -> list[str]:
+        catalog = load_catalog()
+        missing = [i.id for i in catalog.indicators if f"`{i.id}`" not in result]
+        if missing:
+            raise DataError(f"docs/indicators.md would leave out {missing}; "
+                            "render_indicator_docs must list every catalog indicator")
+        return [f"{len(catalog.indicators)} indicators documented"]
+
+    def save(self, result: str) -> dict[str, Path]:
+        return {"indicators": atomic_write_text(self.path or docs_dir() / "indicators.md",
+                                                result)}
+
+
 def write_indicator_docs(path: Path | None = None) -> Path:
-    path = path or docs_dir() / "indicators.md"
-    return atomic_write_text(path, render_indicator_docs())
+    """Write docs/indicators.md (see :class:`IndicatorDocsBuilder`)."""
+    return IndicatorDocsBuilder(path).run().paths["indicators"]

@@ -83,11 +83,11 @@ def indicators_of(pillar: str) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- renderers
 def render_wheel(ctx: RunContext, state: ExplorerState) -> ViewResult:
     """The country's wheel with the chosen peer group's median as the outline."""
-    from p2c_research.analyses.landscape import world_scores_cached
+    from p2c_research import steps
     from p2c_research.figures.wheel import wheel_figure
 
     p = ctx.params
-    world = world_scores_cached(ctx.selection, ctx.catalog, (p.year_window.start, p.year_window.end),
+    world = steps.scores(ctx.selection, ctx.catalog, (p.year_window.start, p.year_window.end),
                                 p.analysis.coverage_threshold, p.reference_year)
     subs = world.sub_pillars
     own = subs[subs["iso3"] == ctx.iso3]

@@ -10,7 +10,8 @@ resource from one of two inputs:
 - ITU DataHub's ``v2/country/all``, the authoritative list:
   ``invoke data.regions --datahub [--base-url URL]``.
 
-Each build follows load -> process -> sanity_check -> save. The checks run on
+Each build is a :class:`~p2c_research.builders.Builder` (load -> process ->
+check -> save). The checks run on
 the whole list before anything is written, and the list and its sidecar
 (``itu_regions.provenance.json``) are written to temporary files and renamed,
 so a failed build leaves the previous resource as it was.
@@ -24,11 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from p2c_research import countries
+from p2c_research.builders import Builder
 from p2c_research.config import RESOURCES_DIR, project_root
 from p2c_research.errors import DataError
 from p2c_research.sources import itu
@@ -44,6 +46,17 @@ MIN_MEMBERS = 180
 #: GEO, MDA and UKR in Europe; its source could not confirm ITU's own split.
 CIS_EUROPE_LINE = ("ARM", "AZE", "BLR", "GEO", "KAZ", "KGZ", "MDA", "RUS", "TJK", "TKM",
                    "UKR", "UZB")
+CSV_TRUST_NOTE = (
+    "Certain for the four P2C partners (KHM Asia & Pacific, MDG Africa, DOM "
+    "Americas, MRT Arab States). Unverified on the CIS/Europe line: this list "
+    "puts GEO, MDA and UKR in Europe and nine states in CIS, which its source "
+    "could not confirm. ITU's Africa region excludes the Arab League members "
+    "of North and East Africa (DZA, EGY, LBY, MAR, TUN, SDN, SOM, DJI, COM are "
+    "Arab States). The authoritative list is ITU DataHub v2/country/all: "
+    "refresh with `invoke data.regions --datahub`. The list has one entry "
+    "more than ITU's 194 member states: PSE (West Bank and Gaza; Palestine "
+    "has observer status at ITU), in Arab States."
+)
 LICENCE = ("Facts (which country is in which ITU-D region), not a work; no licence is "
            "needed. Cite ITU-D's regional classification.")
 
@@ -237,108 +250,147 @@ def _shown_path(source: Path) -> str:
     return shown.as_posix() if shown.parts[:2].count("..") <= 1 else source.name
 
 
-def build_from_csv(source: Path | str, out_dir: Path | str | None = None, *,
-                   min_members: int = MIN_MEMBERS) -> RegionsBuild:
-    """Build the resource from a region CSV such as ``../shared/real/itu_regions.csv``.
+@dataclass(frozen=True)
+class RegionsInput:
+    """A region list as read, what is known of where it came from, and the list it replaces."""
+
+    frame: pd.DataFrame
+    source: dict[str, Any]
+    previous: pd.DataFrame | None
+    trust: dict[str, Any]
+    builder: str
+    non_members_of_source: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _RegionsBuilder(Builder[RegionsInput, RegionsBuild]):
+    """load (subclass) -> process -> check -> save, shared by the CSV and DataHub builds."""
+
+    name: ClassVar[str] = "ITU-D regions"
+    out_dir: Path = RESOURCES_DIR
+    min_members: int = MIN_MEMBERS
+
+    def process(self, loaded: RegionsInput) -> RegionsBuild:
+        regions = process(loaded.frame)
+        moved = changes(loaded.previous, regions)
+        provenance: dict[str, Any] = {
+            "title": "ITU-D region of each ITU member",
+            "file": countries.ITU_REGIONS_FILE,
+            "columns": _columns_doc(),
+            "source": loaded.source,
+            "trust": loaded.trust,
+            "counts": _counts(regions, _wb_non_members(regions)),
+        }
+        if loaded.source.get("kind") == "api":
+            provenance["changes_against_previous"] = moved
+        provenance |= {
+            "builder": loaded.builder,
+            "licence": LICENCE,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        messages = [f"changes against the previous list: {'; '.join(moved)}"] if moved else []
+        return RegionsBuild(regions, provenance, messages=messages)
+
+    def check(self, result: RegionsBuild) -> list[str]:
+        notes = sanity_check(result.regions, min_members=self.min_members)
+        result.messages[:0] = notes
+        return result.messages
+
+    def save(self, result: RegionsBuild) -> dict[str, Path]:
+        result.paths = save(result.regions, result.provenance, Path(self.out_dir))
+        return result.paths
+
+
+@dataclass
+class RegionsFromCsv(_RegionsBuilder):
+    """The list from a region CSV such as ``../shared/real/itu_regions.csv``.
 
     The provenance records the file's hash and, for the known snapshot, its
     origin, and grades trust: certain for the four P2C partners, unverified on
     the CIS/Europe line (:data:`CIS_EUROPE_LINE`), medium for the rest.
     """
-    source = Path(source)
-    out = Path(out_dir) if out_dir else Path(RESOURCES_DIR)
-    regions = process(load_csv(source))
-    notes = sanity_check(regions, min_members=min_members)
-    digest = sha256_bytes(source.read_bytes())
-    known = KNOWN_CSV_SOURCES.get(digest)
-    given = dict(zip(regions["iso3"], regions["itu_region"], strict=True))
-    provenance = {
-        "title": "ITU-D region of each ITU member",
-        "file": countries.ITU_REGIONS_FILE,
-        "columns": _columns_doc(),
-        "source": {
-            "kind": "csv",
-            "name": source.name,
-            "sha256": digest,
-            **(known or {"origin": "not recorded: not the documented snapshot "
-                                   "../shared/real/itu_regions.csv"}),
-        },
-        "trust": {
-            "level": "medium",
-            "certain": dict(countries.PARTNER_ITU_REGIONS),
-            "unverified": {c: given[c] for c in CIS_EUROPE_LINE if c in given},
-            "note": "Certain for the four P2C partners (KHM Asia & Pacific, MDG Africa, DOM "
-                    "Americas, MRT Arab States). Unverified on the CIS/Europe line: this list "
-                    "puts GEO, MDA and UKR in Europe and nine states in CIS, which its source "
-                    "could not confirm. ITU's Africa region excludes the Arab League members "
-                    "of North and East Africa (DZA, EGY, LBY, MAR, TUN, SDN, SOM, DJI, COM are "
-                    "Arab States). The authoritative list is ITU DataHub v2/country/all: "
-                    "refresh with `invoke data.regions --datahub`. The list has one entry "
-                    "more than ITU's 194 member states: PSE (West Bank and Gaza; Palestine "
-                    "has observer status at ITU), in Arab States.",
-        },
-        "counts": _counts(regions, _wb_non_members(regions)),
-        "builder": "p2c_research.regions_build.build_from_csv "
-                   f"(invoke data.regions --source {_shown_path(source)})",
-        "licence": LICENCE,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    moved = changes(_previous(out), regions)
-    paths = save(regions, provenance, out)
-    messages = notes + ([f"changes against the previous list: {'; '.join(moved)}"]
-                        if moved else [])
-    return RegionsBuild(regions, provenance, paths, messages)
+
+    source: Path = Path("itu_regions.csv")
+
+    def load(self) -> RegionsInput:
+        source = Path(self.source)
+        frame = load_csv(source)
+        digest = sha256_bytes(source.read_bytes())
+        known = KNOWN_CSV_SOURCES.get(digest)
+        given = dict(zip(frame["iso3"].str.strip().str.upper(), frame["itu_region"].str.strip(),
+                         strict=True))
+        return RegionsInput(
+            frame=frame,
+            source={"kind": "csv", "name": source.name, "sha256": digest,
+                    **(known or {"origin": "not recorded: not the documented snapshot "
+                                           "../shared/real/itu_regions.csv"})},
+            previous=_previous(Path(self.out_dir)),
+            trust={
+                "level": "medium",
+                "certain": dict(countries.PARTNER_ITU_REGIONS),
+                "unverified": {c: given[c] for c in CIS_EUROPE_LINE if c in given},
+                "note": CSV_TRUST_NOTE,
+            },
+            builder="p2c_research.regions_build.RegionsFromCsv "
+                    f"(invoke data.regions --source {_shown_path(source)})",
+        )
+
+
+@dataclass
+class RegionsFromDataHub(_RegionsBuilder):
+    """The list from ITU DataHub's ``v2/country/all`` (the authoritative list).
+
+    The answer is validated whole (:func:`p2c_research.sources.itu.parse_country_regions`);
+    the provenance names the URL, the retrieval time and the body's sha256, and
+    lists what moved against the previous resource.
+    """
+
+    base_url: str | None = None
+    client: HttpClient | None = None
+
+    def load(self) -> RegionsInput:
+        answer = itu.fetch_country_regions(self.base_url, client=self.client)
+        return RegionsInput(
+            frame=answer.regions,
+            source={
+                "kind": "api",
+                "producer": itu.PUBLISHER,
+                "url": answer.url,
+                "retrieved_at": answer.retrieved_at,
+                "sha256": sha256_bytes(answer.content),
+                "bytes": len(answer.content),
+                "selection": f"each economy's Regions entry of class {itu.ITU_D_CLASS!r}; "
+                             "region ids " + ", ".join(f"{i} {n}" for i, n in
+                                                       itu.ITU_D_REGION_IDS.items()),
+                "economies_without_itu_d_region": answer.non_members,
+            },
+            previous=_previous(Path(self.out_dir)),
+            trust={
+                "level": "authoritative",
+                "certain": dict(countries.PARTNER_ITU_REGIONS),
+                "unverified": {},
+                "note": "ITU DataHub's own ITU-D classification, as served at retrieved_at.",
+            },
+            builder="p2c_research.regions_build.RegionsFromDataHub (invoke data.regions --datahub)",
+        )
+
+
+def build_from_csv(source: Path | str, out_dir: Path | str | None = None, *,
+                   min_members: int = MIN_MEMBERS) -> RegionsBuild:
+    """Build the resource from a region CSV (see :class:`RegionsFromCsv`)."""
+    return RegionsFromCsv(Path(out_dir) if out_dir else RESOURCES_DIR, min_members,
+                          source=Path(source)).run().result
 
 
 def build_from_datahub(base_url: str | None = None, out_dir: Path | str | None = None, *,
                        client: HttpClient | None = None,
                        min_members: int = MIN_MEMBERS) -> RegionsBuild:
-    """Refresh the resource from ITU DataHub's ``v2/country/all`` (the authoritative list).
-
-    The answer is validated whole (:func:`p2c_research.sources.itu.parse_country_regions`)
-    and checked like a CSV build before anything is written; the provenance
-    names the URL, the retrieval time and the body's sha256, and lists what
-    moved against the previous resource.
+    """Refresh the resource from ITU DataHub (see :class:`RegionsFromDataHub`).
 
     Raises:
         SourceError: the request failed or the answer has an unknown shape.
         DataError: the list fails :func:`sanity_check` (too short, a partner
             in the wrong region, ...).
     """
-    out = Path(out_dir) if out_dir else Path(RESOURCES_DIR)
-    answer = itu.fetch_country_regions(base_url, client=client)
-    regions = process(answer.regions)
-    notes = sanity_check(regions, min_members=min_members)
-    moved = changes(_previous(out), regions)
-    provenance = {
-        "title": "ITU-D region of each ITU member",
-        "file": countries.ITU_REGIONS_FILE,
-        "columns": _columns_doc(),
-        "source": {
-            "kind": "api",
-            "producer": itu.PUBLISHER,
-            "url": answer.url,
-            "retrieved_at": answer.retrieved_at,
-            "sha256": sha256_bytes(answer.content),
-            "bytes": len(answer.content),
-            "selection": f"each economy's Regions entry of class {itu.ITU_D_CLASS!r}; region "
-                         "ids " + ", ".join(f"{i} {n}" for i, n in
-                                            itu.ITU_D_REGION_IDS.items()),
-            "economies_without_itu_d_region": answer.non_members,
-        },
-        "trust": {
-            "level": "authoritative",
-            "certain": dict(countries.PARTNER_ITU_REGIONS),
-            "unverified": {},
-            "note": "ITU DataHub's own ITU-D classification, as served at retrieved_at.",
-        },
-        "counts": _counts(regions, _wb_non_members(regions)),
-        "changes_against_previous": moved,
-        "builder": "p2c_research.regions_build.build_from_datahub (invoke data.regions --datahub)",
-        "licence": LICENCE,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    paths = save(regions, provenance, out)
-    messages = notes + ([f"changes against the previous list: {'; '.join(moved)}"]
-                        if moved else [])
-    return RegionsBuild(regions, provenance, paths, messages)
+    return RegionsFromDataHub(Path(out_dir) if out_dir else RESOURCES_DIR, min_members,
+                              base_url=base_url, client=client).run().result

@@ -15,19 +15,31 @@ copied by hand, so it can be rebuilt and checked:
 * ``naturalearth_110m_admin0.geojson``: Natural Earth 1:110m admin-0
   countries (public domain), reduced to the columns the maps use;
 * ``pledges.parquet``: a SYNTHETIC pledge set from a seeded generator.
+
+:class:`SampleBuilder` follows the builders' skeleton (load -> process ->
+check -> save): every input is read first, nothing is written until the
+checks pass, and every file is written atomically, so a failed build leaves
+the previous sample as it was.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
-from p2c_research.catalog import load_catalog, wdi_codes_needed, wdi_to_panel
+import pandas as pd
+
+from p2c_research.builders import Builder
+from p2c_research.catalog import Catalog, load_catalog, wdi_codes_needed, wdi_to_panel
 from p2c_research.config import sample_dir
+from p2c_research.countries import PARTNER_ITU_REGIONS
 from p2c_research.errors import DataError
-from p2c_research.sources.naturalearth import write_admin0_geojson
-from p2c_research.sources.wdi_files import read_wdi_path
+from p2c_research.sources import itu
+from p2c_research.sources.naturalearth import read_admin0, write_geojson
+from p2c_research.sources.wdi_files import WdiRead, read_wdi_path
 from p2c_research.store import (
     Provenance,
     atomic_write_text,
@@ -35,6 +47,10 @@ from p2c_research.store import (
     write_panel,
     write_provenance,
 )
+from p2c_research.units import CONTEXT_IDS
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -70,71 +86,23 @@ divided by.
 """
 
 
-def build_itu_pack(source: Path, out_dir: Path, wdi_panel_path: Path) -> Path | None:
-    """The ITU pack: catalog series from the DataHub CSV exports under ``source``.
+# --------------------------------------------------------------------------- load
+@dataclass
+class SampleInputs:
+    """The real files a sample is built from, read but not yet interpreted."""
 
-    Converted with the denominators of the WDI sample panel (population,
-    Internet users, GNI per capita of the same economy and year). Returns None
-    (with a warning) when ``source`` holds no DataHub export.
-    """
-    from p2c_research.sources import itu
-    from p2c_research.store import read_panel
-    from p2c_research.units import CONTEXT_IDS
-
-    catalog = load_catalog()
-    exports = [f for f in sorted(source.rglob("*.csv")) if itu.is_export(f)]
-    if not exports:
-        log.warning("%s: no ITU DataHub CSV export found; the sample has no ITU pack", source)
-        return None
-    wdi = read_panel(wdi_panel_path)
-    wanted = {i for ids in CONTEXT_IDS.values() for i in ids}
-    context = wdi[wdi["indicator"].isin(wanted)]
-    messages: list[str] = []
-    panel = itu.panel_from_export_files(exports, catalog, messages, context)
-    panel = panel[panel["year"] >= FIRST_YEAR]
-    folder = out_dir / ITU_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "LICENCE.md", ITU_LICENCE_NOTICE)
-    codes = sorted(panel["source"].str.split(":", n=1).str[1].str.split(" ").str[0].unique())
-    prov = Provenance(
-        source=f"{itu.PUBLISHER} (CSV exports)",
-        url_or_file=", ".join(f.name for f in exports),
-        licence=itu.LICENCE,
-        notes=(f"{len(panel)} values, {panel['iso3'].nunique()} economies, "
-               f"{panel['indicator'].nunique()} indicators, years {FIRST_YEAR}-"
-               f"{int(panel['year'].max())}. Converted with the World Bank denominators of "
-               f"the sample panel (see LICENCE.md and docs/indicators.md). "
-               + " ".join(dict.fromkeys(messages))),
-        parameters={"first_year": FIRST_YEAR, "codes": codes},
-        inputs=[{"file": str(f.relative_to(source) if f.is_relative_to(source) else f.name),
-                 "sha256": sha256_file(f)} for f in exports],
-    )
-    return write_panel(panel, folder / "panel.parquet", prov)
+    source: Path
+    catalog: Catalog
+    wdi: WdiRead
+    itu_files: list[Path] = field(default_factory=list)
+    itu_raw: pd.DataFrame | None = None
+    ne_file: Path | None = None
+    world: gpd.GeoDataFrame | None = None
 
 
-def build_sample_panel(source: Path, out_dir: Path) -> Path:
-    """Read every WDI file under ``source`` and write the sample panel."""
-    catalog = load_catalog()
-    read = read_wdi_path(source, codes=wdi_codes_needed(catalog))
-    if read.rows.empty:
-        raise DataError(
-            f"{source}: no World Bank WDI file found (long `Country Name,Country Code,Year,Value` "
-            "or bulk `API_*.csv`); point --source at a folder holding them"
-        )
-    raw = read.rows[read.rows["year"] >= FIRST_YEAR]
-    panel = wdi_to_panel(raw, source="wdi_file", catalog=catalog)
-    inputs = [{"file": str(f.relative_to(source) if f.is_relative_to(source) else f.name),
-               "sha256": sha256_file(f)} for f in read.files]
-    prov = Provenance(
-        source="World Bank World Development Indicators (files)",
-        url_or_file=str(Path(source).name),
-        licence=WDI_LICENCE,
-        notes=(f"{WDI_ATTRIBUTION} Economies only (aggregates dropped: {len(read.aggregates)}), "
-               f"years {FIRST_YEAR}-{int(raw['year'].max())}. Built by p2c_research.sample."),
-        parameters={"first_year": FIRST_YEAR, "codes": sorted(raw["code"].unique())},
-        inputs=inputs,
-    )
-    return write_panel(panel, out_dir / "panel.parquet", prov)
+def _inputs(files: list[Path], source: Path) -> list[dict[str, str]]:
+    return [{"file": str(f.relative_to(source) if f.is_relative_to(source) else f.name),
+             "sha256": sha256_file(f)} for f in files]
 
 
 def _find_naturalearth(source: Path) -> Path | None:
@@ -146,45 +114,175 @@ def _find_naturalearth(source: Path) -> Path | None:
     return None
 
 
-def build_sample_geometries(source: Path, out_dir: Path) -> Path | None:
-    """Vendor the Natural Earth 110m admin-0 countries, keyed by ISO3."""
-    path = _find_naturalearth(source)
-    if path is None:
-        log.warning("%s: no Natural Earth 110m admin-0 file found; maps will be skipped", source)
-        return None
-    out = out_dir / "naturalearth_110m_admin0.geojson"
-    world = write_admin0_geojson(path, out)
-    version = "not recorded in the source file (Natural Earth v5-style schema)"
+# --------------------------------------------------------------------------- process
+@dataclass
+class Sample:
+    """The sample's tables, each with the provenance that will sit beside it."""
+
+    panel: pd.DataFrame
+    panel_prov: Provenance
+    itu_panel: pd.DataFrame | None = None
+    itu_prov: Provenance | None = None
+    world: gpd.GeoDataFrame | None = None
+    world_prov: Provenance | None = None
+
+
+def wdi_panel(loaded: SampleInputs) -> tuple[pd.DataFrame, Provenance]:
+    """The WDI panel: every catalog indicator the WDI files carry, economies only, 2000 on."""
+    raw = loaded.wdi.rows[loaded.wdi.rows["year"] >= FIRST_YEAR]
+    panel = wdi_to_panel(raw, source="wdi_file", catalog=loaded.catalog)
     prov = Provenance(
-        source="Natural Earth 1:110m Cultural Vectors, Admin 0 - Countries",
-        url_or_file=path.name,
-        licence=NE_LICENCE,
-        notes=(f"Natural Earth release: {version}. {len(world)} features; "
-               f"{world['iso3'].notna().sum()} resolved to World Bank ISO3 codes. "
-               "Made with Natural Earth. Free vector and raster map data @ naturalearthdata.com."),
-        inputs=[{"file": path.name, "sha256": sha256_file(path)}],
+        source="World Bank World Development Indicators (files)",
+        url_or_file=loaded.source.name,
+        licence=WDI_LICENCE,
+        notes=(f"{WDI_ATTRIBUTION} Economies only (aggregates dropped: "
+               f"{len(loaded.wdi.aggregates)}), years {FIRST_YEAR}-{int(raw['year'].max())}. "
+               "Built by p2c_research.sample."),
+        parameters={"first_year": FIRST_YEAR, "codes": sorted(raw["code"].unique())},
+        inputs=_inputs(loaded.wdi.files, loaded.source),
     )
-    write_provenance(out, prov)
-    return out
+    return panel, prov
+
+
+def itu_pack(loaded: SampleInputs, wdi: pd.DataFrame) -> tuple[pd.DataFrame, Provenance]:
+    """The ITU pack: catalog series from the DataHub exports, in catalog units.
+
+    Converted with the denominators of the WDI panel (population, Internet
+    users, GNI per capita of the same economy and year).
+    """
+    wanted = {i for ids in CONTEXT_IDS.values() for i in ids}
+    context = wdi[wdi["indicator"].isin(wanted)]
+    messages: list[str] = []
+    panel = itu.panel_from_exports(loaded.itu_raw if loaded.itu_raw is not None
+                                   else pd.DataFrame(), loaded.catalog, messages, context)
+    panel = panel[panel["year"] >= FIRST_YEAR]
+    codes = (sorted(panel["source"].str.split(":", n=1).str[1].str.split(" ").str[0].unique())
+             if not panel.empty else [])
+    prov = Provenance(
+        source=f"{itu.PUBLISHER} (CSV exports)",
+        url_or_file=", ".join(f.name for f in loaded.itu_files),
+        licence=itu.LICENCE,
+        notes=(f"{len(panel)} values, {panel['iso3'].nunique()} economies, "
+               f"{panel['indicator'].nunique()} indicators, years {FIRST_YEAR}-"
+               f"{int(panel['year'].max()) if not panel.empty else FIRST_YEAR}. Converted with "
+               "the World Bank denominators of the sample panel (see LICENCE.md and "
+               "docs/indicators.md). " + " ".join(dict.fromkeys(messages))),
+        parameters={"first_year": FIRST_YEAR, "codes": codes},
+        inputs=_inputs(loaded.itu_files, loaded.source),
+    )
+    return panel, prov
+
+
+def geometries_provenance(loaded: SampleInputs) -> Provenance:
+    """Provenance of the vendored Natural Earth countries."""
+    world = loaded.world
+    assert world is not None and loaded.ne_file is not None
+    return Provenance(
+        source="Natural Earth 1:110m Cultural Vectors, Admin 0 - Countries",
+        url_or_file=loaded.ne_file.name,
+        licence=NE_LICENCE,
+        notes=("Natural Earth release: not recorded in the source file (Natural Earth "
+               f"v5-style schema). {len(world)} features; {world['iso3'].notna().sum()} "
+               "resolved to World Bank ISO3 codes. Made with Natural Earth. Free vector and "
+               "raster map data @ naturalearthdata.com."),
+        inputs=[{"file": loaded.ne_file.name, "sha256": sha256_file(loaded.ne_file)}],
+    )
+
+
+# --------------------------------------------------------------------------- builder
+@dataclass
+class SampleBuilder(Builder[SampleInputs, Sample]):
+    """The embedded sample from the real files under ``source``.
+
+    Args:
+        source: folder holding World Bank WDI CSVs, optionally ITU DataHub CSV
+            exports and a Natural Earth 110m admin-0 file (e.g. ``../shared/real``).
+        out_dir: target folder (default: ``data/sample``).
+        pledges: also write the synthetic pledges (the sample always has them;
+            tests of the panel alone leave them out).
+    """
+
+    name: ClassVar[str] = "embedded sample"
+    source: Path
+    out_dir: Path | None = None
+    pledges: bool = True
+
+    def load(self) -> SampleInputs:
+        source = Path(self.source).resolve()
+        if not source.is_dir():
+            raise DataError(f"{source}: not a folder; pass --source DIR holding WDI and "
+                            "Natural Earth files")
+        catalog = load_catalog()
+        loaded = SampleInputs(source, catalog, read_wdi_path(source,
+                                                             codes=wdi_codes_needed(catalog)))
+        loaded.itu_files = [f for f in sorted(source.rglob("*.csv")) if itu.is_export(f)]
+        if loaded.itu_files:
+            loaded.itu_raw = itu.read_export_files(loaded.itu_files, catalog)
+        loaded.ne_file = _find_naturalearth(source)
+        if loaded.ne_file is not None:
+            loaded.world = read_admin0(loaded.ne_file)
+        return loaded
+
+    def process(self, loaded: SampleInputs) -> Sample:
+        if loaded.wdi.rows.empty:
+            raise DataError(
+                f"{loaded.source}: no World Bank WDI file found (long `Country Name,Country "
+                "Code,Year,Value` or bulk `API_*.csv`); point --source at a folder holding them")
+        panel, panel_prov = wdi_panel(loaded)
+        sample = Sample(panel, panel_prov)
+        if loaded.itu_files:
+            sample.itu_panel, sample.itu_prov = itu_pack(loaded, panel)
+        if loaded.world is not None:
+            sample.world, sample.world_prov = loaded.world, geometries_provenance(loaded)
+        return sample
+
+    def check(self, result: Sample) -> list[str]:
+        present = set(result.panel["iso3"])
+        missing = sorted(set(PARTNER_ITU_REGIONS) - present)
+        if missing:
+            raise DataError(f"{self.source}: the WDI files hold no row for the P2C partner(s) "
+                            f"{missing}; the sample must cover them")
+        notes = [f"WDI panel: {len(result.panel)} values, {result.panel['iso3'].nunique()} "
+                 f"economies, {result.panel['indicator'].nunique()} indicators"]
+        if result.itu_panel is None:
+            notes.append("no ITU DataHub CSV export found: the sample has no ITU pack")
+        elif result.itu_panel.empty:
+            raise DataError(f"{self.source}: the ITU DataHub exports hold none of the catalog's "
+                            "ITU series; remove them or export the catalog's series")
+        else:
+            notes.append(f"ITU pack: {len(result.itu_panel)} values "
+                         f"({result.itu_panel['indicator'].nunique()} indicators)")
+        if result.world is None:
+            notes.append("no Natural Earth 110m admin-0 file found: maps will be skipped")
+        for note in notes:
+            if note.startswith("no "):
+                log.warning("%s", note)
+        return notes
+
+    def save(self, result: Sample) -> dict[str, Path]:
+        out_dir = Path(self.out_dir or sample_dir())
+        built = {"panel": write_panel(result.panel, out_dir / "panel.parquet",
+                                      result.panel_prov)}
+        if result.itu_panel is not None and result.itu_prov is not None:
+            folder = out_dir / ITU_FOLDER
+            atomic_write_text(folder / "LICENCE.md", ITU_LICENCE_NOTICE)
+            built["itu_panel"] = write_panel(result.itu_panel, folder / "panel.parquet",
+                                             result.itu_prov)
+        if result.world is not None and result.world_prov is not None:
+            out = write_geojson(result.world, out_dir / "naturalearth_110m_admin0.geojson")
+            write_provenance(out, result.world_prov)
+            built["geometries"] = out
+        if self.pledges:
+            from p2c_research.pledges.synthetic import build_sample_pledges
+
+            built["pledges"] = build_sample_pledges(out_dir)
+            manifest = {name: {"file": str(p.relative_to(out_dir)), "sha256": sha256_file(p)}
+                        for name, p in built.items()}
+            atomic_write_text(out_dir / "MANIFEST.json",
+                              json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        return built
 
 
 def build_sample(source: Path | str, out_dir: Path | None = None) -> dict[str, Path]:
     """Build the whole embedded sample from the real files under ``source``."""
-    from p2c_research.pledges.synthetic import build_sample_pledges
-
-    source = Path(source).resolve()
-    if not source.is_dir():
-        raise DataError(f"{source}: not a folder; pass --source DIR holding WDI and Natural Earth files")
-    out_dir = Path(out_dir or sample_dir())
-    built: dict[str, Path] = {"panel": build_sample_panel(source, out_dir)}
-    itu_pack = build_itu_pack(source, out_dir, built["panel"])
-    if itu_pack is not None:
-        built["itu_panel"] = itu_pack
-    geo = build_sample_geometries(source, out_dir)
-    if geo is not None:
-        built["geometries"] = geo
-    built["pledges"] = build_sample_pledges(out_dir)
-    manifest = {name: {"file": str(p.relative_to(out_dir)), "sha256": sha256_file(p)}
-                for name, p in built.items()}
-    atomic_write_text(out_dir / "MANIFEST.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return built
+    return SampleBuilder(Path(source), out_dir).run().paths

@@ -452,35 +452,6 @@ def test_every_scored_indicator_has_one_preferred_row_per_country(results, catal
 
 
 # ---------------------------------------------------------------- cache
-def test_world_fits_are_cached_per_vintage_and_options(tmp_path, monkeypatch, panel,
-                                                       catalog, reference):
-    from p2c_research.datasets import DataSelection
-    from p2c_research.store import PANEL_COLUMNS, validate_panel, write_parquet
-
-    panel_path = tmp_path / "panel.parquet"
-    write_parquet(validate_panel(panel[PANEL_COLUMNS]), panel_path)
-    sel = DataSelection(choice="sample", panel_path=panel_path,
-                        pledges_path=tmp_path / "pledges.parquet",
-                        geometries_path=tmp_path / "geo.geojson", pledges_synthetic=True)
-    calls = []
-    real = bm.world_benchmark
-
-    def counting(*args, **kwargs):
-        calls.append(kwargs.get("pi_level"))
-        return real(*args, **kwargs, reference=reference)
-
-    monkeypatch.setattr(bm, "world_benchmark", counting)
-    root = tmp_path / "cache"
-    first = bm.world_benchmark_cached(sel, catalog, WINDOW, min_n=20, root=root)
-    second = bm.world_benchmark_cached(sel, catalog, WINDOW, min_n=20, root=root)
-    assert len(calls) == 1
-    pd.testing.assert_frame_equal(
-        first.models.reset_index(drop=True), second.models.reset_index(drop=True),
-        check_dtype=False)
-    bm.world_benchmark_cached(sel, catalog, WINDOW, min_n=20, pi_level=0.8, root=root)
-    assert calls == [0.9, 0.8]
-
-
 def test_peer_refit_memo_gives_the_same_rows_and_fits_once(results, catalog, monkeypatch):
     peers = _peers_with_data(results, "mobile_broadband_subscriptions", 20)
     bm._peer_fits.clear()

@@ -13,11 +13,11 @@ import pytest
 from p2c_research import countries
 from p2c_research.config import RESOURCES_DIR
 from p2c_research.countries_build import (
-    LDC_CODES,
-    LLDC_CODES,
     PROVENANCE_FILE,
-    SIDS_CODES,
+    UN_GROUPS_FILE,
+    CountryReferenceBuilder,
     build_country_reference,
+    read_un_groups,
     read_wb_metadata,
 )
 from p2c_research.errors import DataError, UnknownCountryError
@@ -47,7 +47,7 @@ def test_counts() -> None:
     assert frame["iso3"].is_unique
     assert int(frame["ldc"].sum()) == 44
     assert int(frame["lldc"].sum()) == 32
-    assert int(frame["sids"].sum()) == len(SIDS_CODES) == 52
+    assert int(frame["sids"].sum()) == len(read_un_groups().sids) == 52
     assert len(WB_AGGREGATE_CODES) == 48
     assert all(countries.is_aggregate(code) for code in WB_AGGREGATE_CODES)
     assert countries.is_aggregate("INX")
@@ -101,8 +101,9 @@ def test_load_returns_a_copy() -> None:
 
 
 def test_group_members() -> None:
-    assert countries.group_members("LDC") == sorted(LDC_CODES)
-    assert countries.group_members("lldc") == sorted(LLDC_CODES)
+    groups = read_un_groups()
+    assert countries.group_members("LDC") == sorted(groups.ldc)
+    assert countries.group_members("lldc") == sorted(groups.lldc)
     sids = countries.group_members("SIDS")
     assert {"FJI", "SGP", "BHR", "PRI", "CUW"} <= set(sids)
     assert "BTN" not in countries.group_members("LDC")  # graduated December 2023
@@ -352,6 +353,42 @@ def test_builder_refuses_a_truncated_economy_list(tmp_path: Path) -> None:
 def test_builder_reports_missing_metadata(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found"):
         build_country_reference(tmp_path / "missing.csv", None, tmp_path)
+
+
+def test_un_groups_come_from_the_resource_file() -> None:
+    """The flags in countries.csv are exactly the memberships listed in un_groups.csv."""
+    listed = pd.read_csv(RESOURCES_DIR / UN_GROUPS_FILE, dtype=str, keep_default_na=False)
+    frame = countries.load_countries().set_index("iso3")
+    for group in ("ldc", "lldc", "sids"):
+        assert set(frame.index[frame[group]]) == set(listed.loc[listed["group"] == group, "iso3"])
+    un_sids = listed[(listed["group"] == "sids") & (listed["un_member"] == "true")]
+    assert len(un_sids) == 38 and "PRI" not in set(un_sids["iso3"])
+    provenance = json.loads((RESOURCES_DIR / "un_groups.provenance.json").read_text("utf-8"))
+    assert provenance["groups"]["ldc"]["as_of"] == "2024-12"
+
+
+def test_un_groups_bad_row_names_file_and_row(tmp_path: Path) -> None:
+    (tmp_path / UN_GROUPS_FILE).write_text("iso3,group,un_member\nKHM,ldc,true\nMDG,ldx,true\n")
+    with pytest.raises(DataError, match=r"un_groups.csv, row 3: MDG,ldx,true .*fix the row"):
+        read_un_groups(tmp_path)
+    (tmp_path / UN_GROUPS_FILE).write_text("iso3,group\nKHM,ldc\n")
+    with pytest.raises(DataError, match=r"missing column\(s\) \['un_member'\]"):
+        read_un_groups(tmp_path)
+
+
+def test_builder_refuses_a_changed_un_list(tmp_path: Path) -> None:
+    """A UN list of the wrong size stops the build before anything is written."""
+    if not REAL_METADATA.is_file():
+        pytest.skip(f"real-data snapshot not found under {REAL_DIR}")
+    groups = tmp_path / "groups"
+    groups.mkdir()
+    listed = (RESOURCES_DIR / UN_GROUPS_FILE).read_text().splitlines()
+    (groups / UN_GROUPS_FILE).write_text("\n".join(r for r in listed if r != "KHM,ldc,true") + "\n")
+    out = tmp_path / "out"
+    builder = CountryReferenceBuilder(REAL_METADATA, None, out, groups_dir=groups)
+    with pytest.raises(DataError, match="LDC list has 43 codes, expected 44"):
+        builder.run()
+    assert not out.exists()
 
 
 def test_committed_provenance() -> None:

@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from p2c_research.figures import landscape as fl
-from p2c_research.figures import reuse
-from p2c_research.report_io import figure_png
+from p2c_research.render import reuse
+from p2c_research.render.images import figure_png
 
 matplotlib.use("Agg")
 DPI = 80

@@ -64,6 +64,30 @@ def test_report_exporter_matches_the_stock_exporter() -> None:
         stock.select_one(".jp-Notebook").get_text(" ", strip=True)
 
 
+def test_shortcut_is_fenced_to_verified_nbconvert(monkeypatch) -> None:
+    """On an nbconvert the shortcut was not checked on, the stock exporter runs, and the
+    page it gives has the same images, alt texts and text as the shortcut's."""
+    from importlib.metadata import version
+
+    nb = _executed_notebook()
+    minor = ".".join(version("nbconvert").split(".")[:2])
+    assert notebooks.shortcut_active() == (minor in notebooks.VERIFIED_NBCONVERT)
+    fast = BeautifulSoup(notebooks.to_html(nb), "html.parser")
+    monkeypatch.setattr(notebooks, "VERIFIED_NBCONVERT", ())
+    notebooks._exporter.cache_clear()
+    try:
+        assert not notebooks.shortcut_active()
+        exporter = notebooks._exporter(True)
+        assert type(exporter).__name__ == "HTMLExporter"  # nbconvert's own class
+        stock = BeautifulSoup(notebooks.to_html(nb), "html.parser")
+    finally:
+        notebooks._exporter.cache_clear()
+    assert [i["src"] for i in fast.find_all("img")] == [i["src"] for i in stock.find_all("img")]
+    assert all(i.get("alt") for i in stock.find_all("img"))
+    assert fast.get_text(" ", strip=True) == stock.get_text(" ", strip=True)
+    assert notebooks.to_html(nb, shortcut=False).count("<img") == 2
+
+
 def test_accessible_leaves_existing_attributes_alone() -> None:
     html = ('<img alt="a chart" src="x.png"><img src="y.png">'
             '<div class="jp-RenderedImage jp-OutputArea-output" tabindex="-1"></div>'

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from helpers import WINDOW, make_panel
 
-from p2c_research.analyses import landscape as landscape_mod
 from p2c_research.analyses.scores import (
     PILLAR_COLUMNS,
     SUB_PILLAR_COLUMNS,
@@ -23,8 +22,6 @@ from p2c_research.analyses.scores import (
     scale_values,
     world_scores,
 )
-from p2c_research.datasets import DataSelection
-from p2c_research.store import write_parquet
 
 
 # --------------------------------------------------------------------------- scaling
@@ -248,31 +245,6 @@ def test_many_countries_match_one_country_runs(catalog) -> None:
         for row in alone.itertuples():
             other = together.loc[(c, row.pillar), "score"]
             assert (np.isnan(other) and np.isnan(row.score)) or other == pytest.approx(row.score)
-
-
-def test_world_scores_cached_computes_once_per_vintage(tmp_path, monkeypatch, catalog) -> None:
-    monkeypatch.setenv("P2C_CACHE", str(tmp_path / "cache"))
-    panel_path = tmp_path / "panel.parquet"
-    write_parquet(make_panel(ADOPTION_ROWS), panel_path)
-    selection = DataSelection(choice="sample", panel_path=panel_path,
-                              pledges_path=tmp_path / "none.parquet",
-                              geometries_path=tmp_path / "none.geojson",
-                              pledges_synthetic=True)
-    first = landscape_mod.world_scores_cached(selection, catalog, WINDOW, 0.5)
-    assert list((tmp_path / "cache" / "landscape_world_scores").glob("*/DONE"))
-
-    def boom(*args, **kwargs):
-        raise AssertionError("recomputed although the cache entry exists")
-
-    monkeypatch.setattr(landscape_mod, "world_scores", boom)
-    again = landscape_mod.world_scores_cached(selection, catalog, WINDOW, 0.5)
-    pd.testing.assert_frame_equal(first.pillars.reset_index(drop=True),
-                                  again.pillars.reset_index(drop=True), check_dtype=False)
-    assert again.window == WINDOW
-    assert again.coverage_threshold == 0.5
-    # another threshold is another key: it must compute (and so hit the stub)
-    with pytest.raises(AssertionError, match="recomputed"):
-        landscape_mod.world_scores_cached(selection, catalog, WINDOW, 0.6)
 
 
 def test_priority_needs_its_coverage_and_the_core_of_its_sub_pillars(catalog) -> None:

@@ -18,8 +18,10 @@ from PIL import Image
 from shapely.geometry import box
 
 from p2c_research.figures import benchmark as fb
-from p2c_research.figures import layers, maps
-from p2c_research.report_io import figure_png, save_figure
+from p2c_research.figures import maps
+from p2c_research.render import layers
+from p2c_research.render.images import figure_png
+from p2c_research.report_io import save_figure
 
 matplotlib.use("Agg")
 DPI = 90

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from p2c_research.figures import raster
 from p2c_research.figures.theme import add_source
+from p2c_research.render import raster
 
 matplotlib.use("Agg")
 DPI = 100

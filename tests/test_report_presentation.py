@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 from PIL import Image
 
 from p2c_research.figures.theme import title_text
-from p2c_research.report_io import RenderedImage, alt_text, figure_alt
+from p2c_research.render.images import RenderedImage, alt_text, figure_alt
 from p2c_research.runner import notebooks
 
 

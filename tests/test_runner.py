@@ -22,12 +22,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.slow  # kernels, Dask clusters and subprocesses
+
 STUB_SOURCE = """\
 from p2c_research.context import open_context
 from p2c_research.report_io import save_table
 import pandas as pd, time
-
-pytestmark = pytest.mark.slow  # kernels, Dask clusters and subprocesses
 ctx = open_context(country, params_file, data, out_dir)
 if ctx.iso3 == "MDG":
     raise RuntimeError("deliberate failure for MDG")

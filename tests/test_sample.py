@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from p2c_research.catalog import load_catalog
 from p2c_research.countries import load_countries
 from p2c_research.datasets import select_data
-from p2c_research.sample import build_sample_panel
+from p2c_research.sample import SampleBuilder
 from p2c_research.store import read_panel, read_provenance
 
 
@@ -99,6 +100,14 @@ def test_sample_is_the_default_data_choice_and_says_so():
 
 
 @pytest.mark.real
-def test_builder_reproduces_the_committed_panel(real_dir, tmp_path, sample_panel):
-    rebuilt = read_panel(build_sample_panel(real_dir, tmp_path))
+def test_builder_reproduces_the_committed_sample(real_dir, tmp_path, sample_panel):
+    """Rebuilt from the real snapshot, the panel, the ITU pack and the map equal the committed ones."""
+    built = SampleBuilder(real_dir, tmp_path, pledges=False).run()
+    rebuilt = read_panel(built.paths["panel"])
     pd.testing.assert_frame_equal(rebuilt.reset_index(drop=True), sample_panel.reset_index(drop=True))
+    committed = Path(__file__).resolve().parents[1] / "data" / "sample"
+    pd.testing.assert_frame_equal(read_panel(built.paths["itu_panel"]),
+                                  read_panel(committed / "itu" / "panel.parquet"))
+    assert built.paths["geometries"].read_bytes() == \
+        (committed / "naturalearth_110m_admin0.geojson").read_bytes()
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -9,16 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from p2c_research.build import (
-    PRECEDENCE_ICT,
-    PRECEDENCE_OTHER,
-    build_processed,
-    diff_panels,
-    format_diff,
-    merge_sources,
-    precedence,
-)
+from p2c_research.build import build_processed, diff_panels, format_diff
 from p2c_research.errors import DataError
+from p2c_research.precedence import PRECEDENCE_ICT, PRECEDENCE_OTHER, merge_sources, precedence
 from p2c_research.sources.rawcache import RawCache
 from p2c_research.store import Provenance, read_panel, read_provenance, write_panel
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import RendererAgg
 
-from p2c_research.figures import raster, text_cache
-from p2c_research.figures.raster import render_rgba, snap_to_pixels
+from p2c_research.render import raster, text_cache
+from p2c_research.render.raster import render_rgba, snap_to_pixels
 
 
 def _figure(title: str = "Côte d’Ivoire: fixed broadband\nper 100 people"):

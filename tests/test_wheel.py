@@ -98,7 +98,7 @@ def test_other_landscape_figures_name_their_source() -> None:
 
 
 def test_indicator_strips_are_the_same_picture_on_every_run() -> None:
-    from p2c_research.report_io import figure_png
+    from p2c_research.render.images import figure_png
 
     rng = np.random.default_rng(5)
     inds = ["internet_users", "mobile_subscriptions"]

@@ -3,7 +3,7 @@
 Every scored catalog indicator is regressed, across all economies at once, on
 ln GDP per capita (PPP). The residual against that line is over- or
 under-performance, which is what turns a score into a priority. The fits are
-made ONCE per data vintage (:func:`world_benchmark_cached`);
+made ONCE per data vintage (:func:`p2c_research.steps.benchmark`);
 each country's numbers, and the pledge-gap analysis, are read out of them.
 
 Data rules:
@@ -66,7 +66,6 @@ import contextlib
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -99,10 +98,7 @@ from p2c_research.analyses.regression import (
 from p2c_research.catalog import Catalog, Indicator
 
 if TYPE_CHECKING:
-    from p2c_research.datasets import DataSelection
-
-# Bump when a modelling rule or a stored text changes, so cached world fits are recomputed.
-BENCHMARK_VERSION = 6
+    pass
 
 MODEL_LOGIT = "logit_lngdp"
 MODEL_CLOGLOG = "cloglog_lngdp"
@@ -732,63 +728,6 @@ def world_benchmark(
         options={"window": [start, end], "pi_level": pi_level, "frontier_q": frontier_q,
                  "min_n": min_n},
     )
-
-
-def _catalog_hash(catalog: Catalog) -> str:
-    return hashlib.sha256(catalog.model_dump_json().encode()).hexdigest()[:16]
-
-
-def _reference_hash() -> str:
-    ref = countries.load_countries()[["iso3", "wb_region", "income_group"]]
-    return hashlib.sha256(ref.to_csv(index=False).encode()).hexdigest()[:16]
-
-
-def world_benchmark_cached(
-    selection: DataSelection,
-    catalog: Catalog,
-    window: tuple[int, int],
-    *,
-    pi_level: float = 0.90,
-    frontier_q: float = 0.90,
-    min_n: int = DEFAULT_MIN_N,
-    root: Path | None = None,
-    reference_year: int | None = None,
-) -> BenchmarkResults:
-    """:func:`world_benchmark` on the selection's panel, computed once per data vintage.
-
-    With ``reference_year`` the fits use the quality-screened panel
-    (:func:`p2c_research.analyses.landscape.screened_panel_cached`, outliers and
-    imputed repeats left out).
-
-    The key holds everything that changes the result: the data vintage
-    (``selection.fingerprint()``), the catalog, the country reference (regions
-    and income groups), the window, the options and :data:`BENCHMARK_VERSION`.
-    Like the landscape's world scores, this is the one function here that
-    touches files, and only through the shared data and cache modules: a memo
-    of a pure function. ``root`` overrides the cache folder (tests).
-    """
-    from p2c_research.cache import cache_key, cached_frames
-    from p2c_research.datasets import load_panel
-
-    window = (int(window[0]), int(window[1]))
-    key = cache_key(version=BENCHMARK_VERSION, vintage=selection.fingerprint(),
-                    catalog=_catalog_hash(catalog), reference=_reference_hash(),
-                    window=list(window), pi_level=float(pi_level),
-                    frontier_q=float(frontier_q), min_n=int(min_n),
-                    reference_year=reference_year)
-
-    def compute() -> dict[str, pd.DataFrame]:
-        if reference_year is None:
-            panel = load_panel(selection)
-        else:
-            from p2c_research.analyses.landscape import screened_panel_cached
-
-            panel = screened_panel_cached(selection, catalog, reference_year)
-        return world_benchmark(panel, catalog, window, pi_level=pi_level,
-                               frontier_q=frontier_q, min_n=min_n).to_frames()
-
-    return BenchmarkResults.from_frames(cached_frames("benchmark_world", key, compute,
-                                                      root=root))
 
 
 # ---------------------------------------------------------------------- one country

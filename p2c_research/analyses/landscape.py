@@ -1,8 +1,8 @@
 """The landscape analysis (the 360 diagnostic) of one country, from the all-country scores.
 
 :func:`world_scores` (re-exported from :mod:`p2c_research.analyses.scores`)
-scores every economy once; :func:`world_scores_cached` stores that result per
-data vintage so a batch computes it once. :func:`country_landscape` then
+scores every economy once (:mod:`p2c_research.steps` caches it per data
+vintage, so a batch computes it once). :func:`country_landscape` then
 derives one country's tables from it: scores with peer statistics and
 targets, pillar and sub-pillar scores, trends, targets and key findings.
 Everything here is DataFrames in, DataFrames out; the report module
@@ -11,10 +11,9 @@ Everything here is DataFrames in, DataFrames out; the report module
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,20 +45,13 @@ from p2c_research.analyses.trends import (
     trend_lines,
     window_series,
 )
-from p2c_research.catalog import Catalog
 from p2c_research.errors import NoDataError
-
-if TYPE_CHECKING:
-    from p2c_research.datasets import DataSelection
 
 __all__ = [
     "LandscapeTables", "WorldScores", "catalog_meta", "country_landscape", "empty_tables",
-    "priority_scores", "scale_values", "world_scores", "world_scores_cached",
+    "priority_scores", "scale_values", "world_scores",
 ]
 
-# Bump when a scoring or screening rule changes, so cached results are recomputed.
-SCORES_VERSION = 2
-QUALITY_VERSION = 1
 
 SCORES_COLUMNS = [
     "iso3", "indicator", "name", "pillar", "sub_pillar", "unit", "year", "value", "score",
@@ -88,59 +80,6 @@ QUALITY_TABLE_COLUMNS = ["iso3", "indicator", "name", "year", "value", "flag", "
 
 
 # --------------------------------------------------------------------------- all countries
-def _catalog_hash(catalog: Catalog) -> str:
-    return hashlib.sha256(catalog.model_dump_json().encode()).hexdigest()[:16]
-
-
-def screened_panel_cached(selection: DataSelection, catalog: Catalog,
-                          reference_year: int) -> pd.DataFrame:
-    """The selection's panel through the data-quality screen, once per data vintage.
-
-    :func:`p2c_research.analyses.quality.screen_panel` with the default rules;
-    the key is the vintage, the catalog, the reference year and the rules.
-    """
-    from p2c_research.analyses.quality import DEFAULT_RULES, screen_panel
-    from p2c_research.cache import cache_key, cached_frames
-    from p2c_research.datasets import load_panel
-
-    key = cache_key(version=QUALITY_VERSION, vintage=selection.fingerprint(),
-                    catalog=_catalog_hash(catalog), reference_year=int(reference_year),
-                    rules=repr(DEFAULT_RULES))
-    return cached_frames("screened_panel", key, lambda: {"panel": screen_panel(
-        load_panel(selection), catalog, int(reference_year))})["panel"]
-
-
-def world_scores_cached(selection: DataSelection, catalog: Catalog, window: tuple[int, int],
-                        coverage_threshold: float,
-                        reference_year: int | None = None) -> WorldScores:
-    """:func:`world_scores` for the selection's panel, computed once per data vintage.
-
-    The cache key is the data vintage (``selection.fingerprint()``), the
-    catalog, the window, the threshold, the reference year and
-    :data:`SCORES_VERSION`; a change in any of them computes afresh. With a
-    ``reference_year`` the scores are made on the quality-screened panel
-    (:func:`screened_panel_cached`); without one, on the panel as published.
-    Like :func:`screened_panel_cached`, it touches files only through the
-    shared data and cache modules: a memo of a pure function.
-    """
-    from p2c_research.cache import cache_key, cached_frames
-    from p2c_research.datasets import load_panel
-
-    window = (int(window[0]), int(window[1]))
-    key = cache_key(version=SCORES_VERSION, vintage=selection.fingerprint(),
-                    catalog=_catalog_hash(catalog), window=list(window),
-                    coverage_threshold=float(coverage_threshold),
-                    reference_year=reference_year)
-
-    def compute() -> dict[str, pd.DataFrame]:
-        panel = (load_panel(selection) if reference_year is None
-                 else screened_panel_cached(selection, catalog, reference_year))
-        return world_scores(panel, catalog, window, coverage_threshold).frames()
-
-    frames = cached_frames("landscape_world_scores", key, compute)
-    return WorldScores.from_frames(frames, window, coverage_threshold)
-
-
 # --------------------------------------------------------------------------- one country
 @dataclass
 class LandscapeTables:
@@ -356,7 +295,7 @@ def country_landscape(
     """All landscape tables of one country.
 
     Args:
-        world: the all-country scores (:func:`world_scores` / :func:`world_scores_cached`).
+        world: the all-country scores (:func:`world_scores`, cached by :func:`p2c_research.steps.scores`).
         panel: the tidy panel (for the in-window series behind the trends); when it
             carries the quality screen's columns, trends use only the rows the screen
             allows (:func:`p2c_research.analyses.quality.trend_rows`) and the flags

@@ -16,7 +16,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import (
     COUNTRY_COLOR,
     MISSING_COLOR,
@@ -26,7 +25,8 @@ from p2c_research.figures.theme import (
     plain_log_ticks,
     title_text,
 )
-from p2c_research.report_io import RenderedImage, alt_text
+from p2c_research.render.images import RenderedImage, alt_text
+from p2c_research.render.layers import frame_digest, render_layered
 
 #: Colour of each verdict (performance: above = better than income predicts).
 VERDICT_COLORS: dict[str, str] = {
@@ -189,7 +189,7 @@ def benchmark_scatter_layered(
 
     The base (every economy in light grey, the fitted line, the band, the
     frontier, axes and source) is the same for every country of a batch and is
-    rendered once per process (:mod:`p2c_research.figures.layers`); the
+    rendered once per process (:mod:`p2c_research.render.layers`); the
     overlay holds what is the country's own: its peers drawn darker, its point
     and label, the legend and the title.
     """

@@ -15,7 +15,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from p2c_research.figures import reuse
 from p2c_research.figures.theme import (
     COUNTRY_COLOR,
     PEER_COLOR,
@@ -23,6 +22,7 @@ from p2c_research.figures.theme import (
     add_source,
     apply_theme,
 )
+from p2c_research.render import reuse
 
 BAND_COLORS: dict[str, str] = {
     "limited": "#f4c7c3",

@@ -15,9 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 
-from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import COUNTRY_COLOR, PEER_COLOR, add_source, plain_log_ticks
-from p2c_research.report_io import RenderedImage
+from p2c_research.render.images import RenderedImage
+from p2c_research.render.layers import frame_digest, render_layered
 
 STATUS_COLORS: dict[str, str] = {
     "completed": "#1a9850",
@@ -162,7 +162,7 @@ def need_support_scatter_layered(rows: pd.DataFrame, *, highlight: str, title: s
 
     Every economy's point is the same in every report of a batch; only the
     country's point, its label and the legend (which names it) are its own, so
-    the rest is rendered once per process (:mod:`p2c_research.figures.layers`).
+    the rest is rendered once per process (:mod:`p2c_research.render.layers`).
     """
     data = rows.dropna(subset=["need", "usd_per_capita"])
     key = ("need-vs-support", frame_digest(data[["iso3", "need", "usd_per_capita", "flag"]],

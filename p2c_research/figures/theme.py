@@ -65,7 +65,7 @@ def title_text(ax, text: str, color: object = "#262626"):
     """A title as a plain text artist, placed where ``ax.set_title(text, loc="left")`` puts it.
 
     A separate artist (not ``ax.title``), so a layered figure
-    (:mod:`p2c_research.figures.layers`) can draw it as part of a country's
+    (:mod:`p2c_research.render.layers`) can draw it as part of a country's
     overlay and remove it again; a transparent one reserves the room in a base.
     """
     from matplotlib.transforms import offset_copy

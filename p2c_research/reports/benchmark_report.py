@@ -4,7 +4,7 @@ The notebook stays thin: it opens the run context, calls
 :func:`build_benchmark_report`, displays what the returned
 :class:`BenchmarkReport` offers (each with a caption saying what to look
 for) and calls :func:`save_benchmark_outputs`. The world fits come from the
-cache (:func:`p2c_research.analyses.benchmark.world_benchmark_cached`); only
+cache (:func:`p2c_research.steps.benchmark`); only
 the small peer refits are made per country.
 """
 
@@ -26,7 +26,6 @@ from p2c_research.analyses.benchmark import (
     key_indicators,
     panel_trend,
     peer_refits,
-    world_benchmark_cached,
 )
 from p2c_research.analyses.regression import ON_PAR_Z, std_residual_guide
 from p2c_research.analyses.verdicts import (
@@ -448,13 +447,3 @@ def save_benchmark_outputs(report: BenchmarkReport, out_dir: Path | str,
     for name, fig in report.figures().items():
         paths[name] = save_figure(fig, out_dir, report.iso3, name, dpi=dpi)
     return paths
-
-
-def precompute(selection, params) -> None:
-    """Batch hook: fit every model for every indicator once, for ``params``' options."""
-    from p2c_research.catalog import load_catalog
-
-    opts = params.analysis
-    world_benchmark_cached(selection, load_catalog(), (params.year_window.start, params.year_window.end),
-                           pi_level=opts.prediction_interval, frontier_q=opts.frontier_quantile,
-                           reference_year=params.reference_year)

@@ -19,13 +19,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from p2c_research import countries
+from p2c_research import countries, steps
 from p2c_research.analyses.findings import Finding
 from p2c_research.analyses.landscape import (
     LandscapeTables,
     country_landscape,
     empty_tables,
-    world_scores_cached,
 )
 from p2c_research.analyses.quality import FLAG_RULES
 from p2c_research.analyses.scores import INSUFFICIENT, catalog_meta
@@ -157,8 +156,7 @@ def run_country(ctx: RunContext) -> LandscapeResult:
     min_n = params.analysis.peer_min_n
     error = None
     try:
-        world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold,
-                                    params.reference_year)
+        world = steps.params_scores(ctx.selection, ctx.catalog, params)
         tables = country_landscape(
             world, ctx.screened_panel, ctx.iso3, peer_sets,
             national_targets=params.national_targets,
@@ -527,12 +525,3 @@ def show(result: LandscapeResult, section: str) -> None:
             display(styled(part) if not part.empty else part)
         else:
             display(part)
-
-
-def precompute(selection, params) -> None:
-    """Batch hook: fill the all-country score cache once for ``params``' window and threshold."""
-    from p2c_research.catalog import load_catalog
-
-    window = (params.year_window.start, params.year_window.end)
-    world_scores_cached(selection, load_catalog(), window, params.analysis.coverage_threshold,
-                        params.reference_year)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from p2c_research import countries
+from p2c_research import countries, steps
 from p2c_research.analyses import action_plan as ap
 from p2c_research.analyses import gaps as gp
 from p2c_research.analyses import pledge_gaps as pg
@@ -53,7 +53,6 @@ from p2c_research.analyses.landscape import (
     WorldScores,
     country_landscape,
     priority_scores,
-    world_scores_cached,
 )
 from p2c_research.analyses.scores import catalog_meta, latest_values
 from p2c_research.analyses.verdicts import country_verdicts, world_verdicts
@@ -65,9 +64,9 @@ from p2c_research.errors import P2CError
 from p2c_research.escaping import html_text, md_code, md_text
 from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
-from p2c_research.figures.layers import frame_digest, render_layered
 from p2c_research.figures.theme import apply_theme, title_text
 from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
+from p2c_research.render.layers import frame_digest, render_layered
 from p2c_research.report_io import (
     RenderedImage,
     country_output_dir,
@@ -86,8 +85,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Bump when an allocation or need rule changes, so cached allocations are recomputed.
-PLEDGE_GAPS_VERSION = 2
 #: What every pledge figure, table caption and pledge-based verdict carries with synthetic pledges.
 ILLUSTRATIVE = "Illustrative (synthetic pledges)"
 ILLUSTRATIVE_LINE = "Illustrative: synthetic pledges, not real commitments"
@@ -489,20 +486,23 @@ def _pillar_and_country_scores(world: WorldScores) -> pd.DataFrame:
 def world_allocation(ctx: RunContext, rule: str | None = None) -> dict[str, pd.DataFrame]:
     """Every pledge allocated to economies under ``rule`` (default: the params' rule), cached.
 
-    The key is the data vintage, the rule, the scoring and benchmark options
-    and the catalog (they feed the ``need`` rule) and
-    :data:`PLEDGE_GAPS_VERSION`. Returns frames ``allocation`` and ``unresolved``.
+    A declared step (:data:`p2c_research.steps.ALLOCATION`): the key is the
+    data vintage, the rule, the scoring and benchmark options and the catalog
+    (they feed the ``need`` rule), the country reference (it resolves pledge
+    targets) and the hash of the step's code. Returns frames ``allocation``
+    and ``unresolved``.
     """
     params = ctx.params
     rule = rule or params.analysis.allocation_rule
     window = (params.year_window.start, params.year_window.end)
     threshold = params.analysis.coverage_threshold
     # The scoring and benchmark options feed the ``need`` rule only, but are cheap to key on.
-    key = cache_key(version=PLEDGE_GAPS_VERSION, vintage=ctx.selection.fingerprint(), rule=rule,
-                    window=list(window), coverage_threshold=threshold,
-                    catalog=hashlib.sha256(ctx.catalog.model_dump_json().encode()).hexdigest(),
-                    pi_level=params.analysis.prediction_interval,
-                    frontier_q=params.analysis.frontier_quantile)
+    key = steps.ALLOCATION.key(
+        vintage=ctx.selection.fingerprint(), rule=rule, window=list(window),
+        coverage_threshold=threshold, catalog=steps.catalog_hash(ctx.catalog),
+        reference=steps.reference_hash(), reference_year=params.reference_year,
+        pi_level=params.analysis.prediction_interval,
+        frontier_q=params.analysis.frontier_quantile)
 
     def compute() -> dict[str, pd.DataFrame]:
         pledges = load_pledges(ctx.selection)
@@ -511,8 +511,7 @@ def world_allocation(ctx: RunContext, rule: str | None = None) -> dict[str, pd.D
         population = _population(panel, window)
         need = None
         if rule == "need":
-            world = world_scores_cached(ctx.selection, ctx.catalog, window, threshold,
-                                        ctx.params.reference_year)
+            world = steps.params_scores(ctx.selection, ctx.catalog, ctx.params)
             membership = gp.indicator_membership(ctx.catalog, [])
             under = gp.under_shares(_verdicts(ctx), membership)
             needs = gp.need_scores(_pillar_and_country_scores(world), under)
@@ -522,7 +521,7 @@ def world_allocation(ctx: RunContext, rule: str | None = None) -> dict[str, pd.D
         unresolved = unresolved_targets(pledges, economies["iso3"])
         return {"allocation": allocation, "unresolved": unresolved}
 
-    return cached_frames("pledge_allocation", key, compute)
+    return cached_frames(steps.ALLOCATION.name, key, compute)
 
 
 def _map_region(params: CountryParams) -> tuple[str, list[str]]:
@@ -679,8 +678,7 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None,
     economies = countries.load_countries()
     panel = load_panel(ctx.selection)
     population = _population(panel, window)
-    world = world_scores_cached(ctx.selection, ctx.catalog, window,
-                                params.analysis.coverage_threshold, params.reference_year)
+    world = steps.params_scores(ctx.selection, ctx.catalog, params)
     verdicts = _verdicts(ctx)
     if verdicts is None:
         notes.append("No benchmark results: need is 100 minus the landscape score alone.")
@@ -694,7 +692,6 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None,
         + [("pillar", p) for p in SCORED_PILLARS] + [("country", gp.COUNTRY_GROUP)],
         columns=["level", "group_id"])
     memo_key = cache_key(
-        version=PLEDGE_GAPS_VERSION,
         vintage=ctx.selection.fingerprint(), rule=rule, window=list(window),
         threshold=params.analysis.coverage_threshold,
         pi_level=params.analysis.prediction_interval,

@@ -40,7 +40,7 @@ def reset_user_namespace() -> list[str]:
     returns the names removed.
 
     The figures the last report used go back to the figure pool
-    (:mod:`p2c_research.figures.reuse`) for the next one.
+    (:mod:`p2c_research.render.reuse`) for the next one.
     """
     from IPython import get_ipython
 
@@ -64,7 +64,7 @@ def reset_user_namespace() -> list[str]:
             out.clear()
     import matplotlib.pyplot as plt
 
-    from p2c_research.figures import reuse
+    from p2c_research.render import reuse
 
     plt.close("all")
     reuse.release_all()  # nothing holds the last report's figures any more: pool them

@@ -87,11 +87,55 @@ def _with_alt(tag: re.Match[str]) -> str:
     return f'<img alt="Report figure"{tag.group(1)}{tag.group(2)}'
 
 
-@functools.cache
-def _exporter():
-    """One HTML exporter per process: building it and compiling its templates costs more
-    than converting a report."""
+#: nbconvert minor versions whose ``HTMLExporter.from_notebook_node`` the report
+#: exporter copies up to its BeautifulSoup pass; tests/test_runner.py checks that
+#: both exporters give the same page there. Elsewhere the stock exporter runs.
+VERIFIED_NBCONVERT: tuple[str, ...] = ("7.16", "7.17")
+
+
+def _nbconvert_minor() -> str:
+    from importlib.metadata import version
+
+    return ".".join(version("nbconvert").split(".")[:2])
+
+
+def shortcut_active() -> bool:
+    """True on a verified nbconvert that still has the private pieces the shortcut calls."""
+    if _nbconvert_minor() not in VERIFIED_NBCONVERT:
+        return False
     from nbconvert import HTMLExporter
+
+    return hasattr(HTMLExporter, "_init_resources")
+
+
+def _configure(exporter):
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.embed_images = True
+    # Validate the notebook once after all preprocessors, not after each of the
+    # eleven: each validation walks every output (megabytes of base64 images).
+    exporter.optimistic_validation = True
+    return exporter
+
+
+@functools.cache
+def _exporter(shortcut: bool = True):
+    """One HTML exporter per process: building it and compiling its templates costs more
+    than converting a report.
+
+    With ``shortcut`` (and a verified nbconvert, :func:`shortcut_active`) the
+    exporter replaces nbconvert's closing BeautifulSoup pass, which parses the
+    whole page with its megabytes of images, by :func:`accessible`; otherwise
+    it is nbconvert's own ``HTMLExporter``.
+    """
+    from nbconvert import HTMLExporter
+
+    template = {"extra_template_basedirs": [str(RESOURCES_DIR / "nbconvert")],
+                "template_name": "p2c_report"}
+    if not (shortcut and shortcut_active()):
+        return _configure(HTMLExporter(**template))
+
     from nbconvert.exporters.templateexporter import TemplateExporter
     from nbconvert.filters.highlight import Highlight2HTML
     from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
@@ -99,7 +143,7 @@ def _exporter():
     class ReportHTMLExporter(HTMLExporter):
         """``HTMLExporter`` with its closing BeautifulSoup pass replaced by :func:`accessible`.
 
-        The body is ``HTMLExporter.from_notebook_node`` (nbconvert 7) up to that pass.
+        The body is ``HTMLExporter.from_notebook_node`` (nbconvert 7.16-7.17) up to that pass.
         """
 
         def from_notebook_node(self, nb, resources=None, **kw):
@@ -115,23 +159,14 @@ def _exporter():
             html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
             return accessible(html), resources
 
-    exporter = ReportHTMLExporter(
-        extra_template_basedirs=[str(RESOURCES_DIR / "nbconvert")], template_name="p2c_report"
-    )
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    exporter.embed_images = True
-    # Validate the notebook once after all preprocessors, not after each of the
-    # eleven: each validation walks every output (megabytes of base64 images).
-    exporter.optimistic_validation = True
-    return exporter
+    return _configure(ReportHTMLExporter(**template))
 
 
-def to_html(executed: Path | NotebookNode) -> str:
+def to_html(executed: Path | NotebookNode, *, shortcut: bool = True) -> str:
     """Self-contained HTML with the code hidden and images embedded (nbconvert).
 
     Takes the executed notebook's path or, to skip reading it back, its node.
+    ``shortcut=False`` forces nbconvert's stock exporter.
     """
     import nbformat
 
@@ -140,5 +175,5 @@ def to_html(executed: Path | NotebookNode) -> str:
     else:
         nb = nbformat.read(str(executed), as_version=4)
     nb.metadata.pop("widgets", None)  # widget state needs a CDN manager; reports are static
-    body, _ = _exporter().from_notebook_node(nb)
+    body, _ = _exporter(shortcut).from_notebook_node(nb)
     return body

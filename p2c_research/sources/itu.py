@@ -346,21 +346,38 @@ def import_exports(
     return result
 
 
+def read_export_files(files: list[Path], catalog: Catalog | None = None) -> pd.DataFrame:
+    """Raw rows of the catalog's series from several exports, newest retrieval first where
+    two exports overlap; an empty frame when none holds a catalog series."""
+    codes = list((catalog or load_catalog()).code_map("itu"))
+    frames = [read_export(f, codes).assign(retrieved_at=retrieved_at(f)) for f in files]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=RAW_COLUMNS)
+    raw = newest_first(pd.concat(frames, ignore_index=True), ["iso3", "code", "year"])
+    return raw.drop(columns="retrieved_at")
+
+
+def panel_from_exports(
+    raw: pd.DataFrame, catalog: Catalog | None = None, messages: list[str] | None = None,
+    context: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Raw export rows (:func:`read_export_files`) -> tidy panel rows in catalog units."""
+    if raw.empty:
+        if messages is not None:
+            codes = list((catalog or load_catalog()).code_map("itu"))
+            messages.append("the exports hold none of the catalog's ITU series "
+                            f"({', '.join(codes)})")
+        return tidy(None)
+    return to_panel(raw, EXPORT_LABEL, catalog, messages, context)
+
+
 def panel_from_export_files(
     files: list[Path], catalog: Catalog | None = None, messages: list[str] | None = None,
     context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Tidy rows from cached exports; where two exports overlap the newest retrieval wins."""
-    codes = list((catalog or load_catalog()).code_map("itu"))
-    frames = [read_export(f, codes).assign(retrieved_at=retrieved_at(f)) for f in files]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        if messages is not None:
-            messages.append("the exports hold none of the catalog's ITU series "
-                            f"({', '.join(codes)})")
-        return tidy(None)
-    raw = newest_first(pd.concat(frames, ignore_index=True), ["iso3", "code", "year"])
-    return to_panel(raw.drop(columns="retrieved_at"), EXPORT_LABEL, catalog, messages, context)
+    return panel_from_exports(read_export_files(files, catalog), catalog, messages, context)
 
 
 def load_cached(raw_root: Path | None = None, catalog: Catalog | None = None,

@@ -205,9 +205,9 @@ def ne_iso3(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=frame.index, dtype="object")
 
 
-def write_admin0_geojson(source: str | Path, out: Path) -> gpd.GeoDataFrame:
-    """Read a Natural Earth admin-0 file (GeoJSON, shapefile or ``zip://`` URI) and write
-    the package's GeoJSON: the :data:`NE_COLUMNS`, an ``iso3`` column, WGS84, written atomically.
+def read_admin0(source: str | Path) -> gpd.GeoDataFrame:
+    """Read a Natural Earth admin-0 file (GeoJSON, shapefile or ``zip://`` URI) as the
+    package uses it: the :data:`NE_COLUMNS`, an ``iso3`` column, WGS84.
 
     Raises:
         DataError: the file cannot be read as a vector data set.
@@ -224,10 +224,22 @@ def write_admin0_geojson(source: str | Path, out: Path) -> gpd.GeoDataFrame:
     world["iso3"] = ne_iso3(world)
     if world.crs is not None:
         world = world.to_crs("EPSG:4326")
+    return world
+
+
+def write_geojson(world: gpd.GeoDataFrame, out: Path) -> Path:
+    """Write ``world`` as GeoJSON (4 decimals, about 10 m), atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     world.to_file(tmp, driver="GeoJSON", COORDINATE_PRECISION=4)
     tmp.replace(out)
+    return out
+
+
+def write_admin0_geojson(source: str | Path, out: Path) -> gpd.GeoDataFrame:
+    """Read a Natural Earth admin-0 file and write the package's GeoJSON (see :func:`read_admin0`)."""
+    world = read_admin0(source)
+    write_geojson(world, out)
     return world
 
 

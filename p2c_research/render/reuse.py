@@ -46,7 +46,7 @@ def take(key: Hashable) -> Figure | None:
             _lent.append((key, fig))
             stats["reused"] += 1
     if fig is not None:
-        from p2c_research.report_io import forget_png
+        from p2c_research.render.images import forget_png
 
         forget_png(fig)  # its rendering belongs to the report that had it before
     return fig
@@ -67,7 +67,7 @@ def release_all() -> None:
     making its canvas drop the renderer, looked like a way to free the last
     rendering's pixel buffers; both made a worker grow from 790 to 1000 MiB over
     24 countries, since artists that were not drawn again still held the old
-    renderers (session 8).
+    renderers.
     """
     with _lock:
         _state["enabled"] = True

@@ -38,7 +38,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-from p2c_research.figures.text_cache import cached_text
+from p2c_research.render.text_cache import cached_text
 
 #: zlib level for every PNG a report writes. Encoding at the default level (6)
 #: was about a tenth of a report's run time; level 1 encodes the report figures

@@ -33,15 +33,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-from p2c_research.figures.raster import (
+from p2c_research.render.images import RenderedImage, figure_alt
+from p2c_research.render.raster import (
     crop_to_ink,
     encode_png,
     pad_pixels,
     render_rgba,
     snap_to_pixels,
 )
-from p2c_research.figures.text_cache import cached_text
-from p2c_research.report_io import RenderedImage, figure_alt
+from p2c_research.render.text_cache import cached_text
 
 #: Bases kept per process: a batch uses about 40 (4 world maps, one regional
 #: map per region, one scatter per indicator); each holds its figure and its
