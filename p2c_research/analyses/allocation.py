@@ -6,7 +6,8 @@ split over the economies it reaches:
 
 * **targets** are the union, deduplicated, of the listed countries and the
   members of every listed region; ``global`` means every economy in the
-  country reference. Codes that are not economies are reported by
+  country reference (:func:`p2c_research.pledges.targets.pledge_targets`; the
+  synthetic generator's cap uses the same rule). Codes that are not economies are reported by
   :func:`unresolved_targets`, never silently dropped.
 * **rule** ``equal`` gives each target the same share; ``population`` weights
   targets by population; ``need`` by the country's overall need score (see
@@ -27,12 +28,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Literal
 
-import numpy as np
 import pandas as pd
+
+from p2c_research.pledges.targets import (
+    GLOBAL_REGION,
+    default_region_members,
+    pledge_targets,
+    target_shares,
+)
+from p2c_research.pledges.targets import split_cell as _split
+
+__all__ = ["ALLOCATION_RULES", "GLOBAL_REGION", "allocate_pledges", "country_totals",
+           "describe_rule", "pledge_targets", "unresolved_targets"]
 
 AllocationRule = Literal["equal", "population", "need"]
 ALLOCATION_RULES: tuple[str, ...] = ("equal", "population", "need")
-GLOBAL_REGION = "global"
 
 ALLOCATION_COLUMNS = [
     "pledge_id", "iso3", "share", "usd_allocated", "count_allocated", "weight",
@@ -58,60 +68,6 @@ def describe_rule(rule: str) -> str:
     )
 
 
-def _split(cell: object) -> list[str]:
-    """Split a ';'-joined cell into clean tokens (empty, NaN or None gives [])."""
-    if cell is None or (isinstance(cell, float) and np.isnan(cell)) or cell is pd.NA:
-        return []
-    return [t.strip() for t in str(cell).split(";") if t.strip()]
-
-
-def _default_region_members() -> Callable[[str], Iterable[str]]:
-    from p2c_research.pledges.schema import region_members
-
-    return region_members
-
-
-def pledge_targets(
-    pledges: pd.DataFrame,
-    economies: Iterable[str],
-    region_members: Callable[[str], Iterable[str]] | None = None,
-) -> pd.DataFrame:
-    """Every (pledge, economy) pair a pledge reaches, with the basis of the link.
-
-    Returns columns ``pledge_id, iso3, basis`` where ``basis`` is ``countries``,
-    ``regions``, ``countries+regions`` or ``global`` for the pledge as a whole.
-    Pairs are unique; pledges with no valid target have no row.
-    """
-    members_of = region_members or _default_region_members()
-    universe = sorted(set(economies))
-    valid = set(universe)
-    cache: dict[str, list[str]] = {}
-    rows: list[tuple[str, str, str]] = []
-    for pid, countries_cell, regions_cell in zip(
-        pledges["pledge_id"], pledges["target_countries"], pledges["target_regions"], strict=True
-    ):
-        listed = [c.upper() for c in _split(countries_cell) if c.upper() in valid]
-        regions = [r.lower() for r in _split(regions_cell)]
-        targets: list[str] = list(listed)
-        if GLOBAL_REGION in regions:
-            targets = universe
-            basis = GLOBAL_REGION
-        else:
-            for region in regions:
-                if region not in cache:
-                    try:
-                        cache[region] = [m for m in members_of(region) if m in valid]
-                    except (KeyError, ValueError):
-                        cache[region] = []
-                targets += cache[region]
-            has_regions = any(cache.get(r) for r in regions)
-            basis = ("countries+regions" if listed and has_regions
-                     else "regions" if has_regions else "countries")
-        for iso3 in dict.fromkeys(targets):  # dedupe, keep order
-            rows.append((str(pid), iso3, basis))
-    return pd.DataFrame(rows, columns=["pledge_id", "iso3", "basis"])
-
-
 def unresolved_targets(
     pledges: pd.DataFrame,
     economies: Iterable[str],
@@ -123,7 +79,7 @@ def unresolved_targets(
     is absent from the allocation: a report must show it rather than lose it.
     Columns: ``pledge_id, problem, value, allocated``.
     """
-    members_of = region_members or _default_region_members()
+    members_of = region_members or default_region_members()
     valid = set(economies)
     reached = set(pledge_targets(pledges, valid, members_of)["pledge_id"])
     rows: list[tuple[str, str, str, bool]] = []
@@ -193,27 +149,10 @@ def allocate_pledges(
                        index=pledges["pledge_id"].astype(str))
     values = values[~values.index.duplicated()]
 
-    if weights_by_iso is None:
-        weight = pd.Series(1.0, index=pairs.index)
-    else:
-        w = pd.Series(weights_by_iso.to_numpy(dtype=float), index=weights_by_iso.index.astype(str))
-        w = w[~w.index.duplicated()]
-        weight = pairs["iso3"].map(w).astype(float)
-    weight = weight.where(weight >= 0)  # a negative weight is no weight
-    imputed = weight.isna()
-    median = weight.groupby(pairs["pledge_id"]).transform("median")
-    weight = weight.fillna(median)
-    total = weight.groupby(pairs["pledge_id"]).transform("sum")
-    fallback = ~(total > 0)  # all missing (sum of NaN is 0) or all zero
-    weight = weight.mask(fallback, 1.0)
-    imputed &= ~fallback
-    total = weight.groupby(pairs["pledge_id"]).transform("sum")
-
     out = pairs.copy()
-    out["weight"] = weight
-    out["share"] = weight / total
-    out["weight_imputed"] = imputed
-    out["equal_fallback"] = fallback
+    split = target_shares(pairs, weights_by_iso)
+    for col in ("weight", "share", "weight_imputed", "equal_fallback"):
+        out[col] = split[col]
     out["n_targets"] = out.groupby("pledge_id")["iso3"].transform("size").astype("int64")
     # Put the rounding residual on the largest share so the totals hold exactly.
     largest = out.groupby("pledge_id")["share"].idxmax()

@@ -760,13 +760,15 @@ def population_window() -> tuple[int, int]:
 def sample_population(panel_path: Path | None = None) -> pd.Series:
     """Persons by ISO3, as the reports read them: the latest value in :func:`population_window`.
 
+    An economy without a value in the window gets its latest older one, as in
+    the reports' allocation.
+
     Args:
         panel_path: a tidy panel parquet (default: the embedded sample's).
 
     Raises:
         DataError: the panel is missing (build the sample panel first).
     """
-    from p2c_research.analyses.scores import latest_values
     from p2c_research.config import sample_dir
     from p2c_research.store import read_panel
 
@@ -775,33 +777,30 @@ def sample_population(panel_path: Path | None = None) -> pd.Series:
         raise DataError(f"{path}: the synthetic pledges need population to cap single pledges; "
                         "build the sample panel first (`invoke data.sample --source DIR`) or "
                         "pass population to generate_pledges")
-    latest = latest_values(read_panel(path), ["population"], population_window())
-    return latest.set_index("iso3")["value"].astype(float)
+    panel = read_panel(path)
+    start, end = population_window()
+    rows = panel[(panel["indicator"] == "population") & panel["value"].notna()
+                 & (panel["year"] <= end)]
+    rows = rows.assign(in_window=rows["year"] >= start).sort_values(["in_window", "year"])
+    latest = rows.drop_duplicates("iso3", keep="last")
+    return latest.set_index("iso3")["value"].astype(float).sort_index()
 
 
 def _pair_shares(pledges: pd.DataFrame, population: pd.Series
                  ) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, np.ndarray]]:
     """Every (pledge, economy) pair and each pair's share of its pledge under the capped rules.
 
-    The pairs and the shares are those of
-    :func:`p2c_research.analyses.allocation.allocate_pledges` (the reports'
-    allocation), reproduced here without its bookkeeping columns.
+    The pairs and shares of the reports' allocation
+    (:mod:`p2c_research.pledges.targets`, which
+    :func:`p2c_research.analyses.allocation.allocate_pledges` uses too).
     """
     from p2c_research import countries
-    from p2c_research.analyses.allocation import allocate_pledges
+    from p2c_research.pledges.targets import pledge_targets, target_shares
 
-    economies = countries.load_countries()
-    ones = pledges.assign(usd_value=1.0)
-    shares: dict[str, np.ndarray] = {}
-    pairs = None
-    for rule in CAP_RULES:
-        alloc = allocate_pledges(ones, economies, rule, population=population)
-        if pairs is None:
-            pairs = alloc[["pledge_id", "iso3"]]
-        elif not pairs.equals(alloc[["pledge_id", "iso3"]]):  # pragma: no cover - same targets
-            raise DataError("synthetic generator: allocation rules disagree on targets")
-        shares[rule] = alloc["share"].to_numpy(dtype=float)
-    assert pairs is not None
+    pairs = pledge_targets(pledges, countries.load_countries()["iso3"])
+    weights = {"population": population, "equal": None}
+    shares = {rule: target_shares(pairs, weights[rule])["share"].to_numpy(dtype=float)
+              for rule in CAP_RULES}
     pledge_of = pd.Index(pledges["pledge_id"]).get_indexer(pairs["pledge_id"])
     iso3s = sorted(set(pairs["iso3"]))
     country_of = pd.Index(iso3s).get_indexer(pairs["iso3"])
