@@ -65,16 +65,15 @@ def test_a_failed_check_writes_nothing_and_keeps_the_previous_file(tmp_path: Pat
 
 
 def test_every_builder_of_committed_files_uses_the_skeleton() -> None:
-    """The sample, country reference, ITU-D regions, synthetic pledges and docs builders
+    """The sample, country reference, ITU-D regions and docs builders
     are Builder subclasses, and no module of the package parses its own command line."""
     from p2c_research.countries_build import CountryReferenceBuilder
     from p2c_research.docs import IndicatorDocsBuilder
-    from p2c_research.pledges.synthetic import SyntheticPledgesBuilder
     from p2c_research.regions_build import RegionsFromCsv, RegionsFromDataHub
     from p2c_research.sample import SampleBuilder
 
-    for builder in (CountryReferenceBuilder, IndicatorDocsBuilder, SyntheticPledgesBuilder,
-                    RegionsFromCsv, RegionsFromDataHub, SampleBuilder):
+    for builder in (CountryReferenceBuilder, IndicatorDocsBuilder, RegionsFromCsv,
+                    RegionsFromDataHub, SampleBuilder):
         assert issubclass(builder, Builder), builder
     parsers = []
     for path in sorted((ROOT / "p2c_research").rglob("*.py")):
