@@ -80,6 +80,7 @@ SCREEN = Step("screened_panel", ("p2c_research.analyses.quality",))
 SCORES = Step("world_scores", ("p2c_research.analyses.scores", "p2c_research.analyses.quality",
                                "p2c_research.steps"))
 BENCHMARK = Step("world_benchmark", ("p2c_research.analyses.benchmark",
+                                     "p2c_research.analyses.benchmark_models",
                                      "p2c_research.analyses.regression",
                                      "p2c_research.analyses.quality", "p2c_research.steps"))
 #: Every pledge allocated to economies: run by the pledge report (it needs the pledge file),

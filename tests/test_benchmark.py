@@ -18,6 +18,8 @@ from statsmodels.stats.outliers_influence import OLSInfluence
 
 from p2c_research import countries
 from p2c_research.analyses import benchmark as bm
+from p2c_research.analyses import benchmark_country as bc
+from p2c_research.analyses import benchmark_models as bmod
 from p2c_research.analyses.regression import (
     LOGIT_CLIP_PERCENT,
     cloglog_percent,
@@ -193,9 +195,9 @@ def test_preferred_model_has_the_smaller_leave_one_out_error_on_the_raw_scale(re
             value, rel=1e-8)
     best = min(mae, key=mae.get)
     assert bool(m.loc[("mobile_broadband_subscriptions", best), "preferred"])
-    assert bm.choose_preferred({"a": 2.0, "b": 1.0}) == "b"
-    assert bm.choose_preferred({"a": 1.0, "b": 1.0}) == "a"  # ties go to the first candidate
-    assert bm.choose_preferred({"a": float("nan"), "b": 3.0}) == "b"
+    assert bmod.choose_preferred({"a": 2.0, "b": 1.0}) == "b"
+    assert bmod.choose_preferred({"a": 1.0, "b": 1.0}) == "a"  # ties go to the first candidate
+    assert bmod.choose_preferred({"a": float("nan"), "b": 3.0}) == "b"
 
 
 def test_externally_studentised_residual_matches_statsmodels_leave_one_out():
@@ -293,12 +295,12 @@ def test_no_verdict_where_income_explains_little(results):
     m = results.models.set_index(["indicator", "model"])
     pref = results.models[results.models["preferred"] & (results.models["indicator"]
                                                           == "high_tech_exports")].iloc[0]
-    assert pref["r2"] < bm.R2_FLOOR
+    assert pref["r2"] < bmod.R2_FLOOR
     c = results.countries
     rows = c[(c["indicator"] == "high_tech_exports") & c["preferred"] & c["actual"].notna()]
     assert (rows["verdict"] == "no verdict").all()
     assert rows["note"].str.startswith("no verdict: income explains little").all()
-    assert m.loc[("internet_users", "logit_lngdp"), "r2"] > bm.R2_FLOOR
+    assert m.loc[("internet_users", "logit_lngdp"), "r2"] > bmod.R2_FLOOR
 
 
 def test_no_model_predicts_below_zero_or_above_100_for_a_share(results, catalog):
@@ -351,7 +353,7 @@ def _peers_with_data(results, indicator: str, k: int) -> list[str]:
 def test_peer_set_of_fourteen_is_skipped_and_fifteen_is_refitted(results, catalog):
     small = _peers_with_data(results, "mobile_broadband_subscriptions", 13)   # + KHM = 14
     big = _peers_with_data(results, "mobile_broadband_subscriptions", 14)     # + KHM = 15
-    out = bm.peer_refits(results, COUNTRY, {"small": small, "big": big}, catalog, min_n=15)
+    out = bc.peer_refits(results, COUNTRY, {"small": small, "big": big}, catalog, min_n=15)
     out = out[out["indicator"] == "mobile_broadband_subscriptions"].set_index("peer_set")
 
     assert out.at["small", "n"] == 14
@@ -414,7 +416,7 @@ def test_cluster_panel_with_nans_builds_groups_after_dropping_rows():
 
 
 def test_panel_trend_reports_slope_of_country_residuals(results, catalog):
-    trend = bm.panel_trend(results, COUNTRY, catalog).set_index("indicator")
+    trend = bc.panel_trend(results, COUNTRY, catalog).set_index("indicator")
     assert "fixed_broadband_subscriptions" in trend.index
     r = results.panel_residuals
     own = r[(r["iso3"] == COUNTRY) & (r["indicator"] == "fixed_broadband_subscriptions")]
@@ -425,7 +427,7 @@ def test_panel_trend_reports_slope_of_country_residuals(results, catalog):
 
 # ---------------------------------------------------------------- data-sparse country
 def test_data_sparse_country_gets_no_data_rows_not_a_crash(results, catalog):
-    table = bm.country_benchmark(results, "TUV", catalog)
+    table = bc.country_benchmark(results, "TUV", catalog)
     scored = {i.id for i in catalog.scored}
     assert set(table["indicator"]) == scored
     assert (table["verdict"] == "no data").all()
@@ -434,14 +436,14 @@ def test_data_sparse_country_gets_no_data_rows_not_a_crash(results, catalog):
     # it still gets an expected value from its GDP (useful for the pledge-gap need)
     base = table[(table["indicator"] == "mobile_broadband_subscriptions") & table["preferred"]]
     assert base["predicted"].notna().all()
-    peers = bm.peer_refits(results, "TUV", {"all": list(results.data["iso3"].unique())},
+    peers = bc.peer_refits(results, "TUV", {"all": list(results.data["iso3"].unique())},
                            catalog)
     assert (peers["verdict"] == "no data").all()
-    assert bm.key_indicators(table) == []
+    assert bc.key_indicators(table) == []
 
 
 def test_every_scored_indicator_has_one_preferred_row_per_country(results, catalog):
-    table = bm.country_benchmark(results, COUNTRY, catalog)
+    table = bc.country_benchmark(results, COUNTRY, catalog)
     pref = table[table["preferred"].astype(bool)]
     assert sorted(pref["indicator"]) == sorted(i.id for i in catalog.scored)
     assert pref.set_index("indicator").at["internet_users", "model"] in ("logit_lngdp",
@@ -454,30 +456,30 @@ def test_every_scored_indicator_has_one_preferred_row_per_country(results, catal
 # ---------------------------------------------------------------- cache
 def test_peer_refit_memo_gives_the_same_rows_and_fits_once(results, catalog, monkeypatch):
     peers = _peers_with_data(results, "mobile_broadband_subscriptions", 20)
-    bm._peer_fits.clear()
+    bc._peer_fits.clear()
     calls = []
-    real = bm.fit_ols_hc3
+    real = bc.fit_ols_hc3
 
     def counting(y, exog):
         calls.append(len(y))
         return real(y, exog)
 
-    monkeypatch.setattr(bm, "fit_ols_hc3", counting)
-    first = bm.peer_refits(results, COUNTRY, {"region": peers}, catalog)
+    monkeypatch.setattr(bc, "fit_ols_hc3", counting)
+    first = bc.peer_refits(results, COUNTRY, {"region": peers}, catalog)
     n_first = len(calls)
     assert n_first == int(first["refit"].sum()) > 0
     # A second member of the same set refits the same sample: served by the memo,
     # and its rows are those of a fresh fit.
     other = peers[0]
-    again = bm.peer_refits(results, other, {"region": [*peers, COUNTRY]}, catalog)
+    again = bc.peer_refits(results, other, {"region": [*peers, COUNTRY]}, catalog)
     assert len(calls) == n_first
-    bm._peer_fits.clear()
-    fresh = bm.peer_refits(results, other, {"region": [*peers, COUNTRY]}, catalog)
+    bc._peer_fits.clear()
+    fresh = bc.peer_refits(results, other, {"region": [*peers, COUNTRY]}, catalog)
     pd.testing.assert_frame_equal(again, fresh)
     # Other data (another vintage) with the same members is fitted anew, not served.
     n_before = len(calls)
     doubled = dataclasses.replace(results, data=results.data.assign(value=results.data["value"] * 2))
-    changed = bm.peer_refits(doubled, other, {"region": [*peers, COUNTRY]}, catalog)
+    changed = bc.peer_refits(doubled, other, {"region": [*peers, COUNTRY]}, catalog)
     assert len(calls) == n_before + int(changed["refit"].sum())
     refit = changed["refit"].astype(bool)
     # with a data-driven floor, log and square-root fits scale with the data: twice the

@@ -18,15 +18,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from p2c_research.analyses.benchmark import (
-    MODEL_FRONTIER,
-    R2_FLOOR,
-    BenchmarkResults,
+from p2c_research.analyses.benchmark import BenchmarkResults
+from p2c_research.analyses.benchmark_country import (
     country_benchmark,
     key_indicators,
     panel_trend,
     peer_refits,
 )
+from p2c_research.analyses.benchmark_models import MODEL_FRONTIER, R2_FLOOR
 from p2c_research.analyses.regression import ON_PAR_Z, std_residual_guide
 from p2c_research.analyses.verdicts import (
     MODEL_WORDS,
