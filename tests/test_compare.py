@@ -80,6 +80,11 @@ def test_change_rules_on_hand_made_tables() -> None:
     counts = cp.change_counts(changes)
     assert counts.loc["A", "pledge status"] == 3 and list(counts.columns) == list(cp.KINDS)
     assert cp.compare_assessments(old, old).empty
+    # Tables written before pledge_gaps had a group_id compare by priority, pillar or "all".
+    legacy = dict(old, pledge_gaps=pd.DataFrame({
+        "iso3": ["A"], "level": ["priority"], "priority_id": ["p"], "pillar": ["ACCESS"],
+        "title": ["Prio"], "flag": ["moderate"]}))
+    assert cp.compare_assessments(legacy, old).empty
 
 
 def test_baseline_marker_is_checked_and_forgotten(tmp_path) -> None:

@@ -154,9 +154,26 @@ def pledge_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 
 
+def _with_group_id(gaps: pd.DataFrame) -> pd.DataFrame:
+    """``pledge_gaps`` with ``group_id`` (tables written before it existed name the group
+    by ``priority_id``, ``pillar`` or, for the country row, "all")."""
+    if "group_id" in gaps.columns and gaps["group_id"].notna().all():
+        return gaps
+    out = gaps.copy()
+    level = out.get("level", pd.Series("", index=out.index))
+    derived = np.where(level == "priority", out.get("priority_id", ""),
+                       np.where(level == "country", "all", out.get("pillar", "")))
+    existing = (out["group_id"].astype(object) if "group_id" in out.columns
+                else pd.Series(None, index=out.index, dtype=object))
+    out["group_id"] = existing.where(existing.notna(),
+                                     pd.Series(derived, index=out.index, dtype=object))
+    return out
+
+
 def flag_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """Need-against-support flags that changed (``iso3, level, group_id, title, flag``)."""
     cols = ["iso3", "level", "group_id", "title", "flag"]
+    old, new = _with_group_id(old), _with_group_id(new)
     both = old.reindex(columns=cols).merge(new.reindex(columns=cols),
                                            on=["iso3", "level", "group_id"], how="outer",
                                            suffixes=("_old", "_new"))
@@ -194,8 +211,10 @@ def compare_assessments(old: Mapping[str, pd.DataFrame], new: Mapping[str, pd.Da
         pledge_changes(_frame(old, "pledges_reaching", ["iso3", "pledge_id", "entity", "status"]),
                        _frame(new, "pledges_reaching", ["iso3", "pledge_id", "entity",
                                                         "status"])),
-        flag_changes(_frame(old, "pledge_gaps", ["iso3", "level", "group_id", "title", "flag"]),
-                     _frame(new, "pledge_gaps", ["iso3", "level", "group_id", "title", "flag"])),
+        flag_changes(*(_with_group_id(_frame(side, "pledge_gaps",
+                                             ["iso3", "level", "group_id", "priority_id",
+                                              "pillar", "title", "flag"]))
+                       for side in (old, new))),
     ]
     out = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame(columns=CHANGE_COLUMNS)],
                     ignore_index=True)
