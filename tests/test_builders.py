@@ -65,15 +65,16 @@ def test_a_failed_check_writes_nothing_and_keeps_the_previous_file(tmp_path: Pat
 
 
 def test_every_builder_of_committed_files_uses_the_skeleton() -> None:
-    """The sample, country reference, ITU-D regions and docs builders
+    """The sample, country reference, ITU-D regions, synthetic pledges and docs builders
     are Builder subclasses, and no module of the package parses its own command line."""
     from p2c_research.countries_build import CountryReferenceBuilder
     from p2c_research.docs import IndicatorDocsBuilder
+    from p2c_research.pledges.synthetic import SyntheticPledgesBuilder
     from p2c_research.regions_build import RegionsFromCsv, RegionsFromDataHub
     from p2c_research.sample import SampleBuilder
 
     for builder in (CountryReferenceBuilder, IndicatorDocsBuilder, RegionsFromCsv,
-                    RegionsFromDataHub, SampleBuilder):
+                    RegionsFromDataHub, SampleBuilder, SyntheticPledgesBuilder):
         assert issubclass(builder, Builder), builder
     parsers = []
     for path in sorted((ROOT / "p2c_research").rglob("*.py")):
@@ -84,3 +85,29 @@ def test_every_builder_of_committed_files_uses_the_skeleton() -> None:
                 if "argparse" in names:
                     parsers.append(str(path.relative_to(ROOT)))
     assert parsers == [], "build commands are invoke tasks in tasks.py"
+
+
+def test_calibration_targets_come_from_the_resource_file(tmp_path: Path, monkeypatch) -> None:
+    """The synthetic set's targets are the published figures of the resource file; a file
+    missing a figure stops the build with the file and the fix."""
+    from p2c_research import config
+    from p2c_research.pledges import synthetic
+    from p2c_research.yamlio import parse_yaml
+
+    published = parse_yaml((config.RESOURCES_DIR / synthetic.CALIBRATION_FILE).read_text())
+    entry = published["snapshots"]["2023-12"]
+    targets = synthetic.calibration_targets("2023-12")
+    assert targets.pledges == entry["pledges"] == 845
+    assert targets.usd_total == 36.78e9 and targets.private_sector == (144, 24.46e9)
+    assert "ITU" in synthetic.calibration_provenance()["producer"]
+
+    broken = tmp_path / synthetic.CALIBRATION_FILE
+    broken.write_text("snapshots:\n  '2023-12':\n    source: x\n    pledges: 845\n")
+    monkeypatch.setattr(config, "RESOURCES_DIR", tmp_path)
+    synthetic._calibration_file.cache_clear()
+    try:
+        with pytest.raises(DataError, match=r"pledge_calibration.yaml: snapshot '2023-12' is "
+                                            r"missing or mistypes 'usd_total'"):
+            synthetic.calibration_targets("2023-12")
+    finally:
+        synthetic._calibration_file.cache_clear()

@@ -2,11 +2,12 @@
 
 No pledge-level P2C dataset is public, yet the gap analysis and the per-country
 reports need pledges to run on. This module generates a stand-in that has the
-*shape* of the real coalition in December 2023 (``/work/shared/domain.md``,
-"Pledge facts"): 845 pledges worth USD 36.78 bn from 408 entities, the split by
-stakeholder group, Africa and LDC targeting, pledge types, self-reported status,
-women as beneficiaries and 138 target countries. Every entity, description and
-number below is invented; nothing here is a real pledge.
+*shape* of the real coalition in December 2023 (ITU's published headline
+figures, kept with their source in ``resources/pledge_calibration.yaml``):
+845 pledges worth USD 36.78 bn from 408 entities, the split by stakeholder
+group, Africa and LDC targeting, pledge types, self-reported status, women as
+beneficiaries and 138 target countries. Every entity, description and number
+below is invented; nothing here is a real pledge.
 
 The totals are hit *by construction*, not by luck: counts per category are
 fixed first (largest-remainder), then USD values are drawn from lognormals and
@@ -36,12 +37,16 @@ gap analysis has gaps to find.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import yaml
 
+from p2c_research.builders import Builder
 from p2c_research.errors import DataError, ParamsError
 from p2c_research.pledges.schema import (
     BENEFICIARIES,
@@ -103,31 +108,49 @@ class CalibrationTargets:
     assumptions: dict[str, str] = field(default_factory=dict)
 
 
-TARGETS: dict[str, CalibrationTargets] = {
-    "2023-12": CalibrationTargets(
-        snapshot="2023-12",
-        source="ITU P2C headline figures, Dec 2023 (shared/domain.md, 'Pledge facts')",
-        pledges=845,
-        usd_total=36.78e9,
-        entities=408,
-        target_countries=138,
-        government=(470, 9.70e9),
-        private_sector=(144, 24.46e9),
-        africa=(274, 17.24e9),
-        ldc=(261, 12.24e9),
-        type_shares={"programmatic": 0.58, "advocacy": 0.21, "policy": 0.12,
-                     "financial_other": 0.09},
-        # Dec 2022: 202 of 582 pledges self-reported; of those ~10% completed, ~74% in progress.
-        reported_share=202 / 582,
-        completed_of_reported=0.10,
-        in_progress_of_reported=0.74,
-        women_share=0.52,
-        assumptions={
-            "reported_share": "Dec 2022 ratio 202/582 applied to Dec 2023",
-            "missing_value_share": "our assumption (USD value often missing)",
-        },
-    ),
-}
+#: The published figures, one entry per snapshot, with their provenance.
+CALIBRATION_FILE = "pledge_calibration.yaml"
+
+
+@functools.cache
+def _calibration_file() -> dict[str, Any]:
+    from p2c_research.config import RESOURCES_DIR
+    from p2c_research.yamlio import parse_yaml
+
+    path = RESOURCES_DIR / CALIBRATION_FILE
+    try:
+        data = parse_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"{path}: cannot be read ({exc}); restore it from git") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("snapshots"), dict):
+        raise DataError(f"{path}: expected a mapping with 'provenance' and 'snapshots'; "
+                        "restore it from git")
+    return data
+
+
+def _targets_from(snapshot: str, entry: dict[str, Any], where: str) -> CalibrationTargets:
+    try:
+        return CalibrationTargets(
+            snapshot=snapshot,
+            source=str(entry["source"]),
+            pledges=int(entry["pledges"]),
+            usd_total=float(entry["usd_total"]),
+            entities=int(entry["entities"]),
+            target_countries=int(entry["target_countries"]),
+            **{group: (int(entry[group]["pledges"]), float(entry[group]["usd"]))
+               for group in ("government", "private_sector", "africa", "ldc")},
+            type_shares={str(k): float(v) for k, v in entry["type_shares"].items()},
+            reported_share=float(entry["reported_share"]),
+            completed_of_reported=float(entry["completed_of_reported"]),
+            in_progress_of_reported=float(entry["in_progress_of_reported"]),
+            women_share=float(entry["women_share"]),
+            missing_value_share=float(entry.get("missing_value_share", 0.40)),
+            assumptions={str(k): str(v) for k, v in (entry.get("assumptions") or {}).items()},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{where}: snapshot {snapshot!r} is missing or mistypes {exc}; "
+                        "every figure of CalibrationTargets is needed") from exc
+
 
 # ----------------------------------------------------------------- our structural assumptions
 # The 231 pledges from neither governments nor the private sector.
@@ -298,15 +321,23 @@ DURATIONS_MONTHS = (12, 18, 24, 36, 48, 60, 72, 96)
 
 # ================================================================= helpers
 def calibration_targets(snapshot: str = "2023-12") -> CalibrationTargets:
-    """The calibration targets of a snapshot ("YYYY-MM").
+    """The calibration targets of a snapshot ("YYYY-MM"), read from
+    ``resources/pledge_calibration.yaml``.
 
     Raises:
+        DataError: the resource file is missing or an entry lacks a figure.
         ParamsError: no published figures are coded for ``snapshot``.
     """
-    if snapshot not in TARGETS:
-        raise ParamsError(f"no calibration targets for snapshot {snapshot!r}; "
-                          f"available: {', '.join(TARGETS)}")
-    return TARGETS[snapshot]
+    snapshots = _calibration_file()["snapshots"]
+    if snapshot not in snapshots:
+        raise ParamsError(f"no calibration targets for snapshot {snapshot!r} in "
+                          f"resources/{CALIBRATION_FILE}; available: {', '.join(snapshots)}")
+    return _targets_from(snapshot, snapshots[snapshot], f"resources/{CALIBRATION_FILE}")
+
+
+def calibration_provenance() -> dict[str, Any]:
+    """Where the published figures come from (the resource file's provenance block)."""
+    return dict(_calibration_file().get("provenance") or {})
 
 
 def _largest_remainder(total: int, shares: dict[str, float]) -> dict[str, int]:
@@ -1131,50 +1162,91 @@ def calibration_markdown(report: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_sample_pledges(out_dir: Path, *, seed: int = 2022, snapshot: str = "2023-12") -> Path:
-    """Write the SYNTHETIC ``pledges.parquet`` (and its provenance sidecar) into ``out_dir``.
+@dataclass
+class SyntheticPledges:
+    """A generated set with the checks it must pass before it is written."""
 
-    Generates, checks the calibration (every figure within :data:`TOLERANCE`)
-    and the single-pledge cap, writes atomically and returns the path. The
-    cap's population comes from the panel in ``out_dir`` when there is one
-    (the sample being built), else from the embedded sample.
+    pledges: pd.DataFrame
+    calibration: pd.DataFrame
+    largest: pd.DataFrame
+
+
+@dataclass
+class SyntheticPledgesBuilder(Builder[pd.Series, SyntheticPledges]):
+    """The SYNTHETIC ``pledges.parquet`` (and its provenance sidecar) in ``out_dir``.
+
+    load: the population for the single-pledge cap, from the panel in
+    ``out_dir`` when there is one (the sample being built), else from the
+    embedded sample; process: :func:`generate_pledges`; check: every
+    calibrated figure within :data:`TOLERANCE` and no pledge over
+    :data:`SINGLE_PLEDGE_CAP` (either failing is a bug in the generator);
+    save: the parquet file and its provenance, atomically.
+    """
+
+    name: ClassVar[str] = "synthetic pledges"
+    out_dir: Path
+    seed: int = 2022
+    snapshot: str = "2023-12"
+
+    def load(self) -> pd.Series:
+        panel = Path(self.out_dir) / "panel.parquet"
+        return sample_population(panel if panel.exists() else None)
+
+    def process(self, loaded: pd.Series) -> SyntheticPledges:
+        pledges = generate_pledges(seed=self.seed, snapshot=self.snapshot, population=loaded)
+        return SyntheticPledges(pledges, calibration_report(pledges, snapshot=self.snapshot),
+                                largest_pledge_shares(pledges, loaded))
+
+    def check(self, result: SyntheticPledges) -> list[str]:
+        report, largest = result.calibration, result.largest
+        off = report[~report["ok"]]
+        if not off.empty:
+            raise DataError("synthetic pledges miss calibration targets: " + ", ".join(
+                f"{r.figure} ({r.rel_error:+.1%})" for r in off.itertuples()))
+        if (largest["share"] > SINGLE_PLEDGE_CAP).any():
+            worst = largest.loc[largest["share"].idxmax()]
+            raise DataError(f"synthetic pledges: {worst['pledge_id']} gives {worst['iso3']} "
+                            f"{worst['share']:.0%} of its pledge USD, over the "
+                            f"{SINGLE_PLEDGE_CAP:.0%} cap")
+        return [f"{len(result.pledges)} pledges; {len(report)} calibrated figures, largest "
+                f"relative error {report['rel_error'].abs().max():.2%}; largest single-pledge "
+                f"share {largest['share'].max():.1%}"]
+
+    def save(self, result: SyntheticPledges) -> dict[str, Path]:
+        report, largest = result.calibration, result.largest
+        worst = report["rel_error"].abs().max()
+        targets = calibration_targets(self.snapshot)
+        published = calibration_provenance()
+        prov = Provenance(
+            source="synthetic",
+            url_or_file="p2c_research.pledges.synthetic",
+            licence="synthetic data generated by p2c-research; not real pledges",
+            parameters={
+                "seed": self.seed,
+                "snapshot": self.snapshot,
+                "single_pledge_cap": {"cap": SINGLE_PLEDGE_CAP, "rules": list(CAP_RULES),
+                                      "largest_share": round(float(largest["share"].max()), 4),
+                                      "population_window": list(population_window())},
+                "calibration": {r["figure"]: {"target": r["target"],
+                                              "achieved": round(r["achieved"], 6)}
+                                for r in report.to_dict("records")},
+            },
+            notes=(f"{SYNTHETIC_NOTICE} Seed {self.seed}, snapshot {self.snapshot}; calibrated "
+                   f"to {targets.source} ({published.get('producer', 'ITU')}, "
+                   f"resources/{CALIBRATION_FILE}); {len(report)} figures, largest relative "
+                   f"error {worst:.2%} (tolerance {TOLERANCE:.0%}). No pledge gives an economy "
+                   f"more than {SINGLE_PLEDGE_CAP:.0%} of the pledge USD it receives (largest "
+                   f"{largest['share'].max():.1%}). Entity names are fictional."),
+        )
+        return {"pledges": write_parquet(result.pledges, Path(self.out_dir) / "pledges.parquet",
+                                         prov)}
+
+
+def build_sample_pledges(out_dir: Path, *, seed: int = 2022, snapshot: str = "2023-12") -> Path:
+    """Write the SYNTHETIC ``pledges.parquet`` into ``out_dir`` (:class:`SyntheticPledgesBuilder`).
 
     Raises:
         DataError: a calibrated figure is off target or a pledge exceeds the
             cap (a bug in the generator).
     """
-    panel = Path(out_dir) / "panel.parquet"
-    population = sample_population(panel if panel.exists() else None)
-    pledges = generate_pledges(seed=seed, snapshot=snapshot, population=population)
-    report = calibration_report(pledges, snapshot=snapshot)
-    off = report[~report["ok"]]
-    if not off.empty:
-        raise DataError("synthetic pledges miss calibration targets: "
-                        + ", ".join(f"{r.figure} ({r.rel_error:+.1%})" for r in off.itertuples()))
-    largest = largest_pledge_shares(pledges, population)
-    if (largest["share"] > SINGLE_PLEDGE_CAP).any():
-        worst = largest.loc[largest["share"].idxmax()]
-        raise DataError(f"synthetic pledges: {worst['pledge_id']} gives {worst['iso3']} "
-                        f"{worst['share']:.0%} of its pledge USD, over the "
-                        f"{SINGLE_PLEDGE_CAP:.0%} cap")
-    worst = report["rel_error"].abs().max()
-    prov = Provenance(
-        source="synthetic",
-        url_or_file="p2c_research.pledges.synthetic",
-        licence="synthetic data generated by p2c-research; not real pledges",
-        parameters={
-            "seed": seed,
-            "snapshot": snapshot,
-            "single_pledge_cap": {"cap": SINGLE_PLEDGE_CAP, "rules": list(CAP_RULES),
-                                  "largest_share": round(float(largest["share"].max()), 4),
-                                  "population_window": list(population_window())},
-            "calibration": {r["figure"]: {"target": r["target"], "achieved": round(r["achieved"], 6)}
-                            for r in report.to_dict("records")},
-        },
-        notes=(f"{SYNTHETIC_NOTICE} Seed {seed}, snapshot {snapshot}; calibrated to "
-               f"{calibration_targets(snapshot).source}; {len(report)} figures, largest relative "
-               f"error {worst:.2%} (tolerance {TOLERANCE:.0%}). No pledge gives an economy more "
-               f"than {SINGLE_PLEDGE_CAP:.0%} of the pledge USD it receives (largest "
-               f"{largest['share'].max():.1%}). Entity names are fictional."),
-    )
-    return write_parquet(pledges, Path(out_dir) / "pledges.parquet", prov)
+    return SyntheticPledgesBuilder(Path(out_dir), seed, snapshot).run().paths["pledges"]
