@@ -92,3 +92,23 @@ def test_python_and_arrow_strings_write_identical_tables_and_figures(tmp_path: P
     _, mismatch, errors = filecmp.cmpfiles(tmp_path / "default", tmp_path / "pyarrow", names,
                                            shallow=False)
     assert mismatch == [] and errors == []
+
+
+def test_a_batch_worker_imports_the_report_modules_in_the_background() -> None:
+    """The preload's warm-up imports what every report needs and builds the HTML exporter,
+    in a thread, without touching pandas' options beyond the string storage."""
+    code = textwrap.dedent("""
+        import sys, threading
+        from p2c_research.runner import worker_setup
+        assert not any(m in sys.modules for m in worker_setup.WARM_IMPORTS[:3])
+        worker_setup.dask_setup(None)
+        [t.join() for t in threading.enumerate() if t.name == "p2c-warm-up"]
+        assert all(m in sys.modules for m in worker_setup.WARM_IMPORTS), sys.modules.keys()
+        from p2c_research.runner.notebooks import _exporter
+        assert _exporter.cache_info().currsize == 1
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=project_root(), timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
