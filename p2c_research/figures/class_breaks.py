@@ -58,11 +58,15 @@ class ClassBreaks:
         return np.where(np.isfinite(v), out, -1)
 
     def labels(self) -> list[str]:
-        """``"low – high"`` per class, numbers as :func:`p2c_research.textfmt.sig` writes them."""
+        """``"low – high"`` per class (one number where they are equal).
+
+        Numbers as :func:`p2c_research.textfmt.sig` writes them.
+        """
         bounds = [self.lower, *self.uppers]
         # digits=6: the bounds are already rounded; sig only adds thousands separators
         # and drops trailing zeros.
-        return [f"{sig(lo, 6)} – {sig(hi, 6)}" for lo, hi in itertools.pairwise(bounds)]
+        return [sig(hi, 6) if lo == hi else f"{sig(lo, 6)} – {sig(hi, 6)}"
+                for lo, hi in itertools.pairwise(bounds)]
 
 
 def readable_breaks(values: np.ndarray, bins: np.ndarray | list[float],

@@ -191,6 +191,16 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
             year, value = float(points["year"].iloc[0]), float(points["value"].iloc[0])
             value_label.xy = (year, value)
             value_label.set_text(f"{sig(value)} ({int(year)})")
+            # Beside the dot, inward: below it near the top of the panel, to its
+            # left near the right edge, so the label stays inside the panel.
+            scale = scales[ind]
+            high = (value - scale.low) > 0.7 * (scale.high - scale.low)
+            at_right = (year - years[0]) > 0.6 * (years[1] - years[0])
+            at_left = (year - years[0]) < 0.2 * (years[1] - years[0])
+            value_label.set_position((-6 if at_right else 6 if at_left else 0, -8 if high else 7))
+            value_label.set_horizontalalignment("right" if at_right else "left" if at_left
+                                                else "center")
+            value_label.set_verticalalignment("top" if high else "bottom")
         value_label.set_visible(single)
         scale = scales[ind]
         scale_tag.set_text(scale.tag)

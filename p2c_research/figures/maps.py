@@ -96,30 +96,32 @@ def _main_part(shape):
     return max(parts, key=lambda g: g.area) if parts else shape
 
 
+#: Members whose main mass lies further than this (metres, about 27 degrees at the
+#: equator) from the rest of their region, along either axis, are left out of its view.
+REGION_GAP = 3.0e6
+
+
 def _extent(geo: gpd.GeoDataFrame, iso3s: Sequence[str] | None,
             pad: float = 0.05) -> tuple[float, float, float, float] | None:
     """The view of a regional map: the main mass of every member, far-flung members left out.
 
     Each member counts with its largest polygon only (so Russia's tip across
     the antimeridian or a distant overseas part does not stretch the view).
-    A member whose centre lies beyond the outer fences of the members'
-    centres (quartile +/- 1.5 interquartile ranges, on either axis) is left
-    out of the view: a distant island state would otherwise shrink the rest.
+    Members are then grouped along each axis wherever their centres leave a gap
+    wider than :data:`REGION_GAP`; the group with the most members is the view
+    (Pacific island states east of the antimeridian, say, are left out of Asia
+    and the Pacific). Every member of that group is shown whole.
     """
     if not iso3s:
         return None
     sub = geo[geo["iso3"].isin(list(iso3s))]
     if sub.empty:
         return None
-    mains = [_main_part(g) for g in sub.geometry]
-    bounds = np.array([m.bounds for m in mains])  # minx, miny, maxx, maxy
-    cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
-    keep = np.ones(len(mains), dtype=bool)
-    if len(mains) >= 4:
-        for c in (cx, cy):
-            q1, q3 = np.quantile(c, [0.25, 0.75])
-            fence = 1.5 * (q3 - q1) + 5e5
-            keep &= (c >= q1 - fence) & (c <= q3 + fence)
+    bounds = np.array([_main_part(g).bounds for g in sub.geometry])  # minx, miny, maxx, maxy
+    keep = np.ones(len(bounds), dtype=bool)
+    for lo, hi in ((0, 2), (1, 3)):
+        centres = (bounds[:, lo] + bounds[:, hi]) / 2
+        keep &= _largest_cluster(centres, keep)
     b = bounds[keep]
     x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
     dx = (x1 - x0) * pad + 2e5
@@ -127,10 +129,21 @@ def _extent(geo: gpd.GeoDataFrame, iso3s: Sequence[str] | None,
     return x0 - dx, x1 + dx, y0 - dy, y1 + dy
 
 
+def _largest_cluster(centres: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """The members (of ``among``) in the largest run of centres without a gap over REGION_GAP."""
+    idx = np.flatnonzero(among)
+    order = idx[np.argsort(centres[idx], kind="stable")]
+    runs = np.split(order, np.flatnonzero(np.diff(centres[order]) > REGION_GAP) + 1)
+    best = max(runs, key=len)  # the first of equal runs: the westernmost / southernmost
+    out = np.zeros(len(centres), dtype=bool)
+    out[best] = True
+    return out
+
+
 #: Label of the world inset axes of a regional map (found again by :func:`highlight_country`).
 INSET_LABEL = "world-inset"
 #: A country smaller than this on the map (pixels at 100 dpi) is also ringed.
-SMALL_PX = 28.0
+SMALL_PX = 18.0
 
 
 def highlight_country(ax, geo: gpd.GeoDataFrame, iso3: str | None) -> list:
@@ -234,6 +247,8 @@ def _world_inset(fig: Figure, geo: gpd.GeoDataFrame, region: Sequence[str],
     inset.set_aspect("equal")
     inset.set_xticks([])
     inset.set_yticks([])
+    inset.set_xlabel("")  # geopandas names the projected axes (Easting, Northing)
+    inset.set_ylabel("")
     for spine in inset.spines.values():
         spine.set_edgecolor("#bdbdbd")
         spine.set_linewidth(0.5)
