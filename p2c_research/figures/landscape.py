@@ -217,7 +217,7 @@ def trend_small_multiples(lines: pd.DataFrame, names: dict[str, str], units: dic
             ax.set_xticks([])
     height = 2.5 * nrows
     fig.suptitle(title, y=1 - 0.2 / height)
-    fig.texts[0].set_text(f"{SCALE_NOTE}\n{source}")  # the source line, made by _trend_grid
+    fig.texts[0].set_text(source)  # the source line, made by _trend_grid
     return fig
 
 
@@ -261,6 +261,7 @@ def _trend_grid(nrows: int, ncols: int) -> Figure:
     fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.75 / height, bottom=0.65 / height,
                         hspace=0.75, wspace=0.45)
     add_source(fig, "")
+    add_source(fig, SCALE_NOTE, y=-0.02 - 0.17 / height)  # under the source line
     return fig
 
 
