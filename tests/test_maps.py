@@ -59,11 +59,10 @@ def test_choropleth_legend_shows_class_bounds_hatches_missing_and_highlights(wor
                           highlight="KHM", scheme="Quantiles", k=2, fmt="{:.2f}",
                           note=maps.not_drawn_note(["TUV"]))
     labels = _legend_texts(fig)
-    # Independent classing of the same four values: two quantile classes.
+    # Independent classing of the same four values: two quantile classes, median 3.
     bins = mapclassify.Quantiles(np.array([1.0, 2.0, 4.0, 8.0]), k=2).bins
-    assert labels[0] == f"{1.0:.2f}, {bins[0]:.2f}"
-    assert labels[1] == f"{bins[0]:.2f}, {bins[1]:.2f}"
-    assert labels[-1] == "No data"
+    assert bins[0] == 3.0
+    assert labels == ["1 – 3", "3 – 8", "No data"]
     ax = fig.axes[0]
     hatched = [c for c in ax.collections if c.get_hatch()]
     assert hatched, "the economy without a value (MDG) and FRA must be hatched"
@@ -106,3 +105,33 @@ def test_choropleth_without_any_value_is_all_hatched(world) -> None:
                           source="Source: t")
     assert _legend_texts(fig) == ["No data"]
     matplotlib.pyplot.close(fig)
+
+
+def test_regional_map_has_a_world_inset_with_the_country_dotted(world) -> None:
+    values = pd.Series({"KHM": 1.0, "LAO": 3.0, "THA": 2.0})
+    fig = maps.choropleth(world, values, title="Region", legend_title="gap", source="Source: t",
+                          highlight="LAO", region=["KHM", "LAO", "THA"], k=3)
+    insets = [ax for ax in fig.axes if ax.get_label() == maps.INSET_LABEL]
+    assert len(insets) == 1
+    inset = insets[0]
+    # the inset shows the whole world (FRA included), the map only the region
+    fra = world.loc[world["iso3"] == "FRA"].total_bounds
+    assert inset.get_xlim()[1] >= fra[2] and fig.axes[0].get_xlim()[1] < fra[0]
+    lao = world.loc[world["iso3"] == "LAO"].geometry.iloc[0].representative_point()
+    dots = [line.get_xydata()[0] for line in inset.lines]
+    assert any(np.allclose(d, (lao.x, lao.y)) for d in dots)
+    matplotlib.pyplot.close(fig)
+
+
+def test_a_country_a_few_pixels_wide_is_ringed(world) -> None:
+    tiny = gpd.GeoDataFrame({"iso3": ["DOM"]}, geometry=[box(100, 0, 100.3, 0.3)],
+                            crs="EPSG:4326").to_crs(maps.MAP_CRS)
+    geo = pd.concat([world, tiny], ignore_index=True)
+    values = pd.Series({"KHM": 1.0, "LAO": 2.0, "DOM": 3.0})
+    for iso3, ringed in (("DOM", True), ("KHM", False)):
+        fig = maps.choropleth(geo, values, title="World", legend_title="x", source="Source: t",
+                              highlight=iso3, k=2)
+        rings = [ln for ln in fig.axes[0].lines if ln.get_marker() == "o"
+                 and ln.get_markerfacecolor() == "none"]
+        assert bool(rings) is ringed, iso3
+        matplotlib.pyplot.close(fig)

@@ -104,9 +104,13 @@ def test_indicator_strips_are_the_same_picture_on_every_run() -> None:
     inds = ["internet_users", "mobile_subscriptions"]
     rows = [(f"P{k:02d}", ind, "ACCESS", float(rng.uniform(0, 100)), "peer")
             for k in range(25) for ind in inds]
-    rows += [("XXX", "internet_users", "ACCESS", 50.0, "country")]
+    rows += [("XXX", "internet_users", "ACCESS", 50.0, "country"),
+             ("XXX", "mobile_subscriptions", "ACCESS", 70.0, "country"),
+             ("P00", "fixed_broadband_subscriptions", "ACCESS", 20.0, "peer")]
     strip = pd.DataFrame(rows, columns=["iso3", "indicator", "pillar", "score", "role"])
-    names = {"internet_users": "Internet users", "mobile_subscriptions": "Mobile"}
+    # the country has no score for fixed broadband: it gets no row
+    names = {"internet_users": "Internet users", "mobile_subscriptions": "Mobile",
+             "fixed_broadband_subscriptions": "Fixed broadband"}
 
     def draw():
         return indicator_strip_figure(strip, names, title="t", source="Source: s, 2024",

@@ -269,7 +269,8 @@ def residual_dotplot(
 
     Args:
         table: one row per indicator: ``label, pillar, perf_z, verdict``, in display
-            order (top to bottom). ``perf_z`` is signed so that right of zero is better
+            order (top to bottom); rows without a residual (verdict "no data") are
+            left out. ``perf_z`` is signed so that right of zero is better
             than income predicts, whatever the indicator's direction.
         title: says what the reader should see.
         source: the "Source: ..., year" line.
@@ -277,6 +278,9 @@ def residual_dotplot(
         pillar_colors: colour of the pillar name shown beside each label.
     """
     apply_theme()
+    # Indicators without a residual get no row: the report lists them once.
+    values_all = table["perf_z"].to_numpy(dtype="float64")
+    table = table[(table["verdict"].astype(str) != "no data") & ~np.isnan(values_all)]
     n = max(len(table), 1)
     fig, ax = plt.subplots(figsize=(8, 0.32 * n + 1.6))
     ypos = np.arange(len(table))[::-1]
@@ -285,14 +289,13 @@ def residual_dotplot(
     ax.axvline(0, color="#636363", linewidth=1, zorder=1)
     classes = table["verdict"].astype(str).to_numpy()
     values = table["perf_z"].to_numpy(dtype="float64")
-    shown = (classes != "no data") & ~np.isnan(values)
-    for y in ypos[~shown]:
-        ax.text(0, y, "no data", ha="center", va="center", fontsize=8, color="#969696")
-    if shown.any():  # one collection each for the stems and the dots (not one per row)
-        colors = [VERDICT_COLORS.get(c, "#8c8c8c") for c in classes[shown]]
-        ax.hlines(ypos[shown], 0, values[shown], colors=colors, linewidth=1.5, zorder=2)
-        ax.scatter(values[shown], ypos[shown], s=60, c=colors, zorder=3, edgecolor="white",
-                   linewidth=0.8)
+    if table.empty:
+        ax.text(0, 0, "No indicator has a residual for this country.", ha="center",
+                va="center", fontsize=9, color="#555555")
+    else:  # one collection each for the stems and the dots (not one per row)
+        colors = [VERDICT_COLORS.get(c, "#8c8c8c") for c in classes]
+        ax.hlines(ypos, 0, values, colors=colors, linewidth=1.5, zorder=2)
+        ax.scatter(values, ypos, s=60, c=colors, zorder=3, edgecolor="white", linewidth=0.8)
     ax.set_yticks(ypos)
     ax.set_yticklabels(table["label"].tolist(), fontsize=9)
     if pillar_colors:
