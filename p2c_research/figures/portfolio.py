@@ -24,7 +24,7 @@ MARKERS = {"ACCESS": "o", "ADOPTION": "s", "VALUE_CREATION": "D"}
 
 def figure_height(n_rows: int, n_panels: int) -> float:
     """Height in inches of a figure of ``n_rows`` countries in ``n_panels`` panels."""
-    return 1.4 + ROW_HEIGHT * n_rows + PANEL_EXTRA * n_panels
+    return 1.0 + ROW_HEIGHT * n_rows + PANEL_EXTRA * n_panels
 
 
 def pillar_scores_by_region(portfolio: pd.DataFrame, *, source: str) -> Figure:
@@ -51,7 +51,7 @@ def pillar_scores_by_region(portfolio: pd.DataFrame, *, source: str) -> Figure:
                        label=label(pillar), zorder=3, alpha=0.9)
         ax.set_yticks(y, names, fontsize=8)
         ax.set_ylim(-0.8, len(rows) - 0.2)
-        ax.set_xlim(0, 100)
+        ax.set_xlim(-3, 103)  # a score of 0 or 100 shows whole
         ax.set_xticks(range(0, 101, 20))
         ax.set_title(f"{region} ({len(rows)} countr{'y' if len(rows) == 1 else 'ies'})",
                      loc="left", fontsize=10)

@@ -258,7 +258,7 @@ def page_columns() -> list[Column]:
         cols += [Column(score, label(pillar), label("score"), True),
                  Column(pct, label(pillar), label("peer_percentile"), True)]
     verdicts = "Verdicts: indicators against what income predicts"
-    cols += [Column(c, verdicts, c.replace("_", " "), True) for c in SHOWN_VERDICTS]
+    cols += [Column(c, verdicts, label(c), True) for c in SHOWN_VERDICTS]
     gaps, need = "Priority gaps", label("gap_flag")
     cols += [Column("priorities_thin_support", gaps, label("priorities_thin_support"), True),
              Column("top_gap_priority", gaps, label("top_gap_priority"), False),
