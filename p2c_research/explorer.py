@@ -13,6 +13,10 @@ check which views were redrawn, without a browser:
 All-country results come from the same caches as the reports (scores, fits,
 pledge allocation), so a change redraws in about a second instead of
 recomputing the world.
+
+A second pair of dropdowns compares two countries: their pillar scores and
+indicator values side by side (:func:`compare_countries`), with the labels of
+the reports and the portfolio page (:mod:`p2c_research.labels`).
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from p2c_research import countries
+from p2c_research.analyses.portfolio import PairComparison, pair_comparison
 from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS, load_catalog
 from p2c_research.config import outputs_dir
 from p2c_research.context import RunContext, open_context
 from p2c_research.errors import P2CError
 from p2c_research.escaping import html_text, relative_href
+from p2c_research.labels import indicator_label, label
 from p2c_research.params import resolve_peer_sets
 from p2c_research.store import atomic_path, write_csv
+from p2c_research.textfmt import sig
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -156,6 +163,77 @@ RENDERERS: dict[str, Callable[[RunContext, ExplorerState], ViewResult]] = {
 }
 
 
+# --------------------------------------------------------------------------- two countries
+#: The country the comparison starts against: the first partner that is not the explorer's own.
+COMPARE_DEFAULTS: tuple[str, ...] = ("MDG", "KHM", "DOM", "MRT")
+
+
+@dataclass
+class CountryComparison:
+    """Two countries side by side, as numbers (``pair``) and as the tables a reader sees."""
+
+    pair: PairComparison
+    pillars: pd.DataFrame
+    indicators: pd.DataFrame
+
+    def html(self) -> str:
+        """Both tables as escaped HTML, numbers to three significant figures."""
+        return "".join(f"<h4>{html_text(title)}</h4>{_plain_table(frame)}" for title, frame in
+                       (("Pillar scores", self.pillars), ("Indicator values", self.indicators)))
+
+
+def _plain_table(frame: pd.DataFrame) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f'<td style="text-align:right">{html_text(sig(value))}</td>'
+        return f'<td style="text-align:left">{html_text("n/a" if pd.isna(value) else value)}</td>'
+
+    head = "".join(f"<th>{html_text(c)}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _who(code: str) -> str:
+    return f"{countries.iso3_to_name(code)} ({code})"
+
+
+def compare_countries(a: str, b: str, data: str = "auto") -> CountryComparison:
+    """Pillar scores and latest indicator values of ``a`` and ``b`` side by side.
+
+    Each country is scored with its own params (window, threshold, reference
+    year), from the same cached all-economy scores as its landscape report, so
+    the numbers are the ones its report shows.
+    """
+    from p2c_research import steps
+
+    codes = [countries.validate_iso3(a), countries.validate_iso3(b)]
+    pillars, indicators = [], []
+    for code in codes:
+        ctx = open_context(code, "", data)
+        world = steps.params_scores(ctx.selection, ctx.catalog, ctx.params)
+        pillars.append(world.pillars[world.pillars["iso3"] == code])
+        indicators.append(world.indicators[world.indicators["iso3"] == code])
+    order = [i.id for i in load_catalog().scored]
+    pair = pair_comparison(codes[0], codes[1], pd.concat(pillars), pd.concat(indicators), order)
+    who_a, who_b = _who(pair.a), _who(pair.b)
+    pillar_view = pd.DataFrame({
+        label("pillar"): [label(p) for p in pair.pillars["pillar"]],
+        f"{who_a}: {label('score')}": pair.pillars["score_a"],
+        f"{who_b}: {label('score')}": pair.pillars["score_b"],
+        f"{label('difference')}, {pair.b} minus {pair.a}": pair.pillars["difference"],
+    })
+    ind = pair.indicators
+    indicator_view = pd.DataFrame({
+        label("indicator"): [indicator_label(i, with_unit=True) for i in ind["indicator"]],
+        f"{who_a}: {label('value')}": ind["value_a"],
+        f"{who_a}: {label('year')}": ind["year_a"].astype("Int64").astype("string"),
+        f"{who_b}: {label('value')}": ind["value_b"],
+        f"{who_b}: {label('year')}": ind["year_b"].astype("Int64").astype("string"),
+    })
+    return CountryComparison(pair=pair, pillars=pillar_view, indicators=indicator_view)
+
+
 # --------------------------------------------------------------------------- the explorer
 class Explorer:
     """Widgets plus the rules that connect them to the renderers.
@@ -201,6 +279,16 @@ class Explorer:
         self.progress = w.IntProgress(min=0, max=3, value=0, description="Report",
                                       layout=w.Layout(visibility="hidden"))
         self.report_status = w.HTML()
+        options = list(self.country.options)
+        codes = [c for _, c in options]
+        other = next((c for c in COMPARE_DEFAULTS if c in codes and c != code),
+                     next((c for c in codes if c != code), code))
+        self.compare_a = w.Dropdown(description="Compare", options=options, value=code,
+                                    style={"description_width": "80px"})
+        self.compare_b = w.Dropdown(description="with", options=options, value=other,
+                                    style={"description_width": "40px"})
+        self.compare_out = w.HTML()
+        self.comparison: CountryComparison | None = None
 
         self._quiet = True
         self._update_peer_options()
@@ -210,6 +298,8 @@ class Explorer:
         self.peer_group.observe(self._on_change("peer_group"), names="value")
         self.pillar.observe(self._on_change("pillar"), names="value")
         self.indicator.observe(self._on_change("indicator"), names="value")
+        self.compare_a.observe(lambda _c: self.refresh_compare(), names="value")
+        self.compare_b.observe(lambda _c: self.refresh_compare(), names="value")
         self.export_button.on_click(lambda _b: self.export_view())
         self.report_button.on_click(lambda _b: self.run_report())
 
@@ -285,6 +375,18 @@ class Explorer:
             f"Showing {countries.iso3_to_name(state.country)} ({state.country}); peers: "
             f"{state.peer_group}. {ctx.selection.describe()}").join(("<small>", "</small>"))
 
+    def refresh_compare(self) -> CountryComparison | None:
+        """Redraw the comparison of the two chosen countries (the tables under the views)."""
+        try:
+            self.comparison = compare_countries(self.compare_a.value, self.compare_b.value,
+                                                self.data)
+        except P2CError as exc:
+            self.comparison = None
+            self.compare_out.value = f"<p>{html_text(exc)}</p>"
+            return None
+        self.compare_out.value = self.comparison.html()
+        return self.comparison
+
     # ----------------------------------------------------------------- actions
     def export_view(self) -> list[Path]:
         """Save the current views as PNG and their tables as CSV under ``OUT/explorer/<ISO3>/``."""
@@ -347,15 +449,18 @@ class Explorer:
                            self.report_status, self.status])
         views = w.VBox([w.HBox([self.outputs["wheel"], self.outputs["scatter"]]),
                         self.outputs["map"]])
-        return w.VBox([controls, views])
+        compare = w.VBox([w.HTML("<h3>Compare two countries</h3>"),
+                          w.HBox([self.compare_a, self.compare_b]), self.compare_out])
+        return w.VBox([controls, views, compare])
 
 
 def explore(country: str = "KHM", data: str = "auto") -> Explorer:
     """Build the explorer, draw every view once and return it (display ``.widget()``)."""
     explorer = Explorer(country, data=data)
     explorer.refresh()
+    explorer.refresh_compare()
     return explorer
 
 
-__all__ = ["Explorer", "ExplorerState", "ViewResult", "explore", "render_map", "render_scatter",
-           "render_wheel"]
+__all__ = ["CountryComparison", "Explorer", "ExplorerState", "ViewResult", "compare_countries",
+           "explore", "render_map", "render_scatter", "render_wheel"]

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -99,3 +100,45 @@ def test_real_renderers_draw_for_a_partner_country(tmp_path):
     ex.indicator.value = "fixed_broadband_subscriptions"
     scatter = ex.results["scatter"].data
     assert set(scatter["indicator"]) == {"fixed_broadband_subscriptions"}
+
+
+# --------------------------------------------------------------------------- compare two countries
+def test_compare_view_redraws_when_either_country_changes(explorer):
+    ex, log = explorer
+    assert (ex.compare_a.value, ex.compare_b.value) == ("KHM", "MDG")  # the next partner
+    ex.compare_b.value = "DOM"
+    assert ex.comparison is not None and ex.comparison.pair.b == "DOM"
+    assert "Dominican Republic (DOM)" in ex.compare_out.value
+    ex.compare_a.value = "MRT"
+    assert ex.comparison.pair.a == "MRT" and "Mauritania (MRT)" in ex.compare_out.value
+    assert log == []  # the comparison redraws none of the three views
+
+
+@pytest.mark.slow  # reads the partners' reports
+def test_compare_countries_shows_what_their_reports_show(partner_outputs):
+    from p2c_research.explorer import compare_countries
+    from p2c_research.labels import indicator_label, is_raw_id
+
+    result = compare_countries("KHM", "MDG", data="sample")
+    for code, side in (("KHM", "a"), ("MDG", "b")):
+        pillars = pd.read_csv(partner_outputs / code / "tables" / "pillar_scores.csv")
+        own = result.pair.pillars.set_index("pillar")[f"score_{side}"]
+        for pillar, score in zip(pillars["pillar"], pillars["score"], strict=True):
+            assert own[pillar] == pytest.approx(score, rel=1e-12, nan_ok=True)
+        scores = pd.read_csv(partner_outputs / code / "tables" / "landscape_scores.csv")
+        expected = scores.dropna(subset=["value"]).set_index("indicator")["value"]
+        values = result.pair.indicators.set_index("indicator")[f"value_{side}"].dropna()
+        assert sorted(values.index) == sorted(expected.index)
+        for indicator, value in values.items():
+            assert value == pytest.approx(expected[indicator], rel=1e-9)
+    diff = result.pair.pillars["difference"]
+    assert np.allclose(diff, result.pair.pillars["score_b"] - result.pair.pillars["score_a"])
+    # the reader sees labels, never an id: the same labels as the reports and the portfolio
+    headers = [*result.pillars.columns, *result.indicators.columns]
+    assert not [h for h in headers if is_raw_id(h)]
+    assert "Cambodia (KHM): Score (0-100)" in result.pillars.columns
+    first = result.pair.indicators["indicator"].iloc[0]
+    assert result.indicators.iloc[0, 0] == indicator_label(first, with_unit=True)
+    assert set(result.pillars.iloc[:, 0]) == {"Access", "Adoption", "Value creation"}
+    html = result.html()
+    assert "<th>Indicator</th>" in html and "coverage_2g" not in html

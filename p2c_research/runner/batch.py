@@ -297,9 +297,28 @@ def run_batch(
     if baseline_dir is not None:
         written = compare_report.write_comparison(baseline_dir, out)
         print(f"changes since {baseline_dir}: {written['html']}", file=sys.stderr)
+    portfolio = _write_portfolio(out, valid, engine)
     elapsed = time.perf_counter() - started
     _print_summary(recorder.results, elapsed)
-    return 0 if all(r["status"] in ("ok", "skipped") for r in recorder.results) else 1
+    countries_ok = all(r["status"] in ("ok", "skipped") for r in recorder.results)
+    return 0 if countries_ok and (portfolio is None or portfolio.status == "ok") else 1
+
+
+def _write_portfolio(out: Path, codes: list[str], engine: str | None) -> NotebookStatus | None:
+    """``OUT/portfolio.html`` over the batch's countries, once they are all recorded.
+
+    Runs after every country (also those skipped by ``--resume``); a failed
+    country is on the page as failed. None when the checkout has no portfolio
+    notebook.
+    """
+    from p2c_research.runner.portfolio import run_portfolio
+
+    status = run_portfolio(out, codes, engine=_engine(engine))
+    if status is not None:
+        detail = status.html if status.status == "ok" else f"FAILED: {status.error}"
+        print(f"portfolio of {len(codes)} countries ({status.seconds:.1f}s): {detail}",
+              file=sys.stderr)
+    return status
 
 
 def _now() -> str:
