@@ -43,7 +43,7 @@ PLACEHOLDERS = frozenset({"", MISSING, "n/a", "no data", "none", "not fitted"})
 #: A cell that starts like a number ("0.165", "-3.2", "USD 4.1m", "45% (3/5)", "[1.2, 3]").
 _NUMBERISH = re.compile(r"^\s*(USD\s*)?[\[(]?[-+\u2212]?\d")
 #: Columns whose text is long prose: given room to wrap at a readable width.
-PROSE_MIN_WIDTH = "22em"
+PROSE_MIN_WIDTH = "18em"
 
 CSS = (
     ".p2c-table-wrap{overflow-x:auto;max-width:100%;margin:.4rem 0 1rem}"
@@ -52,7 +52,9 @@ CSS = (
     "vertical-align:top}"
     ".p2c-table thead th{background:#f4f4f4;border-bottom:1px solid #bbb}"
     ".p2c-table .txt{text-align:left}"
-    ".p2c-table .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+    ".p2c-table .num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".p2c-table td.num{white-space:nowrap}"
+    ".p2c-table td.txt:first-child{min-width:12em}"
     f".p2c-table td.prose{{min-width:{PROSE_MIN_WIDTH}}}"
     "details.p2c-details>summary{cursor:pointer;color:#1a4f8b;margin:.3rem 0}"
 )
