@@ -51,8 +51,10 @@ CSS = (
     ".p2c-table th,.p2c-table td{padding:.25rem .55rem;border-bottom:1px solid #e2e2e2;"
     "vertical-align:top}"
     ".p2c-table thead th{background:#f4f4f4;border-bottom:1px solid #bbb}"
-    ".p2c-table .txt{text-align:left}"
-    ".p2c-table .num{text-align:right;font-variant-numeric:tabular-nums}"
+    # table.x td.y outranks the notebook CSS that aligns every cell right
+    "table.p2c-table td.txt,table.p2c-table th.txt{text-align:left}"
+    "table.p2c-table td.num,table.p2c-table th.num{text-align:right;"
+    "font-variant-numeric:tabular-nums}"
     ".p2c-table td.num{white-space:nowrap}"
     ".p2c-table td.txt:first-child{min-width:12em}"
     f".p2c-table td.prose{{min-width:{PROSE_MIN_WIDTH}}}"
