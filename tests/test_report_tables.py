@@ -118,7 +118,7 @@ def test_partner_reports_show_no_raw_id_as_a_header(tmp_path, monkeypatch) -> No
         headers, fields, priorities, pledges = _partner_pages(iso3, tmp_path / "out")
         assert len(headers) > 100
         raw = sorted({h for h in headers if is_raw_id(h) or h in ids or h in priorities
-                      or h in fields or ": " in h and h.split(": ", 1)[1] in ids | priorities})
+                      or h in fields or (": " in h and h.split(": ", 1)[1] in ids | priorities)})
         assert raw == [], f"{iso3}: raw ids as headers: {raw}"
         # The long pledge table is collapsed, its summary counts every pledge.
         page = _soup(pledges["html"])

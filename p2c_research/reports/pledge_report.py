@@ -412,8 +412,9 @@ class PledgeGapReport:
         return collapsed_list(
             f"{len(table)} indicator(s) without data for {self.name}, with the reason "
             "\u2014 show", table,
-            caption="Indicators without any value are listed here once and left out of the "
-                    "tables of this report; a priority they measure asks to validate data.")
+            caption=(f"{ILLUSTRATIVE}. " if self.synthetic else "")
+            + "Indicators without any value are listed here once and left out of the tables "
+              "of this report; a priority they measure asks to validate data.")
 
     def plan_html(self):
         """The action plan as a readable plan per priority, for ``display``."""
