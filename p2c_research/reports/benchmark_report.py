@@ -234,7 +234,7 @@ class BenchmarkReport:
             f"{len(table)} indicator(s) without data for {self.country_name}, with the reason "
             "— show", table,
             caption="Indicators without any value are listed here once and left out of the "
-                    "tables of this report.")
+                    "other tables of this report.")
 
     # ------------------------------------------------------------------ figures
     def figure_dotplot(self) -> Figure:

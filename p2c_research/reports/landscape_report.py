@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from p2c_research import countries, steps
-from p2c_research.analyses.coverage import from_scores
+from p2c_research.analyses.coverage import from_scores, indicators_without_data
 from p2c_research.analyses.findings import Finding
 from p2c_research.analyses.landscape import (
     LandscapeTables,
@@ -69,6 +69,8 @@ class LandscapeResult:
     coverage_threshold: float
     error: str | None = None
     saved: dict[str, Path] = field(default_factory=dict)
+    #: Indicators without any value, with the reason (:mod:`p2c_research.analyses.coverage`).
+    no_data: pd.DataFrame | None = None
 
     @property
     def ok(self) -> bool:
@@ -157,6 +159,7 @@ def run_country(ctx: RunContext) -> LandscapeResult:
     primary = headline_peers(params, peer_sets).label
     min_n = params.analysis.peer_min_n
     error = None
+    no_data = None
     try:
         world = steps.params_scores(ctx.selection, ctx.catalog, params)
         tables = country_landscape(
@@ -166,6 +169,7 @@ def run_country(ctx: RunContext) -> LandscapeResult:
             country_name=name, peer_min_n=min_n,
             verdicts=country_verdicts(ctx.benchmark(), ctx.iso3, ctx.catalog,
                                       ctx.screened_panel))
+        no_data = indicators_without_data(world, ctx.iso3, ctx.panel)
     except P2CError as exc:
         error = str(exc)
         tables = empty_tables(ctx.iso3, primary,
@@ -175,7 +179,7 @@ def run_country(ctx: RunContext) -> LandscapeResult:
     figures = _draw(tables, name, source, meta)
     return LandscapeResult(iso3=ctx.iso3, country_name=name, tables=tables, figures=figures,
                            source=source, window=window, coverage_threshold=threshold,
-                           error=error)
+                           error=error, no_data=no_data)
 
 
 def save(result: LandscapeResult, ctx: RunContext) -> dict[str, Path]:
@@ -247,22 +251,24 @@ def _scores_display(scores: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def no_data_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """The indicators without any value for the country, with the reason, for one list."""
-    missing = from_scores(scores)
+def no_data_table(scores: pd.DataFrame, no_data: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The indicators without any value for the country, with the reason, for one list
+    (``no_data`` from :func:`indicators_without_data` when the run made it, else the
+    scores table's notes)."""
+    missing = no_data if no_data is not None else from_scores(scores)
     return pd.DataFrame({"indicator": missing["name"], "sub_pillar": missing["sub_pillar"]
                          .map(label), "reason": missing["reason"]})
 
 
-def no_data_part(scores: pd.DataFrame, name: str):
+def no_data_part(scores: pd.DataFrame, name: str, no_data: pd.DataFrame | None = None):
     """The collapsed list of indicators without data (None when every indicator has one)."""
-    table = no_data_table(scores)
+    table = no_data_table(scores, no_data)
     if table.empty:
         return None
     return collapsed_list(f"{len(table)} indicator(s) without data for {name}, with the "
                           "reason — show", table,
                           caption="Indicators without any value are listed here once and "
-                                  "left out of the tables and charts of this report.")
+                                  "left out of the other tables of this report.")
 
 
 def _relative(path: Path, iso3: str) -> str:
@@ -369,7 +375,7 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         table.attrs["summary"] = (f"{len(table)} indicators with a value: {n_val} scored"
                                   + (f", {n_stale} older than {start}" if n_stale else "")
                                   + " — show")
-        return [_caption(msg), table, no_data_part(s, name)]
+        return [_caption(msg), table, no_data_part(s, name, result.no_data)]
     if section == "peers":
         s = t.scores
         has = s[s["peer_percentile"].notna()]

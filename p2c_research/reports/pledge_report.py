@@ -77,7 +77,13 @@ from p2c_research.report_io import (
     saved_image,
 )
 from p2c_research.reports import compare_report as cr
-from p2c_research.reports.tables import HtmlTable, collapsed_list, render_table
+from p2c_research.reports.tables import (
+    COLLAPSE_LIST_ROWS,
+    COLLAPSE_ROWS,
+    HtmlTable,
+    collapsed_list,
+    render_table,
+)
 from p2c_research.store import atomic_path, read_provenance
 from p2c_research.textfmt import sig
 
@@ -189,9 +195,9 @@ def display_view(name: str, frame: pd.DataFrame, *, synthetic: bool = False) -> 
         "follow_through": ["priority_id", "completed", "in_progress", "not_started",
                            "not_reported", "pledges", "stale", "usd_allocated_m",
                            "share_value_self_reported", "as_of"],
-        "pledges_reaching": ["pledge_id", "entity", "stakeholder_group", "focus_area", "pillar",
-                             "status", "end_date", "usd_value_m", "usd_allocated_m", "basis",
-                             "n_targets", "description"],
+        "pledges_reaching": ["pledge_id", "entity", "stakeholder_group", "pillar", "status",
+                             "end_date", "usd_value_m", "usd_allocated_m", "basis",
+                             "description"],
         "stale_pledges": ["pledge_id", "entity", "stakeholder_group", "pillar", "status",
                           "end_date", "usd_allocated_m", "description"],
         "unmatched_pledges": ["pledge_id", "entity", "stakeholder_group", "focus_area",
@@ -375,7 +381,13 @@ class PledgeGapReport:
         if name == "action_plan_indicators" and "indicator" in frame.columns:
             view = view[~frame.loc[view.index, "indicator"].isin(
                 set(self.no_data["indicator"]))]
-        return readable_view(view, self.priority_titles)
+        shown = readable_view(view, self.priority_titles)
+        if "iso3" in shown.columns and "name" in shown.columns:
+            shown = shown.rename(columns={"name": "country"})
+        if "title" in shown.columns:
+            shown = shown.rename(columns={"title": "Priority or pillar" if name == "pledge_gaps"
+                                          else "priority"})
+        return shown
 
     def _summary(self, name: str, frame: pd.DataFrame) -> str | None:
         """The line a collapsed table shows (None: the renderer's "<n> rows")."""
@@ -399,8 +411,10 @@ class PledgeGapReport:
         text = table_caption(name, self.synthetic) if caption is None else caption
         frame = self.tables[name]
         shown = self._shown(name, frame)
+        is_list = name in ("pledges_reaching", "unmatched_pledges", "stale_pledges")
         return render_table(shown, caption=text, max_rows=max_rows,
-                            summary=self._summary(name, frame.loc[shown.index]))
+                            summary=self._summary(name, frame.loc[shown.index]),
+                            collapse_rows=COLLAPSE_LIST_ROWS if is_list else COLLAPSE_ROWS)
 
     def no_data_html(self) -> HtmlTable:
         """The indicators without data for the country, listed once with the reason."""

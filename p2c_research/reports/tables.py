@@ -34,8 +34,11 @@ from p2c_research.escaping import html_text
 from p2c_research.labels import label
 from p2c_research.textfmt import sig
 
-#: Tables with more rows than this are collapsed into ``<details>``.
-COLLAPSE_ROWS = 15
+#: Tables with more rows than this are collapsed into ``<details>`` (a table of
+#: about 30 rows still fits a screen or two and is the point of its section).
+COLLAPSE_ROWS = 30
+#: Lists of records (pledges) collapse sooner: they are for looking things up.
+COLLAPSE_LIST_ROWS = 10
 #: What a missing value reads.
 MISSING = "–"
 #: Cell text that says "nothing here" and does not decide a column's alignment.
@@ -43,7 +46,7 @@ PLACEHOLDERS = frozenset({"", MISSING, "n/a", "no data", "none", "not fitted"})
 #: A cell that starts like a number ("0.165", "-3.2", "USD 4.1m", "45% (3/5)", "[1.2, 3]").
 _NUMBERISH = re.compile(r"^\s*(USD\s*)?[\[(]?[-+\u2212]?\d")
 #: Columns whose text is long prose: given room to wrap at a readable width.
-PROSE_MIN_WIDTH = "18em"
+PROSE_MIN_WIDTH = "24em"
 
 CSS = (
     ".p2c-table-wrap{overflow-x:auto;max-width:100%;margin:.4rem 0 1rem}"
@@ -56,7 +59,7 @@ CSS = (
     "table.p2c-table td.num,table.p2c-table th.num{text-align:right;"
     "font-variant-numeric:tabular-nums}"
     ".p2c-table td.num{white-space:nowrap}"
-    ".p2c-table td.txt:first-child{min-width:12em}"
+    ".p2c-table td.lead{min-width:12em}.p2c-table td.key{white-space:nowrap}"
     f".p2c-table td.prose{{min-width:{PROSE_MIN_WIDTH}}}"
     "details.p2c-details>summary{cursor:pointer;color:#1a4f8b;margin:.3rem 0}"
 )
@@ -158,6 +161,10 @@ def render_table(frame: pd.DataFrame, *, caption: str = "", summary: str | None 
     shown = frame if max_rows is None else frame.head(max_rows)
     numeric, text = set(numeric), set(text)
     prose_cols = set(prose) or {c for c in frame.columns if _is_prose(c)}
+    # A first column of long names (indicators, pledges) keeps a readable width.
+    lead_col = shown.columns[0] if len(shown.columns) else None
+    lead_len = shown[lead_col].astype(str).str.len().max() if lead_col is not None else 0
+    long_lead = bool(lead_len > 24)
     classes: list[str] = []
     for col in shown.columns:
         if col in text:
@@ -174,6 +181,8 @@ def render_table(frame: pd.DataFrame, *, caption: str = "", summary: str | None 
         cells = []
         for value, cls, col, year in zip(row, classes, shown.columns, years, strict=True):
             extra = " prose" if col in prose_cols and cls == "txt" else ""
+            if col == lead_col and cls == "txt":
+                extra += " lead" if long_lead else " key" if lead_len <= 12 else ""
             cells.append(f'<td class="{cls}{extra}">'
                          f"{html_text(format_cell(value, year=year))}</td>")
         body_rows.append("<tr>" + "".join(cells) + "</tr>")
