@@ -102,10 +102,14 @@ def _partner_pages(iso3: str, out) -> tuple[list[str], set[str], set[str], dict]
     headers = [h for page in html for h in _headers(page)]
     priorities = {p.id for p in ctx.params.strategic_priorities.items}
     reaching = pledge.html("pledges_reaching")
+    no_data = set(land.tables.scores.loc[land.tables.scores["value"].isna(), "name"])
+    with_numbers = [bench.summary_table().html, bench.trend_table().html,
+                    pledge.html("action_plan_indicators").html,
+                    *[render_table(p).html for p in lr.section_parts(land, "scores")
+                      if isinstance(p, pd.DataFrame)]]
     return headers, fields, priorities, {"html": reaching.html, "table":
                                          pledge.tables["pledges_reaching"],
-                                         "no_data": set(land.tables.scores.loc[
-                                             land.tables.scores["value"].isna(), "name"])}
+                                         "no_data": no_data, "with_numbers": with_numbers}
 
 
 @needs_sample
@@ -127,5 +131,7 @@ def test_partner_reports_show_no_raw_id_as_a_header(tmp_path, monkeypatch) -> No
         assert summary.startswith(f"{n} pledges, USD "), summary
         assert len(page.find("details").find("tbody").find_all("tr")) == n
         # Indicators without data are listed once per report, not in the other tables.
-        assert all(h != "reason" for h in headers)
-        assert sum(h == "Reason" for h in headers) == 3 if pledges["no_data"] else True
+        assert sum(h == "Reason" for h in headers) == (3 if pledges["no_data"] else 0)
+        for page in pledges["with_numbers"]:
+            cells = {td.get_text() for td in _soup(page).find_all("td")}
+            assert not cells & pledges["no_data"], (iso3, cells & pledges["no_data"])
