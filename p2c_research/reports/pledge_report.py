@@ -398,7 +398,10 @@ class PledgeGapReport:
             return (f"{len(frame)} {what}, USD {sig(usd / 1e9)} bn allocated to "
                     f"{self.name} in all \u2014 show")
         if name == "action_plan_indicators":
-            return f"{len(frame)} indicators of the priorities \u2014 show"
+            return (f"{len(frame)} indicators with data behind the {len(self.priority_titles)} "
+                    "priorities: baseline, target, pace \u2014 show")
+        if name == "small_states_not_drawn":
+            return f"{len(frame)} economies too small for the maps \u2014 show"
         return None
 
     def html(self, name: str, max_rows: int | None = None, caption: str | None = None
@@ -411,7 +414,9 @@ class PledgeGapReport:
         text = table_caption(name, self.synthetic) if caption is None else caption
         frame = self.tables[name]
         shown = self._shown(name, frame)
-        is_list = name in ("pledges_reaching", "unmatched_pledges", "stale_pledges")
+        # Lists to look things up in (pledges, the indicators behind the plan) fold sooner.
+        is_list = name in ("pledges_reaching", "unmatched_pledges", "stale_pledges",
+                           "action_plan_indicators", "small_states_not_drawn")
         return render_table(shown, caption=text, max_rows=max_rows,
                             summary=self._summary(name, frame.loc[shown.index]),
                             collapse_rows=COLLAPSE_LIST_ROWS if is_list else COLLAPSE_ROWS)
@@ -453,7 +458,7 @@ class PledgeGapReport:
                 + (f", then {self.iso3}." if len(shown) > top else "."))
         return render_table(self._shown("league_table", shown), caption=text,
                             summary=f"Top {top} of {len(league)} economies by gap index "
-                                    "\u2014 show")
+                                    "\u2014 show", collapse_rows=COLLAPSE_LIST_ROWS)
 
     def method_markdown(self) -> str:
         """The rules behind the numbers, for the reader (no pledge text inside)."""
