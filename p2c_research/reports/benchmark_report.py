@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from p2c_research import steps
 from p2c_research.analyses.benchmark import BenchmarkResults
 from p2c_research.analyses.benchmark_country import (
     country_benchmark,
@@ -26,6 +27,7 @@ from p2c_research.analyses.benchmark_country import (
     peer_refits,
 )
 from p2c_research.analyses.benchmark_models import MODEL_FRONTIER, R2_FLOOR
+from p2c_research.analyses.coverage import NO_DATA_COLUMNS, indicators_without_data
 from p2c_research.analyses.regression import ON_PAR_Z, std_residual_guide
 from p2c_research.analyses.verdicts import (
     MODEL_WORDS,
@@ -33,7 +35,7 @@ from p2c_research.analyses.verdicts import (
     verdict_counts,
 )
 from p2c_research.attribution import ITU_LICENCE_LABEL, publisher
-from p2c_research.catalog import PILLAR_LABELS, Catalog
+from p2c_research.catalog import Catalog
 from p2c_research.context import RunContext
 from p2c_research.datasets import load_panel
 from p2c_research.escaping import md_code, md_text
@@ -43,8 +45,10 @@ from p2c_research.figures.benchmark import (
     residual_dotplot,
 )
 from p2c_research.figures.theme import PILLAR_COLORS
+from p2c_research.labels import label
 from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
 from p2c_research.report_io import RenderedImage, save_figure, save_table
+from p2c_research.reports.tables import HtmlTable, collapsed_list, render_table
 from p2c_research.textfmt import sig
 
 #: Columns benchmark.csv must have (the issue's contract; tests check them).
@@ -95,6 +99,7 @@ class BenchmarkReport:
     pi_level: float
     peer_min_n: int
     sources: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    no_data: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NO_DATA_COLUMNS))
     dpi: int = 110  # of the layered scatters (rendered when built)
     _figures: dict[str, Figure | RenderedImage] = field(default_factory=dict, repr=False)
 
@@ -107,20 +112,25 @@ class BenchmarkReport:
         """How many indicators carry each verdict (:mod:`p2c_research.analyses.verdicts`)."""
         return verdict_counts(self.verdicts)
 
+    def _with_data(self, ids: pd.Series) -> pd.Series:
+        """True for the indicators that have data for the country (see :attr:`no_data`)."""
+        return ~ids.isin(set(self.no_data["indicator"]))
+
     def summary(self) -> pd.DataFrame:
-        """A readable table: one row per indicator, its verdict and the model behind it."""
-        v = self.verdicts
+        """A readable table: one row per indicator with data, its verdict and the model
+        behind it (indicators without data are listed once, by :meth:`no_data_html`)."""
+        v = self.verdicts[self._with_data(self.verdicts["indicator"])]
         t = self.preferred().set_index("indicator").reindex(v["indicator"])
         out = pd.DataFrame({
             "Indicator": v["name"].to_numpy(),
-            "Pillar": v["pillar"].map(PILLAR_LABELS).to_numpy(),
+            "Pillar": v["pillar"].map(label).to_numpy(),
             "Unit": t["unit"].to_numpy(),
             "Year": [str(int(y)) if pd.notna(y) else "" for y in v["year"]],
             "Actual": v["actual"].map(_sig).to_numpy(),
             "Expected": v["predicted"].map(_sig).to_numpy(),
             f"{round(self.pi_level * 100)}% interval": [
                 _interval(lo, hi) for lo, hi in zip(v["pi_low"], v["pi_high"], strict=True)],
-            "z": v["perf_z"].round(2).to_numpy(),
+            "perf_z": v["perf_z"].to_numpy(),
             "Verdict": v["verdict"].to_numpy(),
             "Model (R²)": [f"{MODEL_WORDS.get(m, m)} ({r:.2f})" if pd.notna(r) else "not fitted"
                            for m, r in zip(v["model"], v["r2"], strict=True)],
@@ -133,18 +143,18 @@ class BenchmarkReport:
     def models_summary(self) -> pd.DataFrame:
         """The world fits behind the country's numbers (preferred model per indicator)."""
         m = self.world.models
-        pref = m[m["preferred"].astype(bool)]
+        pref = m[m["preferred"].astype(bool) & self._with_data(m["indicator"])]
         names = self.catalog.to_frame().set_index("indicator")["name"]
         return pd.DataFrame({
             "Indicator": pref["indicator"].map(names),
             "Model": pref["model"].map(lambda m: MODEL_WORDS.get(m, m)),
             "n": pref["n"],
-            "R²": pref["r2"].round(2),
-            "Slope on ln GDP pc": pref["slope"].round(2),
+            "R²": pref["r2"],
+            "Slope on ln GDP pc": pref["slope"],
             "95% CI": [_interval(lo, hi, 2) for lo, hi in zip(pref["slope_ci_low"],
                                                                pref["slope_ci_high"],
                                                                strict=True)],
-            "Breusch-Pagan p": pref["bp_pvalue"].round(3),
+            "Breusch-Pagan p": pref["bp_pvalue"],
             "Influential (Cook's D > 4/n)": pref["n_influential"],
             "Note": pref["note"],
         }).reset_index(drop=True)
@@ -159,7 +169,8 @@ class BenchmarkReport:
                      for v, h, n in zip(p["verdict"], how, p["n"], strict=True)]
         names = self.catalog.to_frame().set_index("indicator")["name"]
         wide = p.pivot(index="indicator", columns="peer_set", values="cell")
-        wide = wide.reindex([i for i in self.catalog.ids if i in wide.index])
+        wide = wide.reindex([i for i in self.catalog.ids if i in wide.index
+                             and i not in set(self.no_data["indicator"])])
         # The headline set first, then the others in the order params resolved them.
         wide = wide[[label for label in self.peer_sets if label in wide.columns]]
         wide.columns = [f"{label} (headline)" if label == self.highlight[0] else label
@@ -170,7 +181,7 @@ class BenchmarkReport:
 
     def trend_summary(self) -> pd.DataFrame:
         """The country's gap trend per indicator, most informative first."""
-        t = self.trend.copy()
+        t = self.trend[self._with_data(self.trend["indicator"])].copy()
         names = self.catalog.to_frame().set_index("indicator")["name"]
         t.insert(0, "name", t["indicator"].map(names))
         order = {"gap closing": 0, "gap widening": 0, "lead growing": 1, "lead shrinking": 1,
@@ -179,7 +190,51 @@ class BenchmarkReport:
         t = t.sort_values(["_o", "name"]).drop(columns="_o")
         keep = ["name", "scale", "n_years", "first_year", "last_year", "residual_first",
                 "residual_last", "perf_slope", "slope_pvalue", "trend"]
-        return t[keep].round(3).reset_index(drop=True)
+        out = t[keep].rename(columns={"name": "indicator"})
+        out["first_year"] = out["first_year"].astype("Int64")
+        out["last_year"] = out["last_year"].astype("Int64")
+        return out.reset_index(drop=True)
+
+    # ------------------------------------------------------------------ shown tables
+    def summary_table(self) -> HtmlTable:
+        """:meth:`summary` as the report shows it (labels, significant figures)."""
+        c = self.counts()
+        shown = self.summary()
+        return render_table(shown, summary=(
+            f"{len(shown)} indicators: {c['well above'] + c['above']} above, {c['on par']} on "
+            f"par, {c['below'] + c['well below']} below, {c['no verdict']} without a verdict "
+            "— show"))
+
+    def peers_table(self) -> HtmlTable:
+        """:meth:`peers_summary` as the report shows it."""
+        shown = self.peers_summary()
+        return render_table(shown, summary=f"{len(shown)} indicators by peer set — show")
+
+    def trend_table(self) -> HtmlTable:
+        """:meth:`trend_summary` as the report shows it."""
+        shown = self.trend_summary()
+        moving = int(shown["trend"].isin(["gap closing", "gap widening", "lead growing",
+                                          "lead shrinking"]).sum())
+        return render_table(shown, summary=f"{len(shown)} indicators, {moving} with a clear "
+                                           "change — show")
+
+    def models_table(self) -> HtmlTable:
+        """:meth:`models_summary` as the report shows it."""
+        shown = self.models_summary()
+        return render_table(shown, summary=f"{len(shown)} world fits — show")
+
+    def no_data_html(self) -> HtmlTable:
+        """The indicators without data for the country, listed once with the reason."""
+        nd = self.no_data
+        if nd.empty:
+            return HtmlTable(html="", n_rows=0, collapsed=False)
+        table = pd.DataFrame({"indicator": nd["name"], "sub_pillar": nd["sub_pillar"].map(label),
+                              "reason": nd["reason"]})
+        return collapsed_list(
+            f"{len(table)} indicator(s) without data for {self.country_name}, with the reason "
+            "— show", table,
+            caption="Indicators without any value are listed here once and left out of the "
+                    "other tables of this report.")
 
     # ------------------------------------------------------------------ figures
     def figure_dotplot(self) -> Figure:
@@ -278,15 +333,15 @@ class BenchmarkReport:
             "summary": (
                 f"**How {name} compares with economies of the same income.** Each row sets "
                 f"{name}'s latest value beside the value expected from GDP per capita (PPP), "
-                f"its {pct}% prediction interval and the verdict. *z* is the distance from the "
-                "expected value in predictive standard deviations, signed so that positive is "
+                f"its {pct}% prediction interval and the verdict. *Performance* is the distance "
+                "from the expected value in predictive standard deviations, signed so that positive is "
                 f"better (prices flipped). Verdicts: *on par* within {ON_PAR_Z:g} standard "
                 f"deviation; *above* / *below* beyond it but inside the {pct}% interval; *well "
                 "above* / *well below* outside the interval; *no verdict* where income explains "
                 f"less than {R2_FLOOR:.0%} of the cross-country variation (R²). {name}: "
                 f"**{c['well above']} well above, {c['above']} above, {c['on par']} on par, "
                 f"{c['below']} below, {c['well below']} well below**; {c['no verdict']} without "
-                f"a verdict and {c['no data']} without data (the landscape report gives the "
+                f"a verdict and {c['no data']} without data (listed under the table with the "
                 "reason for each). Every model respects the indicator's bounds (no negative "
                 "values, shares within 0-100%); the column Model names the one the verdict comes "
                 "from and its R². 'Frontier gap' is the distance to the best-practice (90th "
@@ -399,6 +454,9 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
     peers = peer_refits(world, ctx.iso3, peer_sets, ctx.catalog, min_n=opts.peer_min_n,
                         pi_level=opts.prediction_interval)
     trend = panel_trend(world, ctx.iso3, ctx.catalog)
+    scores = steps.params_scores(ctx.selection, ctx.catalog, params)
+    no_data = indicators_without_data(scores, ctx.iso3, ctx.panel)
+    no_data = no_data[no_data["indicator"].isin(set(verdicts["indicator"]))]
     trend = trend.merge(world.panel_models[["indicator", "n_obs", "n_countries", "slope"]]
                         .rename(columns={"slope": "panel_slope_ln_gdp"}),
                         on="indicator", how="left")
@@ -419,6 +477,7 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
         pi_level=opts.prediction_interval,
         peer_min_n=opts.peer_min_n,
         sources=indicator_sources(load_panel(ctx.selection)),
+        no_data=no_data.reset_index(drop=True),
         dpi=ctx.params.output.figure_dpi,
     )
 

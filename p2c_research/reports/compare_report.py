@@ -32,6 +32,8 @@ from p2c_research.analyses.compare import (
 )
 from p2c_research.errors import DataError
 from p2c_research.escaping import html_text
+from p2c_research.labels import label
+from p2c_research.reports.tables import render_table
 from p2c_research.store import atomic_write_text, write_csv
 
 BASELINE_FILE = "baseline.json"
@@ -152,15 +154,13 @@ def compare_outputs(old: Path | str, new: Path | str) -> Comparison:
 
 
 # --------------------------------------------------------------------------- writing
-def _table(frame: pd.DataFrame, columns: list[str]) -> str:
-    head = "".join(f"<th>{html_text(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(
-            f'<td class="num">{html_text(str(v))}</td>' if isinstance(v, int | float)
-            and not isinstance(v, bool) else f"<td>{html_text(str(v))}</td>"
-            for v in row) + "</tr>"
-        for row in frame[columns].itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _table(frame: pd.DataFrame, columns: list[str], what: str = "changes") -> str:
+    """The reports' table (labelled headers, numbers right, long lists collapsed)."""
+    shown = frame[columns]
+    if "item" in shown.columns:  # catalog ids and priority ids read as their names
+        shown = shown.assign(item=shown["item"].map(lambda v: label(v) if isinstance(v, str)
+                                                    else v))
+    return render_table(shown, summary=f"{len(frame)} {what} \u2014 show").html
 
 
 ILLUSTRATIVE_NOTE = ("Pledge status and priority flags rest on SYNTHETIC pledges: they are "
@@ -188,7 +188,8 @@ def comparison_html(result: Comparison) -> str:
     if result.illustrative:
         parts.append(f"<p class='illustrative'>{html_text(ILLUSTRATIVE_NOTE)}</p>")
     parts += ["<h2>Changes per country</h2>",
-              _table(counts, ["iso3", *KINDS]) if not counts.empty else "<p>None.</p>"]
+              _table(counts, ["iso3", *KINDS], "countries") if not counts.empty
+              else "<p>None.</p>"]
     for kind in KINDS:
         rows = changes[changes["kind"] == kind]
         title = KIND_TITLES[kind] + (" (illustrative: synthetic pledges)"

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from p2c_research import countries, steps
+from p2c_research.analyses.coverage import from_scores, indicators_without_data
 from p2c_research.analyses.findings import Finding
 from p2c_research.analyses.landscape import (
     LandscapeTables,
@@ -30,7 +31,6 @@ from p2c_research.analyses.quality import FLAG_RULES
 from p2c_research.analyses.scores import INSUFFICIENT, catalog_meta
 from p2c_research.analyses.verdicts import country_verdicts
 from p2c_research.attribution import licence_note, publishers_text
-from p2c_research.catalog import PILLAR_LABELS
 from p2c_research.errors import P2CError
 from p2c_research.escaping import md_text
 from p2c_research.figures.landscape import (
@@ -39,8 +39,10 @@ from p2c_research.figures.landscape import (
     trend_small_multiples,
 )
 from p2c_research.figures.wheel import wheel_figure
+from p2c_research.labels import label
 from p2c_research.params import headline_peers, resolve_peer_sets
-from p2c_research.report_io import percentile_text, save_figure, save_table, styled
+from p2c_research.report_io import percentile_text, save_figure, save_table
+from p2c_research.reports.tables import collapsed_list, render_table
 from p2c_research.store import read_provenance
 from p2c_research.textfmt import sig
 
@@ -67,6 +69,8 @@ class LandscapeResult:
     coverage_threshold: float
     error: str | None = None
     saved: dict[str, Path] = field(default_factory=dict)
+    #: Indicators without any value, with the reason (:mod:`p2c_research.analyses.coverage`).
+    no_data: pd.DataFrame | None = None
 
     @property
     def ok(self) -> bool:
@@ -155,6 +159,7 @@ def run_country(ctx: RunContext) -> LandscapeResult:
     primary = headline_peers(params, peer_sets).label
     min_n = params.analysis.peer_min_n
     error = None
+    no_data = None
     try:
         world = steps.params_scores(ctx.selection, ctx.catalog, params)
         tables = country_landscape(
@@ -164,6 +169,7 @@ def run_country(ctx: RunContext) -> LandscapeResult:
             country_name=name, peer_min_n=min_n,
             verdicts=country_verdicts(ctx.benchmark(), ctx.iso3, ctx.catalog,
                                       ctx.screened_panel))
+        no_data = indicators_without_data(world, ctx.iso3, ctx.panel)
     except P2CError as exc:
         error = str(exc)
         tables = empty_tables(ctx.iso3, primary,
@@ -173,7 +179,7 @@ def run_country(ctx: RunContext) -> LandscapeResult:
     figures = _draw(tables, name, source, meta)
     return LandscapeResult(iso3=ctx.iso3, country_name=name, tables=tables, figures=figures,
                            source=source, window=window, coverage_threshold=threshold,
-                           error=error)
+                           error=error, no_data=no_data)
 
 
 def save(result: LandscapeResult, ctx: RunContext) -> dict[str, Path]:
@@ -195,7 +201,7 @@ def _pct(x: float) -> str:
 
 
 def _num(x: float, digits: int = 1) -> str:
-    """A score-like number with fixed decimals (scores, percentages, slopes)."""
+    """A score on the 0-100 scale, with fixed decimals (scores, score slopes)."""
     return "n/a" if pd.isna(x) else f"{x:,.{digits}f}"
 
 
@@ -204,16 +210,18 @@ def _val(x: float) -> str:
     return "n/a" if pd.isna(x) else sig(x)
 
 
+def _year(y: object) -> str:
+    return "n/a" if pd.isna(y) else str(int(y))  # type: ignore[arg-type]
+
+
 def _level_display(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    out = pd.DataFrame({k: frame[k] for k in keys})
-    if "pillar" in out:
-        out["pillar"] = out["pillar"].map(lambda p: PILLAR_LABELS.get(p, p))
+    out = pd.DataFrame({k: frame[k].map(label) for k in keys})
     out["score"] = [(_num(s) if ok else INSUFFICIENT)
                     for s, ok in zip(frame["score"], frame["sufficient"], strict=True)]
     out["coverage"] = [f"{_pct(c)} ({n}/{t})" for c, n, t in
                        zip(frame["coverage"], frame["n_present"], frame["n_total"], strict=True)]
-    out["peer median"] = frame["peer_median"].map(_num)
-    out["peer IQR"] = [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
+    out["peer_median"] = frame["peer_median"].map(_num)
+    out["peer_iqr"] = [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
                        for a, b in zip(frame["peer_q25"], frame["peer_q75"], strict=True)]
     out["percentile"] = [percentile_text(x, n, has_value=bool(ok)) for x, n, ok in
                          zip(frame["peer_percentile"], frame["peer_n"], frame["sufficient"],
@@ -222,24 +230,45 @@ def _level_display(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def _scores_display(scores: pd.DataFrame) -> pd.DataFrame:
-    s = scores
+    """The indicators that have a value (those without are listed once, apart)."""
+    s = scores[scores["value"].notna()]
     return pd.DataFrame({
         "indicator": s["name"],
-        "pillar": s["pillar"].map(lambda p: PILLAR_LABELS.get(p, p)),
+        "sub_pillar": s["sub_pillar"].map(label),
         "year": s["year"].astype("string").fillna(""),
         "value": s["value"].map(_val),
         "unit": s["unit"],
         "score": [(_num(v) if pd.notna(v) else (n or "n/a"))
                   for v, n in zip(s["score"], s["note"], strict=True)],
-        "peer median": s["peer_median"].map(_val),
+        "peer_median": s["peer_median"].map(_val),
         "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
                        zip(s["peer_percentile"], s["peer_n"], s["score"], strict=True)],
         "target": [f"{_val(t)} by {int(y)}" if pd.notna(t) else ""
                    for t, y in zip(s["target"], s["target_year"], strict=True)],
-        "gap to target": s["gap_to_target"].map(lambda v: "" if pd.isna(v) else _val(v)),
+        "gap_to_target": s["gap_to_target"].map(lambda v: "" if pd.isna(v) else _val(v)),
         "band": s["band"].fillna(""),
         "quality": s["quality"].fillna("") if "quality" in s else "",
     })
+
+
+def no_data_table(scores: pd.DataFrame, no_data: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The indicators without any value for the country, with the reason, for one list
+    (``no_data`` from :func:`indicators_without_data` when the run made it, else the
+    scores table's notes)."""
+    missing = no_data if no_data is not None else from_scores(scores)
+    return pd.DataFrame({"indicator": missing["name"], "sub_pillar": missing["sub_pillar"]
+                         .map(label), "reason": missing["reason"]})
+
+
+def no_data_part(scores: pd.DataFrame, name: str, no_data: pd.DataFrame | None = None):
+    """The collapsed list of indicators without data (None when every indicator has one)."""
+    table = no_data_table(scores, no_data)
+    if table.empty:
+        return None
+    return collapsed_list(f"{len(table)} indicator(s) without data for {name}, with the "
+                          "reason — show", table,
+                          caption="Indicators without any value are listed here once and "
+                                  "left out of the other tables of this report.")
 
 
 def _relative(path: Path, iso3: str) -> str:
@@ -337,11 +366,16 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         n_stale = int(s["stale"].astype(bool).sum())
         stale_txt = (f"; {n_stale} have only a value older than {start} (shown, not scored)"
                      if n_stale else "")
-        msg = (f"Every catalog indicator: latest value within {start}-{end} and its year, the "
-               f"0-100 score, the {peer} median and {name}'s percentile among them, and the gap "
-               f"to the national target where params set one, else the UMC target. {n_val} of "
-               f"{len(s)} indicators have a value{stale_txt}.") + _thin_note(t.peer_min_n, s)
-        return [_caption(msg), _scores_display(s)]
+        msg = (f"Every catalog indicator with a value: latest value within {start}-{end} and "
+               f"its year, the 0-100 score, the {peer} median and {name}'s percentile among "
+               "them, and the gap to the national target where params set one, else the UMC "
+               f"target. {n_val} of {len(s)} indicators have a value{stale_txt}; the others "
+               "are listed below the table.") + _thin_note(t.peer_min_n, s)
+        table = _scores_display(s)
+        table.attrs["summary"] = (f"{len(table)} indicators with a value: {n_val} scored"
+                                  + (f", {n_stale} older than {start}" if n_stale else "")
+                                  + " — show")
+        return [_caption(msg), table, no_data_part(s, name, result.no_data)]
     if section == "peers":
         s = t.scores
         has = s[s["peer_percentile"].notna()]
@@ -355,12 +389,12 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         order = {label: k for k, label in enumerate(t.peer_set_sizes)}  # headline set first
         pil = pil.assign(_o=pil["peer_set"].map(order)).sort_values("_o", kind="stable")
         pil_tab = pd.DataFrame({
-            "peer set": pil["peer_set"],
-            "pillar": pil["key"].map(lambda p: PILLAR_LABELS.get(p, p)),
+            "peer_set": pil["peer_set"],
+            "pillar": pil["key"].map(label),
             "score": pil["score"].map(lambda v: _num(v) if pd.notna(v) else INSUFFICIENT),
-            "peers with a score": pil["peer_n"],
-            "peer median": pil["peer_median"].map(_num),
-            "peer IQR": [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
+            "Peers with a score": pil["peer_n"],
+            "peer_median": pil["peer_median"].map(_num),
+            "peer_iqr": [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
                          for a, b in zip(pil["peer_q25"], pil["peer_q75"], strict=True)],
             "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
                            zip(pil["peer_percentile"], pil["peer_n"], pil["score"], strict=True)],
@@ -372,7 +406,7 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
                 _caption(f"{name}'s pillar scores against every peer set: percentile 50 is the "
                          "middle of the set." + _thin_note(t.peer_min_n, pil)), pil_tab]
     if section == "trends":
-        tr = t.trends
+        tr = t.trends[t.trends["n_points"].fillna(0) > 0]
         has = tr[tr["score_slope"].notna()]
         msg = (f"Recent trends within {start}-{end}: {len(has)} indicator(s) have at least 3 "
                "clean values (the last five values the data-quality screen does not flag, "
@@ -384,15 +418,15 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
             msg += (f" Fastest improving: {best['name']} "
                     f"({best['score_slope']:+.1f} score points a year).")
         tab = pd.DataFrame({
-            "indicator": tr["name"], "points": tr["n_points"],
-            "first": [f"{_num(v, 2)} ({y})" for v, y in
-                      zip(tr["first_value"], tr["first_year"], strict=True)],
-            "last": [f"{_num(v, 2)} ({y})" for v, y in
-                     zip(tr["last_value"], tr["last_year"], strict=True)],
-            "CAGR %/yr": tr["cagr_pct"].map(lambda v: _num(v, 1)),
-            "change /yr (latest)": tr["slope"].map(_val),
-            "scale": tr["trend_scale"].fillna(""),
-            "score points /yr": tr["score_slope"].map(lambda v: _num(v, 2)),
+            "indicator": tr["name"], "n_points": tr["n_points"],
+            "first_value": [f"{_val(v)} ({_year(y)})" for v, y in
+                            zip(tr["first_value"], tr["first_year"], strict=True)],
+            "last_value": [f"{_val(v)} ({_year(y)})" for v, y in
+                           zip(tr["last_value"], tr["last_year"], strict=True)],
+            "cagr_pct": tr["cagr_pct"].map(_val),
+            "change_per_year": tr["slope"].map(_val),
+            "trend_scale": tr["trend_scale"].fillna(""),
+            "score_slope": tr["score_slope"].map(_val),
         })
         return [_caption(msg), result.figures["trends"],
                 _caption("Compound annual growth (first to last clean value), the trend's "
@@ -401,6 +435,7 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
     if section == "targets":
         tg = t.targets
         with_value = tg[tg["value"].notna()]
+        no_value = tg["indicator"].nunique() - with_value["indicator"].nunique()
         counts = with_value["status"].value_counts()
         msg = (f"{len(with_value)} of {len(tg)} targets have a value: "
                f"{counts.get('met', 0)} met, {counts.get('on track', 0)} on track, "
@@ -408,25 +443,30 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
                f"{counts.get('no trend', 0)} without enough points for a trend. Bars show the "
                "progress made; backgrounds are the UMC bands (limited < 50 <= satisfactory < 75 "
                "<= advanced < 95 <= met).")
+        shown = tg[tg["value"].notna()]
         tab = pd.DataFrame({
-            "indicator": tg["indicator"], "kind": tg["target_kind"],
-            "target": [f"{_num(v, 1)} by {y}" for v, y in
-                       zip(tg["target"], tg["target_year"], strict=True)],
-            "value": [f"{_num(v, 2)} ({int(y)})" if pd.notna(v) else "no data"
-                      for v, y in zip(tg["value"], tg["year"], strict=True)],
-            "gap": tg["gap_to_target"].map(lambda v: _num(v, 2)),
-            "band": tg["band"].fillna(""),
-            "reached by (range)": [_reach_text(r) for r in tg.itertuples(index=False)],
-            "status": tg["status"].fillna("no data"),
-            "source": tg["target_source"],
+            "indicator": shown["indicator"].map(label), "target_kind": shown["target_kind"],
+            "target": [f"{_val(v)} by {y}" for v, y in
+                       zip(shown["target"], shown["target_year"], strict=True)],
+            "value": [f"{_val(v)} ({int(y)})" for v, y in
+                      zip(shown["value"], shown["year"], strict=True)],
+            "gap_to_target": shown["gap_to_target"].map(_val),
+            "band": shown["band"].fillna(""),
+            "reached_by": [_reach_text(r) for r in shown.itertuples(index=False)],
+            "status": shown["status"].fillna("no data"),
+            "target_source": shown["target_source"],
         })
+        if no_value:
+            msg += (f" {no_value} target indicator(s) without data are left out (see the "
+                    "list under Indicators).")
         prov = tg[tg["provisional"].astype(bool)]
         note = (" National targets marked provisional in params are working assumptions, "
                 "not official figures." if len(prov) else "")
         return [_caption(msg + note), result.figures["target_progress"], tab]
     if section == "quality":
         q = t.quality
-        rules = pd.DataFrame({"flag": list(FLAG_RULES), "rule": list(FLAG_RULES.values())})
+        rules = pd.DataFrame({"Data-quality flag": list(FLAG_RULES),
+                              "rule": list(FLAG_RULES.values())})
         if q.empty:
             return [_caption(f"The data-quality screen flags no value of {name} in "
                              f"{start}-{end}. The rules it applies:"), rules]
@@ -438,8 +478,8 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
                "target projections and findings.")
         tab = pd.DataFrame({
             "indicator": q["name"], "year": q["year"], "value": q["value"].map(_val),
-            "flag": q["flag"], "what the screen saw": q["note"],
-            "used in the score": q["used_in_score"].map({True: "yes", False: "no"}),
+            "Data-quality flag": q["flag"], "What the screen saw": q["note"],
+            "used_in_score": q["used_in_score"].map({True: "yes", False: "no"}),
         })
         return [_caption(msg), tab, _caption("The rules:"), rules]
     # priorities
@@ -447,11 +487,14 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
     if pr.empty:
         return ["*No strategic priority in params.*"]
     names = dict(zip(t.scores["indicator"], t.scores["name"], strict=False))
+    has_value = set(t.scores.loc[t.scores["value"].notna(), "indicator"])
     measured = []
     for rec in pr.itertuples():
         ids = [i for i in str(rec.indicators or "").split(", ") if i]
-        measured.append(", ".join(names.get(i, i) for i in ids) if ids
-                        else f"not measured: {rec.measurement_note}")
+        with_data = [names.get(i, label(i)) for i in ids if i in has_value]
+        n_without = len(ids) - len(with_data)
+        text = ", ".join(with_data) + (f" (+{n_without} without data)" if n_without else "")
+        measured.append(text if ids else f"not measured: {rec.measurement_note}")
     scores = []
     for rec in pr.itertuples():
         if rec.sufficient:
@@ -467,7 +510,7 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
         "score": scores,
         "coverage": [f"{_pct(c)} ({n}/{m})" if m else "n/a" for c, n, m in
                      zip(pr["coverage"], pr["n_present"], pr["n_total"], strict=True)],
-        "measured by": measured,
+        "indicators": measured,
     })
     return [_caption(f"Strategic priorities of {name} scored like pillars: the weighted mean of "
                      "the scores of the indicators that measure each priority, shown only when "
@@ -522,6 +565,8 @@ def show(result: LandscapeResult, section: str) -> None:
         if isinstance(part, str):
             display(Markdown(part))
         elif isinstance(part, pd.DataFrame):
-            display(styled(part) if not part.empty else part)
+            display(render_table(part))
+        elif part is None:
+            continue
         else:
             display(part)

@@ -49,6 +49,7 @@ from p2c_research.analyses.classification import (
     label_weights,
     unmatched_pledges,
 )
+from p2c_research.analyses.coverage import NO_DATA_COLUMNS, indicators_without_data
 from p2c_research.analyses.landscape import (
     WorldScores,
     country_landscape,
@@ -65,6 +66,7 @@ from p2c_research.escaping import html_text, md_code, md_text
 from p2c_research.figures import maps
 from p2c_research.figures import pledges as pf
 from p2c_research.figures.theme import apply_theme, title_text
+from p2c_research.labels import label
 from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
 from p2c_research.render.layers import frame_digest, render_layered
 from p2c_research.report_io import (
@@ -75,7 +77,15 @@ from p2c_research.report_io import (
     saved_image,
 )
 from p2c_research.reports import compare_report as cr
+from p2c_research.reports.tables import (
+    COLLAPSE_LIST_ROWS,
+    COLLAPSE_ROWS,
+    HtmlTable,
+    collapsed_list,
+    render_table,
+)
 from p2c_research.store import atomic_path, read_provenance
+from p2c_research.textfmt import sig
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -185,9 +195,9 @@ def display_view(name: str, frame: pd.DataFrame, *, synthetic: bool = False) -> 
         "follow_through": ["priority_id", "completed", "in_progress", "not_started",
                            "not_reported", "pledges", "stale", "usd_allocated_m",
                            "share_value_self_reported", "as_of"],
-        "pledges_reaching": ["pledge_id", "entity", "stakeholder_group", "focus_area", "pillar",
-                             "status", "end_date", "usd_value_m", "usd_allocated_m", "basis",
-                             "n_targets", "description"],
+        "pledges_reaching": ["pledge_id", "entity", "stakeholder_group", "pillar", "status",
+                             "end_date", "usd_value_m", "usd_allocated_m", "basis",
+                             "description"],
         "stale_pledges": ["pledge_id", "entity", "stakeholder_group", "pillar", "status",
                           "end_date", "usd_allocated_m", "description"],
         "unmatched_pledges": ["pledge_id", "entity", "stakeholder_group", "focus_area",
@@ -201,6 +211,53 @@ def display_view(name: str, frame: pd.DataFrame, *, synthetic: bool = False) -> 
         return out
     out = _usd_m(out, usd)
     return out[[c for c in views[name] if c in out.columns]]
+
+
+#: Pledge vocabulary columns whose values are ids with a label (stakeholder groups ...).
+_VOCABULARY_COLUMNS = ("stakeholder_group", "focus_area", "status", "level")
+_PRIORITY_ROWS = {pg.ALL_ROW: "All pledges reaching the country",
+                  pg.UNMATCHED_ROW: "Unmatched (no priority)"}
+
+
+def _pillars_text(value: object) -> object:
+    """``infrastructure;affordability`` as "Infrastructure, Affordability"; ALL as all pillars."""
+    if pd.isna(value):  # type: ignore[arg-type]
+        return value
+    if value == "ALL":
+        return "All pillars"
+    return ", ".join(label(p) for p in str(value).split(";") if p)
+
+
+def readable_view(view: pd.DataFrame, priority_titles: dict[str, str]) -> pd.DataFrame:
+    """A display view with its ids in words, for the page (the CSV keeps the ids).
+
+    Priority ids become the priorities' titles from params (the column is
+    dropped where the view already has the title), pillar and sub-pillar ids
+    their catalog labels, stakeholder groups, focus areas and statuses their
+    labels; matrix columns such as ``pillar: ict_sector_and_trade`` read
+    "Pillar: ICT sector and trade".
+    """
+    out = view.copy()
+    if "priority_id" in out.columns:
+        if "title" in out.columns:
+            out["title"] = out["title"].where(out["title"].notna(), out["priority_id"])
+            out = out.drop(columns="priority_id")
+        else:
+            titles = {**_PRIORITY_ROWS, **priority_titles}
+            out["priority_id"] = out["priority_id"].map(lambda p: titles.get(p, p))
+    if "pillar" in out.columns:
+        out["pillar"] = out["pillar"].map(_pillars_text)
+    for col in _VOCABULARY_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: label(v) if isinstance(v, str) else v)
+    if "name" in out.columns and "indicator" not in out.columns and "iso3" not in out.columns:
+        out = out.rename(columns={"name": "indicator"})
+    renamed = {}
+    for col in out.columns:
+        kind, sep, rest = str(col).partition(": ")
+        if sep and kind in ("pillar", "stakeholder"):
+            renamed[col] = f"{kind.capitalize()}: {label(rest)}"
+    return out.rename(columns=renamed)
 
 
 def _illustrative(verdict: object) -> object:
@@ -307,17 +364,76 @@ class PledgeGapReport:
     synthetic: bool = True
     peer_label: str = ""
     since_last: cr.SinceLast | None = None
+    no_data: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NO_DATA_COLUMNS))
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
-    def html(self, name: str, max_rows: int | None = None, caption: str | None = None):
-        """The named table as escaped HTML for ``display`` (pledge text is untrusted)."""
-        from IPython.display import HTML
+    @property
+    def priority_titles(self) -> dict[str, str]:
+        """Priority id -> its title in params (from the pledge_gaps table)."""
+        gaps = self.tables["pledge_gaps"]
+        rows = gaps[gaps["level"] == "priority"]
+        return dict(zip(rows["priority_id"], rows["title"], strict=True))
 
+    def _shown(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        view = display_view(name, frame, synthetic=self.synthetic)
+        if name == "action_plan_indicators" and "indicator" in frame.columns:
+            view = view[~frame.loc[view.index, "indicator"].isin(
+                set(self.no_data["indicator"]))]
+        shown = readable_view(view, self.priority_titles)
+        if "iso3" in shown.columns and "name" in shown.columns:
+            shown = shown.rename(columns={"name": "country"})
+        if "title" in shown.columns:
+            shown = shown.rename(columns={"title": "Priority or pillar" if name == "pledge_gaps"
+                                          else "priority"})
+        return shown
+
+    def _summary(self, name: str, frame: pd.DataFrame) -> str | None:
+        """The line a collapsed table shows (None: the renderer's "<n> rows")."""
+        if name in ("pledges_reaching", "unmatched_pledges", "stale_pledges"):
+            usd = frame["usd_allocated"].sum() if "usd_allocated" in frame else float("nan")
+            what = {"pledges_reaching": "pledges", "unmatched_pledges": "unmatched pledges",
+                    "stale_pledges": "stale pledges"}[name]
+            return (f"{len(frame)} {what}, USD {sig(usd / 1e9)} bn allocated to "
+                    f"{self.name} in all \u2014 show")
+        if name == "action_plan_indicators":
+            return (f"{len(frame)} indicators with data behind the {len(self.priority_titles)} "
+                    "priorities: baseline, target, pace \u2014 show")
+        if name == "small_states_not_drawn":
+            return f"{len(frame)} economies too small for the maps \u2014 show"
+        return None
+
+    def html(self, name: str, max_rows: int | None = None, caption: str | None = None
+             ) -> HtmlTable:
+        """The named table as the report shows it (labels, escaped; pledge text is untrusted).
+
+        Long tables are folded into ``<details>`` with a summary line; ``max_rows``
+        shows only the first rows.
+        """
         text = table_caption(name, self.synthetic) if caption is None else caption
-        view = display_view(name, self.tables[name], synthetic=self.synthetic)
-        return HTML(html_table(view, max_rows=max_rows, caption=text))
+        frame = self.tables[name]
+        shown = self._shown(name, frame)
+        # Lists to look things up in (pledges, the indicators behind the plan) fold sooner.
+        is_list = name in ("pledges_reaching", "unmatched_pledges", "stale_pledges",
+                           "action_plan_indicators", "small_states_not_drawn")
+        return render_table(shown, caption=text, max_rows=max_rows,
+                            summary=self._summary(name, frame.loc[shown.index]),
+                            collapse_rows=COLLAPSE_LIST_ROWS if is_list else COLLAPSE_ROWS)
+
+    def no_data_html(self) -> HtmlTable:
+        """The indicators without data for the country, listed once with the reason."""
+        nd = self.no_data
+        if nd.empty:
+            return HtmlTable(html="", n_rows=0, collapsed=False)
+        table = pd.DataFrame({"indicator": nd["name"], "sub_pillar": nd["sub_pillar"].map(label),
+                              "reason": nd["reason"]})
+        return collapsed_list(
+            f"{len(table)} indicator(s) without data for {self.name}, with the reason "
+            "\u2014 show", table,
+            caption=(f"{ILLUSTRATIVE}. " if self.synthetic else "")
+            + "Indicators without any value are listed here once and left out of the tables "
+              "of this report; a priority they measure asks to validate data.")
 
     def plan_html(self):
         """The action plan as a readable plan per priority, for ``display``."""
@@ -331,10 +447,8 @@ class PledgeGapReport:
 
         return HTML(self.since_last.html() if self.since_last is not None else "")
 
-    def league_html(self, top: int = 25):
+    def league_html(self, top: int = 25) -> HtmlTable:
         """The top of the league table, plus the country's own row when it is further down."""
-        from IPython.display import HTML
-
         league = self.tables["league_table"]
         shown = league.head(top)
         own = league[league["iso3"] == self.iso3]
@@ -342,8 +456,9 @@ class PledgeGapReport:
             shown = pd.concat([shown, own])
         text = (f"{table_caption('league_table', self.synthetic)} Top {top} of {len(league)} economies"
                 + (f", then {self.iso3}." if len(shown) > top else "."))
-        view = display_view("league_table", shown, synthetic=self.synthetic)
-        return HTML(html_table(view, caption=text))
+        return render_table(self._shown("league_table", shown), caption=text,
+                            summary=f"Top {top} of {len(league)} economies by gap index "
+                                    "\u2014 show", collapse_rows=COLLAPSE_LIST_ROWS)
 
     def method_markdown(self) -> str:
         """The rules behind the numbers, for the reader (no pledge text inside)."""
@@ -385,7 +500,8 @@ class PledgeGapReport:
         country_row = self.tables["pledge_gaps"]
         overall = country_row[country_row["level"] == "country"].iloc[0]
         share = follow["share_value_self_reported"]
-        missing = ", ".join(md_code(p) for p in self.priorities_without_pledges)
+        titles = self.priority_titles
+        missing = ", ".join(md_text(titles.get(p, p)) for p in self.priorities_without_pledges)
         n_unmatched = len(self.tables["unmatched_pledges"])
         label = " (illustrative)" if self.synthetic else ""
         lines = [
@@ -780,6 +896,7 @@ def build_pledge_report(ctx: RunContext, *, as_of: date | None = None,
         world=world_gaps, priorities_without_pledges=pg.priorities_without_pledges(matrix),
         map_region=_map_region(params), not_drawn=missing, source_line=_source_line(ctx),
         notes=notes, synthetic=synthetic, peer_label=peer_label, since_last=since_last,
+        no_data=indicators_without_data(world, iso3, panel),
     )
 
 

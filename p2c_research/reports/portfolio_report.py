@@ -252,7 +252,7 @@ class Column:
 def page_columns() -> list[Column]:
     """The columns of the page's table; groups and headers from the one label map."""
     cols = [Column("country", "", label("country"), False),
-            Column("status", "", label("status"), False)]
+            Column("status", "", label("report_status"), False)]
     for pillar in SCORED_PILLARS:
         score, pct, _n = pillar_columns(pillar)
         cols += [Column(score, label(pillar), label("score"), True),
