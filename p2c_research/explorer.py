@@ -140,7 +140,7 @@ def render_map(ctx: RunContext, state: ExplorerState) -> ViewResult:
     synthetic = " Pledges: SYNTHETIC." if ctx.selection.pledges_synthetic else ""
     fig = maps.choropleth(
         geo, values, title=f"Gap index, {PILLAR_LABELS[state.pillar]}: high need, thin support",
-        legend_title="gap index 0-100 (quintiles)", scheme="Quantiles", fmt="{:.0f}",
+        legend_title="gap index 0-100 (quintiles)", scheme="Quantiles",
         source=report.source_line + synthetic + " Boundaries: Natural Earth 1:110m.",
         highlight=ctx.iso3, note=maps.not_drawn_note(report.not_drawn))
     cols = [c for c in ("iso3", "group_id", "need", "usd_per_capita", "pledge_count",

@@ -56,7 +56,7 @@ def test_prepare_geometries_projects_and_drops_non_economies(world) -> None:
 def test_choropleth_legend_shows_class_bounds_hatches_missing_and_highlights(world) -> None:
     values = pd.Series({"KHM": 1.0, "LAO": 2.0, "THA": 4.0, "VNM": 8.0, "MDG": np.nan})
     fig = maps.choropleth(world, values, title="Gap", legend_title="gap", source="Source: test, 2024",
-                          highlight="KHM", scheme="Quantiles", k=2, fmt="{:.2f}",
+                          highlight="KHM", scheme="Quantiles", k=2,
                           note=maps.not_drawn_note(["TUV"]))
     labels = _legend_texts(fig)
     # Independent classing of the same four values: two quantile classes, median 3.

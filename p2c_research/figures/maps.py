@@ -311,7 +311,6 @@ def choropleth(
     highlight: str | None = None,
     scheme: str = "Quantiles",
     k: int = 5,
-    fmt: str | None = None,
     cmap: str = "YlOrRd",
     region: Sequence[str] | None = None,
     note: str = "",
@@ -327,13 +326,10 @@ def choropleth(
         geo: projected features from :func:`prepare_geometries`.
         values: one value per economy; NaN or absent economies are hatched.
         scheme: a mapclassify scheme, ``Quantiles`` or ``FisherJenks``.
-        fmt: not used: bounds are written by :func:`p2c_research.textfmt.sig`;
-            accepted so that existing calls keep working.
         region: ISO3 codes of a regional map: the view is zoomed to them and a
             world inset shows where they are; None = world.
         note: extra text under the map (e.g. :func:`not_drawn_note`).
     """
-    del fmt
     vals = pd.Series(values.to_numpy(dtype=float), index=values.index.astype(str))
     frame = geo[geo["iso3"].notna()].copy()
     frame["value"] = frame["iso3"].map(vals[~vals.index.duplicated()]).astype(float)

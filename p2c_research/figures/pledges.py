@@ -7,6 +7,7 @@ and :mod:`p2c_research.analyses.gaps`. Every chart names its source.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 
 from p2c_research.figures.theme import COUNTRY_COLOR, PEER_COLOR, add_source, plain_log_ticks
+from p2c_research.labels import label
 from p2c_research.render.images import RenderedImage
 from p2c_research.render.layers import frame_digest, render_layered
 
@@ -45,10 +47,17 @@ SHORT_LABELS: dict[str, str] = {
 
 def _short(column: str) -> str:
     name = column.split(": ", 1)[-1]
-    return SHORT_LABELS.get(name, name.replace("_", " "))
+    return SHORT_LABELS.get(name) or label(name)
 
 
-def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str) -> Figure:
+def _row_names(index: pd.Index, row_labels: Mapping[str, str] | None) -> list[str]:
+    """Priority ids as the reader knows them (their titles), wrapped to fit a tick label."""
+    names = row_labels or {}
+    return [textwrap.shorten(str(names.get(i, i)), 60, placeholder="...") for i in index]
+
+
+def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str,
+                   row_labels: Mapping[str, str] | None = None) -> Figure:
     """Heatmap of pledge counts: priorities (rows) by pillar and stakeholder group (columns).
 
     ``matrix`` is ``priority_pledge_matrix`` output. Cells are coloured on
@@ -86,7 +95,8 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str, source: str) -> Figure:
     ax.axhline(n_rows - 1, color="#555555", linewidth=1.2)
     ax.set_xticks(np.arange(n_cols) + 0.5, [_short(c) for c in counts.columns], rotation=50,
                   ha="right", fontsize=8)
-    ax.set_yticks(np.arange(n_rows) + 0.5, counts.index, rotation=0, fontsize=9)
+    ax.set_yticks(np.arange(n_rows) + 0.5, _row_names(counts.index, row_labels), rotation=0,
+                  fontsize=9)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.text(n_pillar / 2, -0.25, "declared pillar", ha="center", va="bottom", fontsize=9,
@@ -115,7 +125,8 @@ def _annotated_mesh(ax, values: np.ma.MaskedArray, cmap: str, *, vmax: float,
                 fontweight=fontweight, color="#262626" if luminance > 0.408 else "white")
 
 
-def follow_through_bars(follow: pd.DataFrame, *, title: str, source: str) -> Figure:
+def follow_through_bars(follow: pd.DataFrame, *, title: str, source: str,
+                        row_labels: Mapping[str, str] | None = None) -> Figure:
     """Stacked bars of pledge status per priority, with the stale count written beside."""
     frame = follow.set_index("priority_id")
     statuses = [s for s in STATUS_COLORS if s in frame.columns]
@@ -131,7 +142,7 @@ def follow_through_bars(follow: pd.DataFrame, *, title: str, source: str) -> Fig
         if stale:
             ax.text(total + 0.2, k, f"{int(stale)} stale", va="center", fontsize=8,
                     color=COUNTRY_COLOR)
-    ax.set_yticks(y, [("all pledges" if str(i).startswith("ALL") else i) for i in frame.index])
+    ax.set_yticks(y, _row_names(frame.index, {"ALL": "all pledges", **(row_labels or {})}))
     ax.invert_yaxis()
     ax.set_xlim(0, max(1.0, float(left.max())) * 1.15)  # room for the stale counts
     ax.set_xlabel("pledges reaching the country")

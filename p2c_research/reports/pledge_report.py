@@ -1018,7 +1018,7 @@ def _regional_map(report: PledgeGapReport, geo: Any, overall: pd.DataFrame, src:
 
     def build() -> Figure:
         fig = maps.choropleth(geo, values, title=room, legend_title="gap index (quintiles in region)",
-                              scheme="Quantiles", fmt="{:.0f}", source=src, region=region,
+                              scheme="Quantiles", source=src, region=region,
                               note=note)
         fig.axes[0].set_title("", loc="left")
         title_text(fig.axes[0], room, color=(0, 0, 0, 0))
@@ -1050,7 +1050,7 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure 
         "map_pledge_usd_pc": dict(
             values=overall["usd_per_capita"], title=figure_title("Pledge USD allocated per person, all pledges",
                                                            synthetic),
-            legend_title="USD per person (quintiles)", fmt="{:,.2f}", cmap="Blues"),
+            legend_title="USD per person (quintiles)", cmap="Blues"),
         "map_need": dict(
             # Need rests on indicator data alone, so it carries no pledge label.
             values=overall["need"], title="Need: distance to 100 plus under-performance",
@@ -1058,7 +1058,7 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure 
         "map_gap_index": dict(
             values=overall["gap_index"],
             title=figure_title("Gap index: high need, thin pledge support", synthetic),
-            legend_title="gap index 0-100 (quintiles)", fmt="{:.0f}"),
+            legend_title="gap index 0-100 (quintiles)"),
     }
     for key, kw in world_choropleths.items():
         def build(kw=kw) -> Figure:
@@ -1076,11 +1076,13 @@ def _draw_figures(report: PledgeGapReport, ctx: RunContext) -> dict[str, Figure 
     figs["pledge_matrix"] = pf.matrix_heatmap(
         report.tables["priority_pledge_matrix"],
         title=figure_title(f"{name}: pledges per strategic priority, by pillar and stakeholder",
-                           synthetic), source=chart_src)
+                           synthetic), source=chart_src,
+        row_labels={**_PRIORITY_ROWS, **report.priority_titles})
     figs["follow_through"] = pf.follow_through_bars(
         report.tables["follow_through"],
         title=figure_title(f"{name}: implementation status of pledges, by priority "
-                           f"(as of {report.as_of.isoformat()})", synthetic), source=chart_src)
+                           f"(as of {report.as_of.isoformat()})", synthetic), source=chart_src,
+        row_labels={**_PRIORITY_ROWS, **report.priority_titles})
     figs["need_vs_support"] = pf.need_support_scatter_layered(
         overall.reset_index(), highlight=iso3,
         title=figure_title("Need against pledge support, every economy", synthetic),
