@@ -158,7 +158,7 @@ def _safe(compute) -> str:
     """The header must never fail an export: a fact that cannot be read is left out."""
     try:
         return compute()
-    except Exception:  # noqa: BLE001 - any failure only drops one line of the header
+    except Exception:  # any failure only drops one line of the header
         return ""
 
 
@@ -173,7 +173,7 @@ def _country_facts(country: str, params_file: str, data: str) -> tuple[str, str,
 
         params = load_params(country, params_file or None)
         selection = selection_for(data, params.data.choice, params.data.itu)
-    except Exception:  # noqa: BLE001 - the notebook ran, so this only drops header lines
+    except Exception:  # the notebook ran, so this only drops header lines
         return "", "", stems
     wanted = {Path(NOTEBOOKS[n]).stem for n in params.output.notebooks if n in NOTEBOOKS}
     return (_safe(lambda: data_vintage(selection)), params.fingerprint(),
@@ -219,7 +219,7 @@ def _built_date(paths: Any) -> str:
     for path in paths:
         try:
             when = str(read_provenance(path).get("retrieved_at", ""))[:10]
-        except Exception:  # noqa: BLE001 - a damaged sidecar only drops the date
+        except Exception:  # a damaged sidecar only drops the date
             when = ""
         if when:
             dates.append(when)
