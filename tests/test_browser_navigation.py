@@ -21,8 +21,8 @@ REPORTS = ("01_landscape", "02_benchmarking", "03_pledge_gap_map")
 
 @pytest.mark.parametrize("report", REPORTS)
 def test_titles_contents_and_links_of_every_partner_report(browser, partner_outputs, report):  # noqa: F811
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
     for code, name in PARTNERS.items():
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
         errors = _watch_console(page)
         page.goto((partner_outputs / code / f"{report}.html").as_uri())
         assert page.title() == f"{name} — {PAGE_TITLES[report]} — p2c-research"
@@ -39,7 +39,7 @@ def test_titles_contents_and_links_of_every_partner_report(browser, partner_outp
             assert (partner_outputs / code / href).resolve().is_file(), (code, href)
         page.click("header.p2c-chrome >> text=All countries")
         assert page.url.endswith("/index.html")
-    page.close()
+        page.close()
 
 
 def test_index_links_every_partner_report_and_the_portfolio(browser, partner_outputs):  # noqa: F811
