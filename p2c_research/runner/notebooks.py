@@ -187,7 +187,7 @@ def to_html(executed: Path | NotebookNode, *, shortcut: bool = True,
         nb = nbformat.read(str(executed), as_version=4)
     nb.metadata.pop("widgets", None)  # widget state needs a CDN manager; reports are static
     stable_cell_ids(nb)
-    info = page or page_info(nb)
+    info = page or page_info(nb, {n: Path(NOTEBOOKS[n]).stem for n in available_notebooks()})
     if info is not None:
         nb.metadata["title"] = info.title
     body, _ = _exporter(shortcut).from_notebook_node(nb)

@@ -128,8 +128,11 @@ def page_file(stem: str) -> str:
 
 
 # --------------------------------------------------------------------------- page info
-def page_info(nb: Any, *, now: datetime | None = None) -> PageInfo | None:
+def page_info(nb: Any, reports: dict[str, str], *, now: datetime | None = None) -> PageInfo | None:
     """The chrome of an executed notebook, from papermill's metadata; None for other notebooks.
+
+    ``reports`` maps each country report's name (as in ``params.output.notebooks``)
+    to its notebook's file stem, in report order: the pages the header links.
 
     papermill records the notebook it ran (``input_path``) and the parameters
     it injected; the country, the params file and the data choice among them
@@ -145,7 +148,8 @@ def page_info(nb: Any, *, now: datetime | None = None) -> PageInfo | None:
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     if country and stem not in CROSS_COUNTRY_PAGES:
         vintage, params_fp, siblings = _country_facts(
-            country, str(parameters.get("params_file") or ""), str(parameters.get("data") or "auto"))
+            country, str(parameters.get("params_file") or ""), str(parameters.get("data") or "auto"),
+            reports)
         return PageInfo(notebook=stem, country=country, data_vintage=vintage,
                         params_fingerprint=params_fp, siblings=siblings, generated_at=stamp)
     vintage = ""
@@ -162,11 +166,10 @@ def _safe(compute) -> str:
         return ""
 
 
-def _country_facts(country: str, params_file: str, data: str) -> tuple[str, str, tuple[str, ...]]:
+def _country_facts(country: str, params_file: str, data: str,
+                   reports: dict[str, str]) -> tuple[str, str, tuple[str, ...]]:
     """(data vintage, params fingerprint, the country's report pages) as the runner sees them."""
-    from p2c_research.runner.notebooks import NOTEBOOKS, available_notebooks
-
-    stems = tuple(Path(NOTEBOOKS[n]).stem for n in available_notebooks())
+    stems = tuple(reports.values())
     try:
         from p2c_research.datasets import selection_for
         from p2c_research.params import load_params
@@ -175,7 +178,7 @@ def _country_facts(country: str, params_file: str, data: str) -> tuple[str, str,
         selection = selection_for(data, params.data.choice, params.data.itu)
     except Exception:  # the notebook ran, so this only drops header lines
         return "", "", stems
-    wanted = {Path(NOTEBOOKS[n]).stem for n in params.output.notebooks if n in NOTEBOOKS}
+    wanted = {reports[n] for n in params.output.notebooks if n in reports}
     return (_safe(lambda: data_vintage(selection)), params.fingerprint(),
             tuple(s for s in stems if s in wanted))
 
