@@ -19,8 +19,9 @@ from p2c_research.runner.page_chrome import CROSS_COUNTRY_PAGES
 
 WIDTH = 1300
 #: Pixels of page captured (chromium's window height): a report's header,
-#: contents and first sections, the whole index of the four partners.
+#: contents and first sections; the index of the four partners fits in less.
 HEIGHT = 4000
+INDEX_HEIGHT = 1600
 #: Seconds one page may take to render before the capture is abandoned.
 TIMEOUT = 120.0
 
@@ -63,7 +64,9 @@ def take_screenshots(out: Path, country: str = "KHM", *, height: int = HEIGHT) -
         png = folder / name
         cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               f"--screenshot={png}", f"--window-size={WIDTH},{height}", page.as_uri()]
+               f"--screenshot={png}",
+               f"--window-size={WIDTH},{INDEX_HEIGHT if name == 'index.png' else height}",
+               page.as_uri()]
         try:
             subprocess.run(cmd, capture_output=True, timeout=TIMEOUT, check=True)
         except (subprocess.SubprocessError, OSError) as exc:
