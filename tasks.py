@@ -166,6 +166,19 @@ def compare(c, old, new, out=""):
         print(f"{kind}: {path}")
 
 
+@task(help={"out": "the batch's output folder (default: outputs/)",
+            "country": "the country whose three reports are captured (default KHM)"})
+@_user_errors
+def screenshots(c, out="", country="KHM"):
+    """PNGs of a country's three reports, the index and the portfolio page in OUT/screenshots/."""
+    from p2c_research.config import outputs_dir
+    from p2c_research.countries import validate_iso3
+    from p2c_research.runner.screenshots import take_screenshots
+
+    for png in take_screenshots(Path(out) if out else outputs_dir(), validate_iso3(country)):
+        print(png)
+
+
 @task(help={"port": "port for JupyterLab (default 8888)", "no_browser": "do not open a browser"})
 @_user_errors
 def lab(c, port="8888", no_browser=False):
@@ -326,4 +339,4 @@ def docs_indicators(c):
 data_ns = Collection("data", sample, fetch, build, diff, regions, countries)
 params_ns = Collection("params", params_check)
 docs_ns = Collection("docs", docs_indicators)
-ns = Collection(run, batch, compare, lab, test, data_ns, params_ns, docs_ns)
+ns = Collection(run, batch, compare, screenshots, lab, test, data_ns, params_ns, docs_ns)

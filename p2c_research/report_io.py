@@ -53,6 +53,15 @@ def country_output_dir(out_dir: Path | str, iso3: str) -> Path:
     return path
 
 
+def output_relative(path: Path | str) -> str:
+    """A file written here as a reader of any copy of the outputs finds it: ``<ISO3>/tables/x.csv``.
+
+    Every country output is ``OUT/<ISO3>/<kind>/<file>`` (:func:`save_table`,
+    :func:`save_figure`), so the last three parts name it within the output folder.
+    """
+    return "/".join(Path(path).parts[-3:])
+
+
 def save_table(frame: pd.DataFrame, out_dir: Path | str, iso3: str, name: str) -> Path:
     """Write ``OUT/<ISO3>/tables/<name>.csv`` atomically, spreadsheet formulas made inert."""
     return write_csv(frame, country_output_dir(out_dir, iso3) / "tables" / f"{name}.csv")

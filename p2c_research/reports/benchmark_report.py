@@ -47,7 +47,7 @@ from p2c_research.figures.benchmark import (
 from p2c_research.figures.theme import PILLAR_COLORS
 from p2c_research.labels import label
 from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
-from p2c_research.report_io import RenderedImage, save_figure, save_table
+from p2c_research.report_io import RenderedImage, output_relative, save_figure, save_table
 from p2c_research.reports.tables import HtmlTable, collapsed_list, render_table
 from p2c_research.textfmt import sig
 
@@ -388,7 +388,7 @@ class BenchmarkReport:
 
     def files_markdown(self, paths: dict[str, Path]) -> str:
         lines = ["**Files written:**", ""]
-        lines += [f"- {md_code(p)}" for p in paths.values()]
+        lines += [f"- {md_code(output_relative(p))}" for p in paths.values()]
         return "\n".join(lines)
 
 

@@ -72,6 +72,7 @@ from p2c_research.render.layers import frame_digest, render_layered
 from p2c_research.report_io import (
     RenderedImage,
     country_output_dir,
+    output_relative,
     save_figure,
     save_table,
     saved_image,
@@ -1112,7 +1113,7 @@ def images(paths: dict[str, Path], *names: str) -> list:
 def outputs_markdown(tables: dict[str, Path], figures: dict[str, Path]) -> str:
     """A list of the files written, for the last cell of the notebook."""
     lines = ["### Files written", ""]
-    lines += [f"- {md_code(p)}" for p in [*tables.values(), *figures.values()]]
+    lines += [f"- {md_code(output_relative(p))}" for p in [*tables.values(), *figures.values()]]
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ from p2c_research.runner.notebooks import (
     NOTEBOOKS,
     available_notebooks,
     notebook_path,
+    portable,
     to_html,
     validate_parameters,
 )
@@ -141,6 +142,7 @@ def execute_one(
         executed = _execute(src, running, parameters, kernel, engine)
         html = to_html(executed)
         atomic_write_text(country_dir / f"{stem}.html", html)
+        _save_portable(executed, running, out_dir, country_dir / f"{stem}.ipynb")
         os.replace(running, country_dir / f"{stem}.ipynb")
         with contextlib.suppress(FileNotFoundError):
             (country_dir / f"{stem}.failed.ipynb").unlink()
@@ -188,6 +190,13 @@ def _execute(src: Path, running: Path, parameters: dict[str, Any], kernel: str,
             str(src), str(running), parameters=parameters, kernel_name=kernel,
             cwd=str(src.parent), progress_bar=False, log_output=False,
         )
+
+
+def _save_portable(executed: Any, running: Path, out_dir: Path, saved_as: Path) -> None:
+    """Rewrite papermill's copy without the machine's paths (:func:`notebooks.portable`)."""
+    import nbformat
+
+    nbformat.write(portable(executed, out_dir, saved_as), str(running))
 
 
 def _describe(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from p2c_research.escaping import html_text, relative_href
 from p2c_research.report_io import percentile_text
 from p2c_research.runner.manifest import output_lock, read_manifest
 from p2c_research.runner.notebooks import NOTEBOOKS, REPORT_TITLES
+from p2c_research.runner.page_chrome import CROSS_COUNTRY_PAGES, report_title
 from p2c_research.store import atomic_write_text
 
 PILLARS = ("ACCESS", "ADOPTION", "VALUE_CREATION")
@@ -30,9 +31,18 @@ table{border-collapse:collapse;margin-top:1rem} th,td{border-bottom:1px solid #d
 padding:.4rem .6rem;text-align:left;vertical-align:middle} th{background:#f4f4f4}
 td.num{text-align:right;font-variant-numeric:tabular-nums} .fail{color:#b00020;font-weight:600}
 .flag{display:inline-block;background:#fde2e1;color:#8a1c14;border-radius:3px;padding:0 .3rem;
-margin:.1rem;font-size:.85em} .ok{color:#1b5e20} img.wheel{height:130px;width:auto;max-width:240px;object-fit:contain}
+margin:.1rem;font-size:.85em} .ok{color:#1b5e20}
+img.wheel{height:220px;width:auto;max-width:300px;object-fit:contain;cursor:zoom-in}
 .insufficient{color:#888;font-style:italic}
+.portfolio{font-size:1.1em;margin:.8rem 0}
+.lightbox{display:none} .lightbox:target{display:flex;position:fixed;inset:0;z-index:10;
+background:rgba(0,0,0,.82);align-items:center;justify-content:center}
+.lightbox img{max-width:94vw;max-height:94vh;background:#fff;border-radius:4px;cursor:zoom-out}
 """
+#: Pages across countries the index links when the batch wrote them (file -> link text).
+CROSS_COUNTRY_LINKS: dict[str, str] = {
+    page_file: f"{report_title(stem)}: every country of the batch side by side"
+    for stem, page_file in CROSS_COUNTRY_PAGES.items()}
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
@@ -103,6 +113,35 @@ def _href(path: object) -> str:
         return ""
 
 
+def _wheel_cell(code: str, name: str, country_dir: Path | None) -> str:
+    """The country's wheel, legible in the table; a click shows it full size over the page.
+
+    The full-size view is a CSS ``:target`` overlay (no script): the thumbnail
+    links to ``#wheel-<ISO3>``, the overlay links back to the table.
+    """
+    if country_dir is None:
+        return ""
+    figures = country_dir / "figures"
+    thumb = next((f for f in ("wheel_small.png", "wheel.png") if (figures / f).exists()), None)
+    if thumb is None:
+        return ""
+    full = "wheel.png" if (figures / "wheel.png").exists() else thumb
+    alt = f"Digital Transformation Wheel of {html_text(name)}"
+    target = f"wheel-{html_text(code)}"
+    return (f'<a href="#{target}" title="Show the wheel full size"><img class="wheel" alt="{alt}" '
+            f'src="{relative_href(f"{code}/figures/{thumb}")}"></a>'
+            f'<div class="lightbox" id="{target}"><a href="#countries" title="Close">'
+            f'<img loading="lazy" alt="{alt} (full size)" '
+            f'src="{relative_href(f"{code}/figures/{full}")}"></a></div>')
+
+
+def _cross_country_links(out: Path) -> str:
+    """Links to the pages across countries (the portfolio) that exist in the folder."""
+    links = [f'<p class="portfolio"><a href="{relative_href(page)}">{html_text(text)}</a></p>'
+             for page, text in CROSS_COUNTRY_LINKS.items() if (out / page).exists()]
+    return "\n".join(links)
+
+
 def write_index(out: Path) -> Path:
     """Write ``OUT/index.html`` from the manifest and the country tables.
 
@@ -138,13 +177,7 @@ def _write_index(out: Path) -> Path:
                 partial = _href(e.get("ipynb"))
                 extra = f' (<a href="{partial}">partial notebook</a>)' if partial else ""
                 links.append(f'<span class="fail">{title}: failed</span>{extra}')
-        wheel = ""
-        for fname in ("wheel_small.png", "wheel.png"):
-            if country_dir is not None and (country_dir / "figures" / fname).exists():
-                wheel = (f'<a href="{code}/figures/wheel.png"><img class="wheel" '
-                         f'alt="Digital Transformation Wheel of {html_text(name)}" '
-                         f'src="{code}/figures/{fname}"></a>')
-                break
+        wheel = _wheel_cell(code, name, country_dir)
         pillar_cells = _pillar_cells(country_dir) if country_dir is not None else \
             ['<td class="num insufficient">n/a</td>'] * 3
         flag_html = "".join(f'<span class="flag">{html_text(f)}</span>'
@@ -162,7 +195,7 @@ def _write_index(out: Path) -> Path:
                         f"{html_text(err[:300])}</li>" for c, n, err in failures)
         fail_html = f'<h2 class="fail">Failures ({len(failures)})</h2><ul>{items}</ul>'
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>p2c-research reports</title>
+<html lang="en"><head><meta charset="utf-8"><title>Country reports — p2c-research</title>
 <style>{CSS}</style></head><body>
 <h1>p2c-research: country reports</h1>
 <p class="note">{html_text(data.get("description", ""))}</p>
@@ -172,8 +205,9 @@ catalog goalposts (see each landscape report); "insufficient data" means indicat
 below the threshold. Percentiles rank the country within its headline peer set (by default its ITU-D region;
 the World Bank region for an economy that is not an ITU member); "too few peers (n)" means fewer
 peers than the minimum have a score. Full provenance: <a href="manifest.json">manifest.json</a>.</p>
+{_cross_country_links(out)}
 {fail_html}
-<table><thead><tr><th>Country</th><th>Headline peers</th><th>Wheel</th><th>Access</th><th>Adoption</th>
+<table id="countries"><thead><tr><th>Country</th><th>Headline peers</th><th>Wheel</th><th>Access</th><th>Adoption</th>
 <th>Value creation</th><th>Flags</th><th>Reports</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 </body></html>

@@ -101,13 +101,27 @@ def read_manifest(out: Path) -> dict[str, Any]:
         return {}
 
 
+def repository_path(path: str | Path) -> str:
+    """A data file as the manifest names it: relative to the repository (``data/sample/panel.parquet``).
+
+    A file outside the repository (data under ``P2C_DATA`` elsewhere) is named
+    by its last two parts, folder and file: the manifest is shared with the
+    outputs and carries no path of the machine that built them.
+    """
+    resolved = Path(path).resolve()
+    root = project_root().resolve()
+    if resolved.is_relative_to(root):
+        return resolved.relative_to(root).as_posix()
+    return "/".join(resolved.parts[-2:])
+
+
 def manifest_header(selection: DataSelection) -> dict[str, Any]:
     """What every manifest write of one batch shares: commit, versions, data files.
 
     Computed once per batch (hashing the data files and asking git take
     longer than writing the manifest), then passed to :func:`write_manifest`.
     """
-    files = selection.file_hashes()
+    files = {repository_path(p): digest for p, digest in selection.file_hashes().items()}
     return {
         "git_commit": git_commit(),
         "package_versions": package_versions(),

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from p2c_research.config import RESOURCES_DIR, notebooks_dir
+from p2c_research.config import RESOURCES_DIR, notebooks_dir, project_root
 from p2c_research.errors import P2CError
+from p2c_research.runner.page_chrome import (
+    PageInfo,
+    decorate,
+    page_info,
+    report_title,
+    stable_cell_ids,
+    stable_ids,
+)
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -19,11 +28,8 @@ NOTEBOOKS: dict[str, str] = {
     "benchmarking": "02_benchmarking.ipynb",
     "pledge_gap_map": "03_pledge_gap_map.ipynb",
 }
-REPORT_TITLES: dict[str, str] = {
-    "landscape": "Landscape (360 diagnostic)",
-    "benchmarking": "Benchmarking regressions",
-    "pledge_gap_map": "Pledge gap maps",
-}
+#: The report's name in page titles, headers and the index (one map: page_chrome.PAGE_TITLES).
+REPORT_TITLES: dict[str, str] = {name: report_title(Path(nb).stem) for name, nb in NOTEBOOKS.items()}
 
 
 def notebook_path(name: str) -> Path:
@@ -162,11 +168,16 @@ def _exporter(shortcut: bool = True):
     return _configure(ReportHTMLExporter(**template))
 
 
-def to_html(executed: Path | NotebookNode, *, shortcut: bool = True) -> str:
+def to_html(executed: Path | NotebookNode, *, shortcut: bool = True,
+            page: PageInfo | None = None) -> str:
     """Self-contained HTML with the code hidden and images embedded (nbconvert).
 
     Takes the executed notebook's path or, to skip reading it back, its node.
-    ``shortcut=False`` forces nbconvert's stock exporter.
+    ``shortcut=False`` forces nbconvert's stock exporter. A notebook papermill
+    ran gets its page chrome (:mod:`~p2c_research.runner.page_chrome`: title,
+    header with links, table of contents), described by ``page`` or else read
+    from papermill's metadata; the random ids of the export are made stable, so
+    two runs on the same data give the same page apart from its "Generated" line.
     """
     import nbformat
 
@@ -175,5 +186,56 @@ def to_html(executed: Path | NotebookNode, *, shortcut: bool = True) -> str:
     else:
         nb = nbformat.read(str(executed), as_version=4)
     nb.metadata.pop("widgets", None)  # widget state needs a CDN manager; reports are static
+    stable_cell_ids(nb)
+    info = page or page_info(nb, {n: Path(NOTEBOOKS[n]).stem for n in available_notebooks()})
+    if info is not None:
+        nb.metadata["title"] = info.title
     body, _ = _exporter(shortcut).from_notebook_node(nb)
-    return body
+    body = stable_ids(body)
+    return decorate(body, info) if info is not None else body
+
+
+def portable(nb: NotebookNode, out_dir: Path, saved_as: Path) -> NotebookNode:
+    """The executed notebook as it is saved beside its report: no path of this machine in it.
+
+    papermill records absolute paths (the notebook it ran, the copy it wrote,
+    the ``out_dir`` parameter) in the metadata and in the injected parameters
+    cell. In the saved copy they become paths a reader of any copy of the
+    outputs can use: the source notebook relative to the repository
+    (``notebooks/01_landscape.ipynb``), the copy relative to the output folder
+    (``KHM/01_landscape.ipynb``), and ``out_dir`` relative to the saved
+    notebook's folder (``..``), which is where JupyterLab runs it from. The
+    injected cell is also given a fixed id (:func:`page_chrome.stable_cell_ids`).
+    Changes ``nb`` in place and returns it.
+    """
+    out_dir, saved_as = Path(out_dir).resolve(), Path(saved_as).resolve()
+    saved_dir = saved_as.parent
+    stable_cell_ids(nb)
+    meta = nb.metadata.get("papermill")
+    if not meta:
+        return nb
+    replacements: dict[str, str] = {}
+    if meta.get("input_path"):
+        meta["input_path"] = _portable_path(Path(meta["input_path"]), out_dir)
+    if meta.get("output_path"):  # papermill wrote a temporary copy; this is where it is kept
+        meta["output_path"] = _portable_path(saved_as, out_dir)
+    params = meta.get("parameters") or {}
+    for key, value in params.items():
+        if isinstance(value, str) and Path(value).is_absolute():
+            new = (os.path.relpath(Path(value).resolve(), saved_dir)
+                   if Path(value).resolve() == out_dir else _portable_path(Path(value), out_dir))
+            params[key] = replacements.setdefault(value, new)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            for old, new in replacements.items():
+                cell.source = cell.source.replace(f'"{old}"', f'"{new}"')
+    return nb
+
+
+def _portable_path(path: Path, out_dir: Path) -> str:
+    """``path`` relative to the output folder, else to the repository, else its file name."""
+    resolved = path.resolve()
+    for base in (out_dir, project_root()):
+        if resolved.is_relative_to(base):
+            return resolved.relative_to(base).as_posix()
+    return resolved.name

@@ -16,13 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from p2c_research.config import notebooks_dir
-from p2c_research.runner.execute import VALIDATOR_ENV, NotebookStatus, _describe, _execute
+from p2c_research.runner.execute import (
+    VALIDATOR_ENV,
+    NotebookStatus,
+    _describe,
+    _execute,
+    _save_portable,
+)
 from p2c_research.runner.notebooks import to_html, validate_parameters
 from p2c_research.store import atomic_write_text
 
 NOTEBOOK = "04_portfolio.ipynb"
 NAME = "portfolio"
-PAGE_TITLE = "Portfolio: every country side by side — p2c-research"
 
 
 def portfolio_notebook() -> Path:
@@ -49,8 +54,8 @@ def run_portfolio(out_dir: str | Path, codes: list[str], *, engine: str = "inpro
     try:
         validate_parameters(src, parameters)
         executed = _execute(src, running, parameters, "python3", engine)
-        executed.metadata["title"] = PAGE_TITLE
         atomic_write_text(out / f"{NAME}.html", to_html(executed))
+        _save_portable(executed, running, out, out / f"{NAME}.ipynb")
         os.replace(running, out / f"{NAME}.ipynb")
         with contextlib.suppress(FileNotFoundError):
             (out / f"{NAME}.failed.ipynb").unlink()
