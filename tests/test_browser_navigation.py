@@ -2,7 +2,7 @@
 
 Page titles, the header's links and the table of contents as chromium shows
 them, every link followed offline, and the portfolio link on the index when
-the batch wrote ``portfolio.html``. Skipped when chromium or playwright is missing.
+the batch writes ``portfolio.html``. Skipped when chromium or playwright is missing.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def test_index_links_every_partner_report_and_the_portfolio(browser, partner_out
             assert f"{code}/{report}.html" in hrefs
     files = [h for h in hrefs if not h.startswith("#")]
     assert all((partner_outputs / h).resolve().is_file() for h in files), files
-    has_portfolio = (partner_outputs / "portfolio.html").exists()
-    assert ("portfolio.html" in hrefs) == has_portfolio
+    assert (partner_outputs / "portfolio.html").is_file()
+    assert "portfolio.html" in hrefs
     # A wheel opens full size on click and closes again, without a script.
     page.locator("img.wheel").first.click()
     overlay = page.locator(".lightbox:target img")
@@ -62,10 +62,8 @@ def test_index_links_every_partner_report_and_the_portfolio(browser, partner_out
     page.close()
 
 
-def test_portfolio_page_has_its_title_when_present(browser, partner_outputs):  # noqa: F811
+def test_portfolio_page_has_its_title(browser, partner_outputs):  # noqa: F811
     portfolio = partner_outputs / "portfolio.html"
-    if not portfolio.exists():
-        pytest.skip("this batch writes no portfolio.html (04_portfolio.ipynb not present)")
     page = browser.new_page()
     page.goto(portfolio.as_uri())
     assert page.title() == "Portfolio — p2c-research"

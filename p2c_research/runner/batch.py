@@ -298,6 +298,10 @@ def run_batch(
         written = compare_report.write_comparison(baseline_dir, out)
         print(f"changes since {baseline_dir}: {written['html']}", file=sys.stderr)
     portfolio = _write_portfolio(out, valid, engine)
+    if portfolio is not None and portfolio.status == "ok":
+        from p2c_research.runner.index import write_index
+
+        write_index(out)  # again, now that the index can link the portfolio page
     elapsed = time.perf_counter() - started
     _print_summary(recorder.results, elapsed)
     countries_ok = all(r["status"] in ("ok", "skipped") for r in recorder.results)
