@@ -69,3 +69,33 @@ def test_portfolio_page_has_its_title(browser, partner_outputs):  # noqa: F811
     assert page.title() == "Portfolio — p2c-research"
     assert page.locator("header.p2c-chrome a[href='index.html']").count() == 1
     page.close()
+
+
+def test_no_raw_id_as_a_column_header_in_the_partners_reports(browser, partner_outputs):  # noqa: F811
+    """Every <th> chromium shows in the twelve reports and the portfolio page is a label:
+    never a catalog id, sub-pillar id, priority id or a field name of the written CSVs."""
+    import pandas as pd
+
+    from p2c_research.catalog import load_catalog
+    from p2c_research.labels import is_raw_id
+    from p2c_research.params import load_params
+
+    catalog = load_catalog()
+    ids = set(catalog.ids) | {sp.id for sp in catalog.sub_pillars}
+    pages = [partner_outputs / "portfolio.html"]
+    for code in PARTNERS:
+        pages += [partner_outputs / code / f"{report}.html" for report in REPORTS]
+        ids |= {p.id for p in load_params(code).strategic_priorities.items}
+    fields = {str(c) for csv in partner_outputs.glob("*/tables/*.csv")
+              for c in pd.read_csv(csv, nrows=0).columns}
+    fields -= {"Reports"}  # a field that is its own label
+    page = browser.new_page()
+    seen = 0
+    for path in pages:
+        page.goto(path.as_uri())
+        headers = page.eval_on_selector_all("th", "els => els.map(e => e.textContent.trim())")
+        seen += len(headers)
+        raw = sorted({h for h in headers if h and (is_raw_id(h) or h in ids or h in fields)})
+        assert raw == [], f"{path.relative_to(partner_outputs)}: raw ids as headers: {raw}"
+    page.close()
+    assert seen > 300
