@@ -51,8 +51,9 @@ def _fresh_cache():
 def test_the_cache_is_active_exactly_on_the_verified_matplotlib_versions() -> None:
     minor = ".".join(matplotlib.__version__.split(".")[:2])
     assert (minor in text_cache.VERIFIED_MATPLOTLIB) == text_cache.ACTIVE
+    assert {"3.10": "bitmap", "3.11": "layout"}.get(minor) == text_cache.MODE
     print(f"matplotlib {matplotlib.__version__}: text cache "
-          f"{'active' if text_cache.ACTIVE else 'off (stock rendering)'}")
+          f"{text_cache.MODE + ' path active' if text_cache.ACTIVE else 'off (stock rendering)'}")
     if not text_cache.ACTIVE:
         original = RendererAgg.draw_text
         with text_cache.cached_text():
@@ -68,11 +69,12 @@ def test_cached_renders_are_pixel_identical_to_matplotlib_alone() -> None:
     assert np.array_equal(plain, second)
     if not text_cache.ACTIVE:
         return  # stock rendering on this matplotlib: nothing was cached
-    assert misses["bitmap_misses"] >= 8 and misses["metrics_misses"] >= 8
+    drawn = "bitmap" if text_cache.MODE == "bitmap" else "layout"
+    assert misses[f"{drawn}_misses"] >= 8 and misses["metrics_misses"] >= 8
     # The second figure shaped nothing again (mathtext goes through matplotlib).
-    assert text_cache.stats["bitmap_misses"] == misses["bitmap_misses"]
+    assert text_cache.stats[f"{drawn}_misses"] == misses[f"{drawn}_misses"]
     assert text_cache.stats["metrics_misses"] == misses["metrics_misses"]
-    assert text_cache.stats["bitmap_hits"] >= 8
+    assert text_cache.stats[f"{drawn}_hits"] >= 8
 
 
 def test_a_changed_setting_is_not_served_from_the_cache() -> None:
@@ -99,9 +101,10 @@ def test_matplotlib_is_itself_again_outside_the_block() -> None:
     assert (RendererAgg.get_text_width_height_descent, RendererAgg.draw_text) == original
     _render(_figure(), cached=False)
     assert text_cache.stats["bitmap_misses"] == text_cache.stats["metrics_misses"] == 0
+    assert text_cache.stats["layout_misses"] == 0
 
 
-@pytest.mark.skipif(not text_cache.ACTIVE, reason="text cache off on this matplotlib")
+@pytest.mark.skipif(text_cache.MODE != "bitmap", reason="no whole-string bitmaps on this matplotlib")
 def test_the_bitmaps_kept_stay_within_their_budget(monkeypatch) -> None:
     monkeypatch.setattr(text_cache, "MAX_BITMAP_BYTES", 20_000)
     monkeypatch.setattr(text_cache, "MAX_METRICS", 10)

@@ -16,17 +16,26 @@ because Agg places text at whole pixels. Mathtext and TeX strings go through
 matplotlib's own code. ``tests/test_text_cache.py`` compares renders pixel for
 pixel with and without the cache.
 
-**Fenced to the versions it was checked on.** The bitmap path repeats the last
-steps of ``RendererAgg.draw_text`` through private calls (``_prepare_font``,
-``_renderer``), as matplotlib 3.10 writes them. The cache is therefore active
-only on the matplotlib minor versions in :data:`VERIFIED_MATPLOTLIB`, whose
-pixel test passed; on any other version (3.11 draws text differently)
-:func:`cached_text` does nothing and matplotlib renders as it always does.
+**Fenced to the versions it was checked on.** Measurements are memoised
+around matplotlib's own ``get_text_width_height_descent``; drawing repeats
+steps of ``RendererAgg.draw_text`` through private calls, and matplotlib 3.10
+and 3.11 draw text differently:
 
-Measured: two processes side by side over the same 20 countries (after four
-of warm-up), with and without the cache: 4.15 against 4.91 s of CPU per
-country, a peak of 810 against 777 MiB; all 456 figures identical pixel for
-pixel. Within a batch, about 80% of the labels are found in the cache.
+- 3.10 rasterises a whole string into one bitmap (``set_text``,
+  ``draw_glyphs_to_bitmap``), which is kept and pasted;
+- 3.11 shapes the string (``FT2Font._layout``) and renders each glyph at its
+  sub-pixel position, so a string's bitmap depends on where it is drawn: only
+  the shaping (glyph indices and offsets, which do not) is kept, and the
+  glyphs are rendered by matplotlib's own ``_draw_text_glyphs_and_boxes``.
+
+Each path is active only on the minor versions in :data:`VERIFIED_MATPLOTLIB`
+whose pixel test passed; on any other version :func:`cached_text` does
+nothing and matplotlib renders as it always does.
+
+Measured with ``benchmarks/report_cpu.py --compare text-cache`` (two
+processes side by side, six countries after two of warm-up): on matplotlib
+3.10, 3.74 against 4.11 s of CPU per country; on 3.11, 7.61 against 8.41 s
+(1.11x). The pixel tests (``tests/test_text_cache.py``) pass on both.
 """
 
 from __future__ import annotations
@@ -45,22 +54,35 @@ from matplotlib.font_manager import FontProperties, fontManager
 
 #: matplotlib minor versions whose ``RendererAgg.draw_text`` the bitmap path repeats and
 #: whose pixel test (``tests/test_text_cache.py``) passed.
-VERIFIED_MATPLOTLIB: tuple[str, ...] = ("3.10",)
+VERIFIED_MATPLOTLIB: tuple[str, ...] = ("3.10", "3.11")
+
+#: The drawing path of this matplotlib: "bitmap" (3.10), "layout" (3.11) or None.
+MODE: str | None = None
 
 
-def _supported() -> bool:
-    """True on a verified matplotlib with the private pieces the bitmap path calls."""
-    if ".".join(mpl.__version__.split(".")[:2]) not in VERIFIED_MATPLOTLIB:
-        return False
+def _mode() -> str | None:
+    """The drawing path for this matplotlib, None where it is not verified or a private
+    piece it calls is missing."""
+    minor = ".".join(mpl.__version__.split(".")[:2])
+    if minor not in VERIFIED_MATPLOTLIB:
+        return None
     try:
         from matplotlib.backends import backend_agg
     except ImportError:  # pragma: no cover
-        return False
-    return hasattr(backend_agg, "get_hinting_flag") and hasattr(RendererAgg, "_prepare_font")
+        return None
+    if not (hasattr(backend_agg, "get_hinting_flag") and hasattr(RendererAgg, "_prepare_font")):
+        return None
+    if minor == "3.10":
+        return "bitmap"
+    if hasattr(RendererAgg, "_draw_text_glyphs_and_boxes"):
+        return "layout"
+    return None
 
+
+MODE = _mode()
 
 #: Whether :func:`cached_text` does anything in this process (see the module docstring).
-ACTIVE = _supported()
+ACTIVE = MODE is not None
 
 #: Measurements kept (a key and three floats each). Over twelve countries a
 #: country's reports measured about 640 labels, about 120 of them new.
@@ -74,9 +96,12 @@ _ORIGINAL_DRAW_TEXT = RendererAgg.draw_text
 
 _metrics: OrderedDict[tuple, tuple[float, float, float]] = OrderedDict()
 _bitmaps: OrderedDict[tuple, tuple[np.ndarray, float, float, float]] = OrderedDict()
+#: Shaped strings (matplotlib 3.11): glyphs and their offsets, a few dozen bytes a string.
+_layouts: OrderedDict[tuple, tuple[tuple[Any, int, float, float], ...]] = OrderedDict()
 _state = {"depth": 0, "bitmap_bytes": 0}
 _lock = threading.RLock()
-stats = {"metrics_hits": 0, "metrics_misses": 0, "bitmap_hits": 0, "bitmap_misses": 0}
+stats = {"metrics_hits": 0, "metrics_misses": 0, "bitmap_hits": 0, "bitmap_misses": 0,
+         "layout_hits": 0, "layout_misses": 0}
 
 
 def _key(text: str, prop: FontProperties, dpi: float) -> tuple:
@@ -149,6 +174,36 @@ def _draw_text(self: RendererAgg, gc: Any, x: float, y: float, s: str, prop: Fon
     self._renderer.draw_text_image(image, x, y + 1, angle, gc)
 
 
+def _draw_text_layout(self: RendererAgg, gc: Any, x: float, y: float, s: str,
+                      prop: FontProperties, angle: float, ismath: Any = False,
+                      mtext: Any = None) -> None:
+    """``RendererAgg.draw_text`` of matplotlib 3.11 with the string's shaping kept."""
+    if ismath:
+        return _ORIGINAL_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath, mtext)
+    features = mtext.get_fontfeatures() if mtext is not None else None
+    language = mtext.get_language() if mtext is not None else None
+    key = (_key(s, prop, self.dpi), features, language)
+    items = _lookup(_layouts, key, "layout_hits")
+    if items is None:
+        from matplotlib.backends.backend_agg import get_hinting_flag
+
+        font = self._prepare_font(prop)
+        items = tuple((item.ft_object, item.glyph_index, item.x, item.y)
+                      for item in font._layout(s, flags=get_hinting_flag(),
+                                               features=features, language=language))
+        with _lock:
+            stats["layout_misses"] += 1
+            _layouts[(_kept(key[0]), *key[1:])] = items
+            while len(_layouts) > MAX_METRICS:
+                _layouts.popitem(last=False)
+    size = prop.get_size_in_points()
+    self._draw_text_glyphs_and_boxes(
+        gc, x, y, angle,
+        ((ft_object, size, glyph_index, 0, 1, dx, dy)
+         for ft_object, glyph_index, dx, dy in items),
+        [])
+
+
 @contextmanager
 def cached_text() -> Iterator[None]:
     """Measure and rasterise text through the process-wide cache inside this block.
@@ -163,7 +218,7 @@ def cached_text() -> Iterator[None]:
     with _lock:
         if _state["depth"] == 0:
             RendererAgg.get_text_width_height_descent = _text_width_height_descent
-            RendererAgg.draw_text = _draw_text
+            RendererAgg.draw_text = _draw_text if MODE == "bitmap" else _draw_text_layout
         _state["depth"] += 1
     try:
         yield
@@ -180,6 +235,7 @@ def clear() -> None:
     with _lock:
         _metrics.clear()
         _bitmaps.clear()
+        _layouts.clear()
         _state["bitmap_bytes"] = 0
         for name in stats:
             stats[name] = 0
