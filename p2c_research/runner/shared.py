@@ -2,8 +2,8 @@
 
 :func:`p2c_research.steps.precompute` fills the on-disk cache (the screened
 panel, every economy's scores, every indicator's fits) for the default
-parameters, and the pledge report's allocation step allocates every pledge.
-Workers then read the cache instead of recomputing the world per country; a
+parameters, and the pledge report's allocation step
+(:mod:`~p2c_research.reports.pledge_world`) allocates every pledge. Workers then read the cache instead of recomputing the world per country; a
 country whose params change an option computes (and caches) its own variant.
 """
 
@@ -14,7 +14,7 @@ import time
 from p2c_research import steps
 from p2c_research.catalog import load_catalog
 from p2c_research.datasets import DataSelection
-from p2c_research.reports import pledge_report
+from p2c_research.reports import pledge_world
 
 
 def precompute_shared(selection: DataSelection, reference_country: str = "KHM") -> dict[str, float]:
@@ -24,6 +24,6 @@ def precompute_shared(selection: DataSelection, reference_country: str = "KHM") 
     params = load_params(reference_country, params_file=default_params_path())
     timings = steps.precompute(selection, load_catalog(), params)
     t0 = time.perf_counter()
-    pledge_report.precompute(selection, params)
+    pledge_world.precompute(selection, params)
     timings["pledge_allocation"] = round(time.perf_counter() - t0, 2)
     return timings
