@@ -98,11 +98,11 @@ def members(group: Any) -> Iterator[tuple[str, Any]]:
 
 
 def member_names(group: Any) -> list[str]:
-    """The names :func:`members` reads, without computing them."""
+    """The names :func:`members` reads, without computing them (``group`` may be the class)."""
     if is_dataclass(group):
         return [f.name for f in fields(group)]
     names: list[str] = []
-    for cls in reversed(type(group).__mro__):
+    for cls in reversed((group if isinstance(group, type) else type(group)).__mro__):
         for name, attr in vars(cls).items():
             if (isinstance(attr, property | cached_property) and not name.startswith("_")
                     and name not in names):

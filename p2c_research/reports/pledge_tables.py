@@ -62,10 +62,6 @@ CAPTIONS: dict[str, str] = {
                               "maps).",
     "unresolved_targets": "Pledge targets that are neither economies nor known regions.",
 }
-TABLE_NAMES = ("pledge_gaps", "action_plan", "action_plan_indicators", "priority_pledge_matrix",
-               "priority_totals", "follow_through", "league_table", "unmatched_pledges",
-               "stale_pledges", "pledges_reaching", "small_states_not_drawn",
-               "unresolved_targets")
 #: Columns holding verdicts drawn from pledges (labelled illustrative on screen).
 VERDICT_COLUMNS = ("flag", "step")
 
