@@ -3,8 +3,9 @@
 :func:`p2c_research.steps.precompute` fills the on-disk cache (the screened
 panel, every economy's scores, every indicator's fits) for the default
 parameters, and the pledge report's allocation step
-(:mod:`~p2c_research.reports.pledge_world`) allocates every pledge. Workers then read the cache instead of recomputing the world per country; a
-country whose params change an option computes (and caches) its own variant.
+(:mod:`~p2c_research.reports.pledge_world`) allocates every pledge. Workers
+then read the cache instead of recomputing the world per country; a country
+whose params change an option computes (and caches) its own variant.
 """
 
 from __future__ import annotations
