@@ -113,13 +113,13 @@ def render_wheel(ctx: RunContext, state: ExplorerState) -> ViewResult:
 
 def render_scatter(ctx: RunContext, state: ExplorerState) -> ViewResult:
     """The benchmark scatter of the chosen indicator, with the chosen peers highlighted."""
-    from p2c_research.reports.benchmark_report import build_benchmark_report
+    from p2c_research.reports import benchmark_report
 
-    report = build_benchmark_report(ctx)
+    report = benchmark_report.build(ctx)
     peers = resolve_peer_sets(ctx.params).get(state.peer_group, [])
     report.highlight = (state.peer_group, peers)
     fig = report.figure_scatter(state.indicator)
-    table = report.table
+    table = report.tables.benchmark
     data = table[table["indicator"] == state.indicator].copy() if "indicator" in table else table
     return ViewResult(fig, data)
 
@@ -127,9 +127,9 @@ def render_scatter(ctx: RunContext, state: ExplorerState) -> ViewResult:
 def render_map(ctx: RunContext, state: ExplorerState) -> ViewResult:
     """World map of the pledge gap index of the chosen pillar, the country outlined."""
     from p2c_research.figures import maps
-    from p2c_research.reports.pledge_report import build_pledge_report
+    from p2c_research.reports import pledge_report
 
-    report = build_pledge_report(ctx)
+    report = pledge_report.build(ctx)
     world = report.world
     rows = world[(world["level"] == "pillar") & (world["group_id"] == state.pillar)]
     values = rows.set_index("iso3")["gap_index"]

@@ -180,15 +180,15 @@ def test_xlsx_keeps_pledge_text_as_text_and_is_reproducible(tmp_path) -> None:
     """A pledger named "=HYPERLINK(...)" stays text in the workbook; same tables, same bytes."""
     import openpyxl
 
-    from p2c_research.reports.pledge_report import save_action_plan_xlsx
+    from p2c_research.reports.action_plan_xlsx import save_action_plan_xlsx
 
     plan = pd.DataFrame({"priority_id": ["use"], "pledges": ['=HYPERLINK("http://x","y")'],
                          "baseline_value": [50.0], "baseline_year": pd.array([2022], "Int64"),
                          "need": [np.nan]})
     report = SimpleNamespace(iso3="KHM", name="Cambodia", peer_label="peers", synthetic=True,
                              as_of=date(2023, 12, 31),
-                             tables={"action_plan": plan,
-                                     "action_plan_indicators": plan[["priority_id"]]})
+                             tables=SimpleNamespace(action_plan=plan,
+                                                    action_plan_indicators=plan[["priority_id"]]))
     path = save_action_plan_xlsx(report, tmp_path)
     first = path.read_bytes()
     assert save_action_plan_xlsx(report, tmp_path).read_bytes() == first

@@ -202,20 +202,20 @@ def test_few_peers_give_too_few_peers_text_and_many_a_number(catalog, tmp_path):
 @pytest.mark.slow  # builds reports
 def test_landscape_reports_name_the_headline_set(tmp_path, monkeypatch):
     monkeypatch.setenv("P2C_CACHE", str(tmp_path / "cache"))
-    khm = landscape_report.run_country(open_context("KHM", "", "sample", str(tmp_path / "o")))
+    khm = landscape_report.build(open_context("KHM", "", "sample", str(tmp_path / "o")))
     assert khm.ok, khm.error
-    assert khm.tables.peer_set == "Asia & Pacific (ITU-D region)"
-    assert set(khm.tables.pillar_scores["peer_set"]) == {"Asia & Pacific (ITU-D region)"}
-    table = khm.tables.peer_sets_table().set_index("peer_set")
+    assert khm.landscape.peer_set == "Asia & Pacific (ITU-D region)"
+    assert set(khm.landscape.pillar_scores["peer_set"]) == {"Asia & Pacific (ITU-D region)"}
+    table = khm.landscape.peer_sets_table().set_index("peer_set")
     assert table.loc["Asia & Pacific (ITU-D region)", "headline"]
     assert table.loc["Asia & Pacific (ITU-D region)", "n_economies"] == 38
     assert not table.loc["ASEAN members", "headline"]
 
-    pri = landscape_report.run_country(open_context("PRI", "", "sample", str(tmp_path / "o")))
+    pri = landscape_report.build(open_context("PRI", "", "sample", str(tmp_path / "o")))
     assert pri.ok, pri.error
-    assert pri.tables.peer_set == ("Latin America & Caribbean (World Bank region; "
+    assert pri.landscape.peer_set == ("Latin America & Caribbean (World Bank region; "
                                    "Puerto Rico is not an ITU member)")
-    caption = landscape_report.section_parts(pri, "pillars")[0]
+    caption = pri.sections.pillars.parts[0]
     assert "Puerto Rico is not an ITU member" in caption
 
 

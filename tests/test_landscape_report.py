@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 import papermill
 import pytest
+from IPython.display import display
 
 from p2c_research.config import project_root
 from p2c_research.context import open_context
 from p2c_research.reports import landscape_report
+from p2c_research.reports.contract import members
 from p2c_research.store import write_parquet
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_landscape.ipynb"
@@ -44,10 +46,10 @@ def test_country_without_data_gets_a_message_and_empty_tables(tiny_root, tmp_pat
                                                               capsys) -> None:
     out = tmp_path / "out"
     ctx = open_context("KHM", "", "sample", str(out))
-    result = landscape_report.run_country(ctx)
+    result = landscape_report.build(ctx)
     assert not result.ok
     assert "Cambodia (KHM) has no value for any of the" in result.error
-    saved = landscape_report.save(result, ctx)
+    saved = landscape_report.save(result, ctx.out_dir)
     scores = pd.read_csv(out / "KHM" / "tables" / "landscape_scores.csv")
     assert scores.empty
     assert set(SCORES_REQUIRED) <= set(scores.columns)
@@ -56,11 +58,11 @@ def test_country_without_data_gets_a_message_and_empty_tables(tiny_root, tmp_pat
     assert set(PILLARS_REQUIRED) <= set(pillars.columns)
     assert (out / "KHM" / "figures" / "wheel.png").stat().st_size > 1000
     assert saved["wheel.png"] == out / "KHM" / "figures" / "wheel.png"
-    findings = landscape_report.section_parts(result, "findings")
-    assert "No landscape for Cambodia (KHM)" in findings[0]
-    assert "has no value" in findings[0]
-    for section in landscape_report.SECTIONS:  # every section renders, none raises
-        landscape_report.show(result, section)
+    findings = result.sections.findings.markdown()
+    assert "No landscape for Cambodia (KHM)" in findings
+    assert "has no value" in findings
+    for _name, section in members(result.sections):  # every section renders, none raises
+        display(section)
     assert "Traceback" not in capsys.readouterr().out
 
 
@@ -69,18 +71,18 @@ def test_country_without_data_gets_a_message_and_empty_tables(tiny_root, tmp_pat
 def test_sparse_small_island_state_shows_coverage(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("P2C_CACHE", str(tmp_path / "cache"))
     ctx = open_context("TUV", "", "sample", str(tmp_path / "out"))
-    result = landscape_report.run_country(ctx)
+    result = landscape_report.build(ctx)
     assert result.ok, result.error
-    pillars = result.tables.pillar_scores
+    pillars = result.landscape.pillar_scores
     assert len(pillars) == 3
     assert pillars["coverage"].between(0, 1).all()
     assert (~pillars["sufficient"]).any()  # Tuvalu's sample data cannot fill every pillar
     assert pillars.loc[~pillars["sufficient"], "score"].isna().all()
-    shown = landscape_report.section_parts(result, "pillars")
+    shown = result.sections.pillars.parts
     table = next(p for p in shown if isinstance(p, pd.DataFrame))
     assert "insufficient data" in set(table["score"])
     assert table["coverage"].str.match(r"^\d+% \(\d+/\d+\)$").all()
-    landscape_report.save(result, ctx)
+    landscape_report.save(result, ctx.out_dir)
     assert (tmp_path / "out" / "TUV" / "figures" / "wheel.png").exists()
 
 

@@ -438,7 +438,7 @@ def test_status_date_reads_the_snapshot_and_never_passes_today(tmp_path) -> None
 
 
 def test_html_table_escapes_untrusted_text() -> None:
-    from p2c_research.reports.pledge_report import html_table
+    from p2c_research.reports.pledge_tables import html_table
 
     frame = pd.DataFrame({"entity": ["<b>x</b>"], "description": ["<script>alert(1)</script>"],
                           "rank": pd.array([pd.NA], dtype="Int64")})
@@ -452,15 +452,16 @@ def test_html_table_escapes_untrusted_text() -> None:
 def test_report_world_gaps_are_shared_between_countries_and_equal_a_fresh_build(tmp_path) -> None:
     from p2c_research.context import open_context
     from p2c_research.reports import pledge_report as pr
+    from p2c_research.reports import pledge_world as pw
 
-    pr._world_gaps_memo.clear()
-    ken = pr.build_pledge_report(open_context("KEN", "", "sample", tmp_path))
+    pw._world_gaps_memo.clear()
+    ken = pr.build(open_context("KEN", "", "sample", tmp_path))
     ken.world["need"] = -1.0  # a caller editing its copy must not reach the memo
-    per = pr.build_pledge_report(open_context("PER", "", "sample", tmp_path))
-    assert len(pr._world_gaps_memo) == 1  # same default priorities: one world computation
+    per = pr.build(open_context("PER", "", "sample", tmp_path))
+    assert len(pw._world_gaps_memo) == 1  # same default priorities: one world computation
     assert (per.world["need"].dropna() >= 0).all()
-    pr._world_gaps_memo.clear()
-    fresh = pr.build_pledge_report(open_context("PER", "", "sample", tmp_path))
+    pw._world_gaps_memo.clear()
+    fresh = pr.build(open_context("PER", "", "sample", tmp_path))
     pd.testing.assert_frame_equal(per.world.reset_index(drop=True),
                                   fresh.world.reset_index(drop=True))
-    pd.testing.assert_frame_equal(per.tables["pledge_gaps"], fresh.tables["pledge_gaps"])
+    pd.testing.assert_frame_equal(per.tables.pledge_gaps, fresh.tables.pledge_gaps)

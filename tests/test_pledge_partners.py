@@ -127,7 +127,9 @@ def test_imported_pledges_carry_no_synthetic_label(tmp_path, monkeypatch) -> Non
 
     from p2c_research.config import params_dir, sample_dir
     from p2c_research.context import open_context
+    from p2c_research.reports import pledge_figures
     from p2c_research.reports import pledge_report as pr
+    from p2c_research.reports import pledge_tables as pt
     from p2c_research.sources.pledges import import_pledges
 
     root = tmp_path / "root"
@@ -145,11 +147,11 @@ def test_imported_pledges_carry_no_synthetic_label(tmp_path, monkeypatch) -> Non
     import_pledges(export, out_dir=processed)
     ctx = open_context("MRT", "", "processed", str(tmp_path / "out"))
     assert not ctx.selection.pledges_synthetic
-    report = pr.build_pledge_report(ctx)
+    report = pr.build(ctx)
     assert not report.synthetic
     assert "illustrative" not in report.summary_markdown().lower()
-    assert (report.tables["pledge_gaps"]["pledge_basis"] == pr.PLEDGE_BASIS_IMPORTED).all()
-    assert not pr.table_caption("pledge_gaps", report.synthetic).startswith("Illustrative")
-    view = pr.display_view("pledge_gaps", report.tables["pledge_gaps"], synthetic=False)
+    assert (report.tables.pledge_gaps["pledge_basis"] == pt.PLEDGE_BASIS_IMPORTED).all()
+    assert not pt.table_caption("pledge_gaps", report.synthetic).startswith("Illustrative")
+    view = pt.display_view("pledge_gaps", report.tables.pledge_gaps, synthetic=False)
     assert not view["flag"].astype(str).str.contains("illustrative").any()
-    assert pr.figure_title("Gap index", report.synthetic) == "Gap index"
+    assert pledge_figures.figure_title("Gap index", report.synthetic) == "Gap index"

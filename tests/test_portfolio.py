@@ -166,9 +166,9 @@ def test_all_217_economies_give_a_full_table_and_a_taller_figure(tmp_path):
     assert len(codes) == 217
     out = _write_folder(tmp_path / "out", codes)
     result = portfolio_report.build([], out)
-    saved = portfolio_report.save(result)
+    saved = portfolio_report.save(result, out)
 
-    csv = pd.read_csv(saved["csv"], keep_default_na=False, na_values=[""])
+    csv = pd.read_csv(saved[portfolio_report.CSV_NAME], keep_default_na=False, na_values=[""])
     assert len(csv) == 217 and sorted(csv["iso3"]) == codes
     regions = countries.load_itu_regions().set_index("iso3")["itu_region"]
     members = csv["iso3"].isin(regions.index)
@@ -183,9 +183,9 @@ def test_all_217_economies_give_a_full_table_and_a_taller_figure(tmp_path):
 
     from PIL import Image
 
-    height = Image.open(saved["figure"]).height
+    height = Image.open(saved[portfolio_report.FIGURE_NAME]).height
     small = portfolio_report.build(["KHM", "MDG", "DOM", "MRT"], out)
-    small_png = Image.open(portfolio_report.save(small)["figure"])
+    small_png = Image.open(portfolio_report.save(small, out)[portfolio_report.FIGURE_NAME])
     assert height > 5 * small_png.height  # a row keeps its height: the figure grows
     assert figure_height(217, 7) > 5 * figure_height(4, 4)
 

@@ -77,38 +77,41 @@ def _partner_pages(iso3: str, out) -> tuple[list[str], set[str], set[str], dict]
     from p2c_research.reports import benchmark_report as br
     from p2c_research.reports import landscape_report as lr
     from p2c_research.reports import pledge_report as pr
+    from p2c_research.reports.contract import members
 
     ctx = open_context(iso3, "", "sample", str(out))
     html: list[str] = []
-    land = lr.run_country(ctx)
+    land = lr.build(ctx)
     assert land.ok, land.error
-    fields = {c for frame in land.tables.csv_tables().values() for c in frame.columns}
-    for section in lr.SECTIONS:
-        for part in lr.section_parts(land, section):
+    fields = {c for _, frame in members(land.tables) for c in frame.columns}
+    for _, section in members(land.sections):
+        for part in section.parts:
             if isinstance(part, pd.DataFrame):
                 html.append(render_table(part).html)
             elif hasattr(part, "html"):
                 html.append(part.html)
-    bench = br.build_benchmark_report(ctx)
+    bench = br.build(ctx)
     html += [t.html for t in (bench.summary_table(), bench.no_data_html(), bench.peers_table(),
                               bench.trend_table(), bench.models_table())]
-    for frame in (bench.table, bench.verdicts, bench.models, bench.peers, bench.trend):
+    for _, frame in members(bench.tables):
         fields |= set(frame.columns)
-    pledge = pr.build_pledge_report(ctx)
-    html += [pledge.html(name).html for name in pr.TABLE_NAMES if name != "action_plan"]
+    pledge = pr.build(ctx)
+    html += [pledge.table_html(name).html for name, _ in members(pledge.tables)
+             if name != "action_plan"]
     html += [pledge.league_html().html, pledge.no_data_html().html]
-    for frame in pledge.tables.values():
+    for _, frame in members(pledge.tables):
         fields |= {str(c) for c in frame.columns}
     headers = [h for page in html for h in _headers(page)]
     priorities = {p.id for p in ctx.params.strategic_priorities.items}
-    reaching = pledge.html("pledges_reaching")
-    no_data = set(land.tables.scores.loc[land.tables.scores["value"].isna(), "name"])
+    reaching = pledge.sections.pledges_reaching.parts[0]
+    scores = land.landscape.scores
+    no_data = set(scores.loc[scores["value"].isna(), "name"])
     with_numbers = [bench.summary_table().html, bench.trend_table().html,
-                    pledge.html("action_plan_indicators").html,
-                    *[render_table(p).html for p in lr.section_parts(land, "scores")
+                    pledge.sections.plan_indicators.parts[0].html,
+                    *[render_table(p).html for p in land.sections.scores.parts
                       if isinstance(p, pd.DataFrame)]]
     return headers, fields, priorities, {"html": reaching.html, "table":
-                                         pledge.tables["pledges_reaching"],
+                                         pledge.tables.pledges_reaching,
                                          "no_data": no_data, "with_numbers": with_numbers}
 
 

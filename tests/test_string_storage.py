@@ -59,13 +59,13 @@ _RUN = textwrap.dedent("""
     from p2c_research.reports import benchmark_report, landscape_report, pledge_report
     out = sys.argv[1]
     ctx = open_context("KHM", "", "sample", out)
-    landscape_report.save(landscape_report.run_country(ctx), ctx)
-    bench = benchmark_report.build_benchmark_report(ctx)
-    for name, frame in (("benchmark", bench.table), ("peers", bench.peers),
-                        ("panel_trend", bench.trend)):
+    landscape_report.save(landscape_report.build(ctx), ctx.out_dir)
+    bench = benchmark_report.build(ctx)
+    for name, frame in (("benchmark", bench.tables.benchmark), ("peers", bench.tables.peers),
+                        ("panel_trend", bench.tables.panel_trend)):
         frame.to_csv(f"{out}/{name}.csv", index=False)
     ctx = open_context("KHM", "", "sample", out)
-    pledge_report.save_pledge_tables(pledge_report.build_pledge_report(ctx), out)
+    pledge_report.save(pledge_report.build(ctx), out)
     print(pd.Series(["x"]).dtype.storage)
 """)
 

@@ -1,17 +1,17 @@
 """The benchmarking report (notebook 02): cached world fits in, one country's tables and figures out.
 
-The notebook stays thin: it opens the run context, calls
-:func:`build_benchmark_report`, displays what the returned
-:class:`BenchmarkReport` offers (each with a caption saying what to look
-for) and calls :func:`save_benchmark_outputs`. The world fits come from the
-cache (:func:`p2c_research.steps.benchmark`); only
-the small peer refits are made per country.
+The notebook stays thin (:mod:`~p2c_research.reports.contract`): it opens the
+run context, calls :func:`build` and :func:`save`, and shows each of
+``report.sections`` (each with a caption saying what to look for). The world
+fits come from the cache (:func:`p2c_research.steps.benchmark`); only the
+small peer refits are made per country.
 """
 
 from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ from p2c_research.attribution import ITU_LICENCE_LABEL, publisher
 from p2c_research.catalog import Catalog
 from p2c_research.context import RunContext
 from p2c_research.datasets import load_panel
-from p2c_research.escaping import md_code, md_text
+from p2c_research.escaping import md_text
 from p2c_research.figures.benchmark import (
     benchmark_scatter,
     benchmark_scatter_layered,
@@ -47,7 +47,8 @@ from p2c_research.figures.benchmark import (
 from p2c_research.figures.theme import PILLAR_COLORS
 from p2c_research.labels import label
 from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
-from p2c_research.report_io import RenderedImage, output_relative, save_figure, save_table
+from p2c_research.report_io import RenderedImage, save_figure, save_table
+from p2c_research.reports.contract import Section, files_markdown, members
 from p2c_research.reports.tables import HtmlTable, collapsed_list, render_table
 from p2c_research.textfmt import sig
 
@@ -71,27 +72,48 @@ _VERDICT_WORDS = {
 
 
 @dataclass
+class BenchmarkTables:
+    """The tables ``save`` writes as ``OUT/<ISO3>/tables/<name>.csv``.
+
+    Attributes:
+        benchmark: the country's rows of every world model.
+        verdicts: the one verdict per indicator every page reads.
+        models: coefficients with CIs and diagnostics of every world fit.
+        peers: peer refits (preferred model) per peer set, with notes.
+        panel_trend: is the gap closing (panel residual slope), per indicator.
+    """
+
+    benchmark: pd.DataFrame
+    verdicts: pd.DataFrame
+    models: pd.DataFrame
+    peers: pd.DataFrame
+    panel_trend: pd.DataFrame
+
+
+@dataclass
+class BenchmarkFigures:
+    """The figures ``save`` writes as ``OUT/<ISO3>/figures/<name>.png``: the residual dot
+    plot and one scatter per key indicator (``scatter_<indicator>``)."""
+
+    residual_dotplot: Figure
+    scatters: dict[str, Figure | RenderedImage]
+
+
+@dataclass
 class BenchmarkReport:
     """One country's benchmark: the tables written to disk and what the notebook displays.
 
     Attributes:
-        table: benchmark.csv, the country's rows of every world model.
-        verdicts: verdicts.csv, the one verdict per indicator every page reads.
-        peers: peer refits (preferred model) per peer set, with notes.
-        trend: is the gap closing (panel residual slope), per indicator.
-        models: models.csv, coefficients with CIs and diagnostics of every world fit.
+        tables: the CSV tables (:class:`BenchmarkTables`).
         highlight: the peer set drawn in the scatters (label, members).
+        saved: what :func:`save` wrote, file name -> path.
     """
 
     iso3: str
     country_name: str
     catalog: Catalog
     world: BenchmarkResults
-    table: pd.DataFrame
-    verdicts: pd.DataFrame
-    peers: pd.DataFrame
-    trend: pd.DataFrame
-    models: pd.DataFrame
+    tables: BenchmarkTables
     peer_sets: dict[str, list[str]]
     highlight: tuple[str, list[str]]
     key: list[str]
@@ -100,17 +122,28 @@ class BenchmarkReport:
     peer_min_n: int
     sources: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     no_data: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NO_DATA_COLUMNS))
-    dpi: int = 110  # of the layered scatters (rendered when built)
+    dpi: int = 110  # of the figures (the layered scatters are rendered at it when drawn)
+    saved: dict[str, Path] = field(default_factory=dict)
     _figures: dict[str, Figure | RenderedImage] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def figures(self) -> BenchmarkFigures:
+        """The report's figures, drawn on first use (the explorer draws only its scatter)."""
+        return BenchmarkFigures(residual_dotplot=self.figure_dotplot(),
+                                scatters=self.figure_scatters())
+
+    @cached_property
+    def sections(self) -> BenchmarkSections:
+        return BenchmarkSections(self)
 
     # ------------------------------------------------------------------ tables
     def preferred(self) -> pd.DataFrame:
         """The country's row of the preferred model of each indicator."""
-        return self.table[self.table["preferred"].astype(bool)]
+        return self.tables.benchmark[self.tables.benchmark["preferred"].astype(bool)]
 
     def counts(self) -> dict[str, int]:
         """How many indicators carry each verdict (:mod:`p2c_research.analyses.verdicts`)."""
-        return verdict_counts(self.verdicts)
+        return verdict_counts(self.tables.verdicts)
 
     def _with_data(self, ids: pd.Series) -> pd.Series:
         """True for the indicators that have data for the country (see :attr:`no_data`)."""
@@ -119,7 +152,7 @@ class BenchmarkReport:
     def summary(self) -> pd.DataFrame:
         """A readable table: one row per indicator with data, its verdict and the model
         behind it (indicators without data are listed once, by :meth:`no_data_html`)."""
-        v = self.verdicts[self._with_data(self.verdicts["indicator"])]
+        v = self.tables.verdicts[self._with_data(self.tables.verdicts["indicator"])]
         t = self.preferred().set_index("indicator").reindex(v["indicator"])
         out = pd.DataFrame({
             "Indicator": v["name"].to_numpy(),
@@ -161,9 +194,9 @@ class BenchmarkReport:
 
     def peers_summary(self) -> pd.DataFrame:
         """The verdict per indicator and peer set, saying whether the peers were refitted."""
-        if self.peers.empty:
+        if self.tables.peers.empty:
             return pd.DataFrame()
-        p = self.peers.copy()
+        p = self.tables.peers.copy()
         how = np.where(p["refit"].astype(bool), "refit", "world fit")
         p["cell"] = [f"{v} ({h}, n={n})"
                      for v, h, n in zip(p["verdict"], how, p["n"], strict=True)]
@@ -181,7 +214,7 @@ class BenchmarkReport:
 
     def trend_summary(self) -> pd.DataFrame:
         """The country's gap trend per indicator, most informative first."""
-        t = self.trend[self._with_data(self.trend["indicator"])].copy()
+        t = self.tables.panel_trend[self._with_data(self.tables.panel_trend["indicator"])].copy()
         names = self.catalog.to_frame().set_index("indicator")["name"]
         t.insert(0, "name", t["indicator"].map(names))
         order = {"gap closing": 0, "gap widening": 0, "lead growing": 1, "lead shrinking": 1,
@@ -240,7 +273,7 @@ class BenchmarkReport:
     def figure_dotplot(self) -> Figure:
         """Residuals in predictive standard deviations across indicators, coloured by verdict."""
         if "residual_dotplot" not in self._figures:
-            t = self.verdicts
+            t = self.tables.verdicts
             table = pd.DataFrame({
                 "label": [textwrap.shorten(str(n), width=50, placeholder="…") for n in t["name"]],
                 "pillar": t["pillar"],
@@ -294,9 +327,6 @@ class BenchmarkReport:
         """Scatters of the country's key indicators (largest gaps, plus Internet use)."""
         return {f"scatter_{i}": self.figure_scatter(i, layered=True) for i in self.key}
 
-    def figures(self) -> dict[str, Figure | RenderedImage]:
-        return {"residual_dotplot": self.figure_dotplot(), **self.figure_scatters()}
-
     # ------------------------------------------------------------------ text
     def source_line(self, indicators: list[str]) -> str:
         """``Source: <publisher (codes)>; ... Latest values <years>. Benchmark fits: p2c-research``.
@@ -320,76 +350,113 @@ class BenchmarkReport:
         return (f"Source: {what or 'indicator panel'}; GDP per capita PPP: {gdp}. "
                 f"Latest values {span}. Benchmark fits: p2c-research.{licence}")
 
-    def caption(self, part: str) -> str:
-        """Markdown saying what the reader should see in each output.
 
-        The peer label comes from params: it is shown literally (:func:`md_text`).
-        """
-        c = self.counts()
-        name = md_text(self.country_name)
-        pct = round(self.pi_level * 100)
-        label = md_text(self.highlight[0])
-        texts = {
-            "summary": (
-                f"**How {name} compares with economies of the same income.** Each row sets "
-                f"{name}'s latest value beside the value expected from GDP per capita (PPP), "
-                f"its {pct}% prediction interval and the verdict. *Performance* is the distance "
-                "from the expected value in predictive standard deviations, signed so that positive is "
-                f"better (prices flipped). Verdicts: *on par* within {ON_PAR_Z:g} standard "
-                f"deviation; *above* / *below* beyond it but inside the {pct}% interval; *well "
-                "above* / *well below* outside the interval; *no verdict* where income explains "
-                f"less than {R2_FLOOR:.0%} of the cross-country variation (R²). {name}: "
-                f"**{c['well above']} well above, {c['above']} above, {c['on par']} on par, "
-                f"{c['below']} below, {c['well below']} well below**; {c['no verdict']} without "
-                f"a verdict and {c['no data']} without data (listed under the table with the "
-                "reason for each). Every model respects the indicator's bounds (no negative "
-                "values, shares within 0-100%); the column Model names the one the verdict comes "
-                "from and its R². 'Frontier gap' is the distance to the best-practice (90th "
-                "percentile) line, positive when behind it. See docs/methodology.md."),
-            "dotplot": (
-                f"**Read across the indicators:** a dot right of zero means {name} does better "
-                "than its income predicts, left of zero worse (signs are flipped for prices, "
-                f"so right is always better), in predictive standard deviations. The colour is "
-                f"the verdict; the shaded band is the {pct}% interval on this scale."),
-            "scatters": (
-                f"**Where {name} sits among all economies** for its key indicators (the "
-                "largest gaps either way, and Internet use). The line is what economies of "
-                f"each income level typically reach under the preferred model, the band its "
-                f"{pct}% prediction interval and the dashed line the best-practice frontier, "
-                "all drawn on the scale the model was fitted on (the axis says which); darker "
-                f"dots are {label}. A gap is a question for the country team, not by itself a "
-                "case for a pledge: check the data and the context first."
-                if self.key else
-                f"**No scatter:** {name} has no benchmarked value for any indicator in the "
-                "window."),
-            "peers": (
-                f"**The same comparison against {name}'s peer sets.** The preferred model is "
-                f"refitted on the peers plus {name} when at least {self.peer_min_n} economies "
-                "have data ('refit') and graded by the same rule; smaller sets repeat the world "
-                f"verdict ('world fit'). The first column is the headline set, {label}. A "
-                "verdict that changes between a refit and the world fit shows it depends on "
-                "the comparison group."),
-            "trend": (
-                f"**Is the gap closing?** From a pooled panel over {self.window[0]}-"
-                f"{self.window[1]} with year fixed effects (errors clustered by economy), "
-                f"{name}'s residual each year says how far it sits from economies of the same "
-                "income that year; the slope of those residuals says whether the gap is "
-                "closing or widening. Residuals are on each indicator's fitting scale (the "
-                "preferred model's transform, column scale). 'no clear change' "
-                "means the slope is not distinguishable from zero (p >= 0.10)."),
-            "models": (
-                "**The world fits behind these numbers** (preferred model per indicator): "
-                "sample size, R², the slope on ln GDP per capita with its HC3 95% confidence "
-                "interval, the Breusch-Pagan p-value (small = heteroskedastic errors, which "
-                "HC3 accounts for) and the number of influential economies (Cook's distance "
-                "above 4/n). models.csv holds every coefficient of every model."),
-        }
-        return texts[part]
+class BenchmarkSections:
+    """The sections of notebook 02, in reading order: each a caption saying what to look
+    for, then its table or figure. The peer label comes from params: it is shown
+    literally (:func:`md_text`)."""
 
-    def files_markdown(self, paths: dict[str, Path]) -> str:
-        lines = ["**Files written:**", ""]
-        lines += [f"- {md_code(output_relative(p))}" for p in paths.values()]
-        return "\n".join(lines)
+    def __init__(self, report: BenchmarkReport) -> None:
+        self._report = report
+        self._counts = report.counts()
+        self._name = md_text(report.country_name)
+        self._pct = round(report.pi_level * 100)
+        self._label = md_text(report.highlight[0])
+
+    @cached_property
+    def summary(self) -> Section:
+        """Every indicator with data against the value its income predicts."""
+        r, c, name, pct = self._report, self._counts, self._name, self._pct
+        text = (
+            f"**How {name} compares with economies of the same income.** Each row sets "
+            f"{name}'s latest value beside the value expected from GDP per capita (PPP), "
+            f"its {pct}% prediction interval and the verdict. *Performance* is the distance "
+            "from the expected value in predictive standard deviations, signed so that positive is "
+            f"better (prices flipped). Verdicts: *on par* within {ON_PAR_Z:g} standard "
+            f"deviation; *above* / *below* beyond it but inside the {pct}% interval; *well "
+            "above* / *well below* outside the interval; *no verdict* where income explains "
+            f"less than {R2_FLOOR:.0%} of the cross-country variation (R²). {name}: "
+            f"**{c['well above']} well above, {c['above']} above, {c['on par']} on par, "
+            f"{c['below']} below, {c['well below']} well below**; {c['no verdict']} without "
+            f"a verdict and {c['no data']} without data (listed under the table with the "
+            "reason for each). Every model respects the indicator's bounds (no negative "
+            "values, shares within 0-100%); the column Model names the one the verdict comes "
+            "from and its R². 'Frontier gap' is the distance to the best-practice (90th "
+            "percentile) line, positive when behind it. See docs/methodology.md.")
+        return Section("The country against economies of the same income",
+                       (text, r.summary_table(), r.no_data_html()))
+
+    @cached_property
+    def dotplot(self) -> Section:
+        """Over and under at a glance: the residual of every indicator."""
+        name, pct = self._name, self._pct
+        text = (
+            f"**Read across the indicators:** a dot right of zero means {name} does better "
+            "than its income predicts, left of zero worse (signs are flipped for prices, "
+            f"so right is always better), in predictive standard deviations. The colour is "
+            f"the verdict; the shaded band is the {pct}% interval on this scale.")
+        return Section("Over and under at a glance", (text, self._report.figures.residual_dotplot))
+
+    @cached_property
+    def scatters(self) -> Section:
+        """The key indicators against all economies."""
+        r, name, pct, label = self._report, self._name, self._pct, self._label
+        text = (
+            f"**Where {name} sits among all economies** for its key indicators (the "
+            "largest gaps either way, and Internet use). The line is what economies of "
+            f"each income level typically reach under the preferred model, the band its "
+            f"{pct}% prediction interval and the dashed line the best-practice frontier, "
+            "all drawn on the scale the model was fitted on (the axis says which); darker "
+            f"dots are {label}. A gap is a question for the country team, not by itself a "
+            "case for a pledge: check the data and the context first."
+            if r.key else
+            f"**No scatter:** {name} has no benchmarked value for any indicator in the "
+            "window.")
+        return Section("Key indicators against all economies",
+                       (text, *r.figures.scatters.values()))
+
+    @cached_property
+    def peers(self) -> Section:
+        """The same comparison against each peer set."""
+        r, name, label = self._report, self._name, self._label
+        text = (
+            f"**The same comparison against {name}'s peer sets.** The preferred model is "
+            f"refitted on the peers plus {name} when at least {r.peer_min_n} economies "
+            "have data ('refit') and graded by the same rule; smaller sets repeat the world "
+            f"verdict ('world fit'). The first column is the headline set, {label}. A "
+            "verdict that changes between a refit and the world fit shows it depends on "
+            "the comparison group.")
+        return Section("Peer sets", (text, r.peers_table()))
+
+    @cached_property
+    def trend(self) -> Section:
+        """Is the gap closing: the panel residual slope per indicator."""
+        r, name = self._report, self._name
+        text = (
+            f"**Is the gap closing?** From a pooled panel over {r.window[0]}-"
+            f"{r.window[1]} with year fixed effects (errors clustered by economy), "
+            f"{name}'s residual each year says how far it sits from economies of the same "
+            "income that year; the slope of those residuals says whether the gap is "
+            "closing or widening. Residuals are on each indicator's fitting scale (the "
+            "preferred model's transform, column scale). 'no clear change' "
+            "means the slope is not distinguishable from zero (p >= 0.10).")
+        return Section("Is the gap closing?", (text, r.trend_table()))
+
+    @cached_property
+    def models(self) -> Section:
+        """The world fits behind the numbers."""
+        text = (
+            "**The world fits behind these numbers** (preferred model per indicator): "
+            "sample size, R², the slope on ln GDP per capita with its HC3 95% confidence "
+            "interval, the Breusch-Pagan p-value (small = heteroskedastic errors, which "
+            "HC3 accounts for) and the number of influential economies (Cook's distance "
+            "above 4/n). models.csv holds every coefficient of every model.")
+        return Section("The world fits", (text, self._report.models_table()))
+
+    @property
+    def files(self) -> Section:
+        """The files :func:`save` wrote (read when shown, so it follows the latest save)."""
+        return Section("Files", (files_markdown(self._report.saved),))
 
 
 def _count(n: int, noun: str) -> str:
@@ -439,7 +506,7 @@ def models_table(world: BenchmarkResults) -> pd.DataFrame:
     return coefs
 
 
-def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
+def build(ctx: RunContext) -> BenchmarkReport:
     """Everything notebook 02 shows for ``ctx``'s country, from the cached world fits.
 
     A country without any value gets ``no_data`` rows and empty scatters, not an error.
@@ -465,11 +532,8 @@ def build_benchmark_report(ctx: RunContext) -> BenchmarkReport:
         country_name=params.country_name,
         catalog=ctx.catalog,
         world=world,
-        table=table,
-        verdicts=verdicts,
-        peers=peers,
-        trend=trend,
-        models=models_table(world),
+        tables=BenchmarkTables(benchmark=table, verdicts=verdicts, models=models_table(world),
+                               peers=peers, panel_trend=trend),
         peer_sets=peer_sets,
         highlight=_highlight_set(params, peer_sets),
         key=key_indicators(table, k=N_SCATTERS),
@@ -492,16 +556,14 @@ def _highlight_set(params: CountryParams, peer_sets: dict[str, list[str]]
     return (headline.label, headline.members)
 
 
-def save_benchmark_outputs(report: BenchmarkReport, out_dir: Path | str,
-                           dpi: int = 110) -> dict[str, Path]:
-    """Write the tables under ``OUT/<ISO3>/tables`` and the figures under ``.../figures``."""
-    paths: dict[str, Path] = {
-        "benchmark": save_table(report.table, out_dir, report.iso3, "benchmark"),
-        "verdicts": save_table(report.verdicts, out_dir, report.iso3, "verdicts"),
-        "models": save_table(report.models, out_dir, report.iso3, "models"),
-        "peers": save_table(report.peers, out_dir, report.iso3, "peers"),
-        "panel_trend": save_table(report.trend, out_dir, report.iso3, "panel_trend"),
-    }
-    for name, fig in report.figures().items():
-        paths[name] = save_figure(fig, out_dir, report.iso3, name, dpi=dpi)
-    return paths
+def save(report: BenchmarkReport, out: Path | str) -> dict[str, Path]:
+    """Write the tables under ``out/<ISO3>/tables`` and the figures under ``.../figures``
+    (drawing them if no section has yet); returns file name -> path."""
+    saved: dict[str, Path] = {}
+    for name, frame in members(report.tables):
+        saved[f"{name}.csv"] = save_table(frame, out, report.iso3, name)
+    figures = report.figures
+    for name, fig in {"residual_dotplot": figures.residual_dotplot, **figures.scatters}.items():
+        saved[f"{name}.png"] = save_figure(fig, out, report.iso3, name, dpi=report.dpi)
+    report.saved = saved
+    return saved

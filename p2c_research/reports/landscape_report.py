@@ -1,17 +1,20 @@
-"""Notebook 01 (landscape, the 360 diagnostic): run, save and show one country.
+"""Notebook 01 (landscape, the 360 diagnostic): build, save and show one country.
 
-The notebook stays thin: ``result = run_country(ctx)``, ``save(result, ctx)``
-and one ``show(result, section)`` per section. This module reads the data
+The notebook stays thin (:mod:`~p2c_research.reports.contract`):
+``report = build(ctx)``, ``save(report, ctx.out_dir)`` and one cell per
+section, ``report.sections.findings`` and so on. This module reads the data
 (through the cached all-country scores), calls the pure analyses, draws the
 figures and writes the tables. A country the analysis cannot handle (a
-:class:`~p2c_research.errors.P2CError` such as ``NoDataError``) gets a result
+:class:`~p2c_research.errors.P2CError` such as ``NoDataError``) gets a report
 that carries the plain message and empty tables with headers, so a batch run
 still writes every file and the notebook shows the message, not a traceback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +45,8 @@ from p2c_research.figures.wheel import wheel_figure
 from p2c_research.labels import label
 from p2c_research.params import headline_peers, resolve_peer_sets
 from p2c_research.report_io import percentile_text, save_figure, save_table
-from p2c_research.reports.tables import collapsed_list, render_table
+from p2c_research.reports.contract import Section, members
+from p2c_research.reports.tables import collapsed_list
 from p2c_research.store import read_provenance
 from p2c_research.textfmt import sig
 
@@ -51,22 +55,51 @@ if TYPE_CHECKING:
 
     from p2c_research.context import RunContext
 
-SECTIONS = ("findings", "pillars", "scores", "peers", "trends", "targets", "priorities",
-            "quality", "method", "outputs")
-FIGURE_NAMES = ("wheel", "wheel_small", "indicator_strips", "trends", "target_progress")
+
+@dataclass
+class LandscapeCsvTables:
+    """The tables ``save`` writes as ``OUT/<ISO3>/tables/<name>.csv``, in writing order."""
+
+    peer_sets: pd.DataFrame
+    landscape_scores: pd.DataFrame
+    pillar_scores: pd.DataFrame
+    sub_pillar_scores: pd.DataFrame
+    peer_stats: pd.DataFrame
+    trends: pd.DataFrame
+    targets: pd.DataFrame
+    priority_scores: pd.DataFrame
+    findings: pd.DataFrame
+    data_quality: pd.DataFrame
 
 
 @dataclass
-class LandscapeResult:
-    """Everything notebook 01 shows and saves for one country."""
+class LandscapeFigures:
+    """The figures ``save`` writes as ``OUT/<ISO3>/figures/<name>.png``; a country without
+    data gets only the (all-grey) wheels."""
+
+    wheel: Figure
+    wheel_small: Figure
+    indicator_strips: Figure | None = None
+    trends: Figure | None = None
+    target_progress: Figure | None = None
+
+
+@dataclass
+class LandscapeReport:
+    """Everything notebook 01 shows and saves for one country.
+
+    ``landscape`` holds the analysis' tables (:class:`LandscapeTables`), which
+    the sections read; ``tables`` the CSV views of them that ``save`` writes.
+    """
 
     iso3: str
     country_name: str
-    tables: LandscapeTables
-    figures: dict[str, Figure]
+    landscape: LandscapeTables
+    figures: LandscapeFigures
     source: str
     window: tuple[int, int]
     coverage_threshold: float
+    dpi: int = 110
     error: str | None = None
     saved: dict[str, Path] = field(default_factory=dict)
     #: Indicators without any value, with the reason (:mod:`p2c_research.analyses.coverage`).
@@ -78,7 +111,15 @@ class LandscapeResult:
 
     @property
     def findings(self) -> list[Finding]:
-        return self.tables.findings
+        return self.landscape.findings
+
+    @cached_property
+    def tables(self) -> LandscapeCsvTables:
+        return LandscapeCsvTables(**self.landscape.csv_tables())
+
+    @cached_property
+    def sections(self) -> LandscapeSections:
+        return LandscapeSections(self)
 
 
 # --------------------------------------------------------------------------- run
@@ -99,7 +140,7 @@ def _source_line(ctx: RunContext, scores: pd.DataFrame) -> str:
 
 
 def _draw(tables: LandscapeTables, name: str, source: str, meta: pd.DataFrame
-          ) -> dict[str, Figure]:
+          ) -> LandscapeFigures:
     names = dict(zip(meta["indicator"], meta["name"], strict=True))
     units = dict(zip(meta["indicator"], meta["unit"], strict=True))
     subs = tables.sub_pillar_scores
@@ -117,7 +158,7 @@ def _draw(tables: LandscapeTables, name: str, source: str, meta: pd.DataFrame
     if tables.scores.empty:
         for fig in figs.values():
             plt.close(fig)
-        return figs
+        return LandscapeFigures(**figs)
     medians = tables.peer_stats[(tables.peer_stats["level"] == "indicator")
                                 & (tables.peer_stats["peer_set"] == tables.peer_set)]
     medians = medians.rename(columns={"key": "indicator"})[["indicator", "peer_median_score"]]
@@ -132,8 +173,8 @@ def _draw(tables: LandscapeTables, name: str, source: str, meta: pd.DataFrame
         tables.targets, names, title=f"{name}: progress to UMC and national targets",
         source=source)
     for fig in figs.values():
-        plt.close(fig)  # shown by show(), not by the inline backend at the end of a cell
-    return figs
+        plt.close(fig)  # shown by a section, not by the inline backend at the end of a cell
+    return LandscapeFigures(**figs)
 
 
 def _tables_window(tables: LandscapeTables) -> str:
@@ -143,7 +184,7 @@ def _tables_window(tables: LandscapeTables) -> str:
     return f"{int(lines['year'].min())}-{int(lines['year'].max())}"
 
 
-def run_country(ctx: RunContext) -> LandscapeResult:
+def build(ctx: RunContext) -> LandscapeReport:
     """Compute, draw and collect the landscape of ``ctx``'s country.
 
     Uses the cached all-country scores of the data vintage. A P2CError (e.g.
@@ -177,21 +218,21 @@ def run_country(ctx: RunContext) -> LandscapeResult:
                               min_n)
     source = _source_line(ctx, tables.scores)
     figures = _draw(tables, name, source, meta)
-    return LandscapeResult(iso3=ctx.iso3, country_name=name, tables=tables, figures=figures,
+    return LandscapeReport(iso3=ctx.iso3, country_name=name, landscape=tables, figures=figures,
                            source=source, window=window, coverage_threshold=threshold,
-                           error=error, no_data=no_data)
+                           dpi=params.output.figure_dpi, error=error, no_data=no_data)
 
 
-def save(result: LandscapeResult, ctx: RunContext) -> dict[str, Path]:
-    """Write every table (CSV) and figure (PNG) under ``OUT/<ISO3>/``; returns name -> path."""
-    dpi = ctx.params.output.figure_dpi
+def save(report: LandscapeReport, out: Path | str) -> dict[str, Path]:
+    """Write every table (CSV) and figure (PNG) under ``out/<ISO3>/``; returns file name -> path."""
+    dpi = report.dpi
     saved: dict[str, Path] = {}
-    for name, frame in result.tables.csv_tables().items():
-        saved[f"{name}.csv"] = save_table(frame, ctx.out_dir, result.iso3, name)
-    for name, fig in result.figures.items():
-        saved[f"{name}.png"] = save_figure(fig, ctx.out_dir, result.iso3, name,
+    for name, frame in members(report.tables):
+        saved[f"{name}.csv"] = save_table(frame, out, report.iso3, name)
+    for name, fig in members(report.figures):
+        saved[f"{name}.png"] = save_figure(fig, out, report.iso3, name,
                                            dpi=dpi if name != "wheel_small" else min(dpi, 100))
-    result.saved = saved
+    report.saved = saved
     return saved
 
 
@@ -306,183 +347,190 @@ def _thin_note(min_n: int, *frames: pd.DataFrame) -> str:
     return ""
 
 
-def section_parts(result: LandscapeResult, section: str) -> list[object]:
-    """What one notebook section shows: Markdown strings, DataFrames and figures, in order.
+def _findings_parts(r: LandscapeReport) -> list[object]:
+    t = r.landscape
+    if not t.findings:
+        return ["*No finding could be drawn from the available numbers.*"]
+    # table and key are catalog and pillar ids; the text may quote params (peer labels)
+    items = [f"{k}. {md_text(f.text)}  \n   <small>from `{f.table}.csv`, row `{f.key}`</small>"
+             for k, f in enumerate(t.findings, 1)]
+    return ["\n".join(items)]
 
-    Separate from :func:`show` so tests can check the content without IPython.
-    """
-    if section not in SECTIONS:
-        raise ValueError(f"unknown section {section!r}; use one of {', '.join(SECTIONS)}")
-    t = result.tables
-    name = result.country_name
-    start, end = result.window
-    thr = f"{100 * result.coverage_threshold:.0f}%"
+
+def _pillars_parts(r: LandscapeReport) -> list[object]:
+    t = r.landscape
+    name = r.country_name
+    thr = f"{100 * r.coverage_threshold:.0f}%"
     peer = t.peer_set or "no peer set"
     n_peers = t.peer_set_sizes.get(t.peer_set or "", 0)
-    if section == "method":
-        return [_method_text(result)]
-    if section == "outputs":
-        if not result.saved:
-            return ["*Nothing saved yet: call `save(result, ctx)` first.*"]
-        lines = [f"- `{_relative(p, result.iso3)}`" for p in result.saved.values()]
-        return ["Files written for this country:\n\n" + "\n".join(lines)]
-    if not result.ok:
-        if section == "findings":
-            return [f"> **No landscape for {md_text(name)} ({result.iso3}).** "
-                    f"{md_text(result.error)}\n>\n"
-                    "> The tables are written with their headers and no rows; the wheel is "
-                    "all grey."]
-        return [_caption(f"Not available: {result.error}")]
+    ps = t.pillar_scores
+    scored = ps[ps["sufficient"]]
+    insuff = ps[~ps["sufficient"]]
+    above = scored[scored["score"] > scored["peer_median"]]
+    msg = (f"Pillar scores of {name} (0-100) with data coverage beside each, and the "
+           f"median, IQR and percentile of {peer} ({n_peers} economies). "
+           f"{len(above)} of {len(scored)} scored pillar(s) are above the peer median")
+    msg += (f"; {len(insuff)} show \u201cinsufficient data\u201d (coverage below {thr})."
+            if len(insuff) else ".")
+    msg += _thin_note(t.peer_min_n, ps, t.sub_pillar_scores)
+    subs = t.sub_pillar_scores
+    wheel_msg = (f"The wheel: each bar is a sub-pillar score of {name}; the dark outline "
+                 f"is the {peer} median. A bar reaching past the outline is above peers; "
+                 "grey hatched segments have insufficient data.")
+    return [_caption(msg), _level_display(ps, ["pillar"]),
+            _caption(wheel_msg), r.figures.wheel,
+            _caption(f"Sub-pillar scores behind the wheel (coverage threshold {thr})."),
+            _level_display(subs, ["pillar", "sub_pillar"])]
 
-    if section == "findings":
-        if not t.findings:
-            return ["*No finding could be drawn from the available numbers.*"]
-        # table and key are catalog and pillar ids; the text may quote params (peer labels)
-        items = [f"{k}. {md_text(f.text)}  \n   <small>from `{f.table}.csv`, row `{f.key}`</small>"
-                 for k, f in enumerate(t.findings, 1)]
-        return ["\n".join(items)]
-    if section == "pillars":
-        ps = t.pillar_scores
-        scored = ps[ps["sufficient"]]
-        insuff = ps[~ps["sufficient"]]
-        above = scored[scored["score"] > scored["peer_median"]]
-        msg = (f"Pillar scores of {name} (0-100) with data coverage beside each, and the "
-               f"median, IQR and percentile of {peer} ({n_peers} economies). "
-               f"{len(above)} of {len(scored)} scored pillar(s) are above the peer median")
-        msg += (f"; {len(insuff)} show \u201cinsufficient data\u201d (coverage below {thr})."
-                if len(insuff) else ".")
-        msg += _thin_note(t.peer_min_n, ps, t.sub_pillar_scores)
-        subs = t.sub_pillar_scores
-        wheel_msg = (f"The wheel: each bar is a sub-pillar score of {name}; the dark outline "
-                     f"is the {peer} median. A bar reaching past the outline is above peers; "
-                     "grey hatched segments have insufficient data.")
-        return [_caption(msg), _level_display(ps, ["pillar"]),
-                _caption(wheel_msg), result.figures["wheel"],
-                _caption(f"Sub-pillar scores behind the wheel (coverage threshold {thr})."),
-                _level_display(subs, ["pillar", "sub_pillar"])]
-    if section == "scores":
-        s = t.scores
-        n_val = int((s["value"].notna() & ~s["stale"].astype(bool)).sum())
-        n_stale = int(s["stale"].astype(bool).sum())
-        stale_txt = (f"; {n_stale} have only a value older than {start} (shown, not scored)"
-                     if n_stale else "")
-        msg = (f"Every catalog indicator with a value: latest value within {start}-{end} and "
-               f"its year, the 0-100 score, the {peer} median and {name}'s percentile among "
-               "them, and the gap to the national target where params set one, else the UMC "
-               f"target. {n_val} of {len(s)} indicators have a value{stale_txt}; the others "
-               "are listed below the table.") + _thin_note(t.peer_min_n, s)
-        table = _scores_display(s)
-        table.attrs["summary"] = (f"{len(table)} indicators with a value: {n_val} scored"
-                                  + (f", {n_stale} older than {start}" if n_stale else "")
-                                  + " — show")
-        return [_caption(msg), table, no_data_part(s, name, result.no_data)]
-    if section == "peers":
-        s = t.scores
-        has = s[s["peer_percentile"].notna()]
-        above = int((has["peer_percentile"] > 50).sum())
-        sizes = ", ".join(f"{k} ({v}" + (", headline)" if k == t.peer_set else ")")
-                          for k, v in t.peer_set_sizes.items()) or "none"
-        strip_msg = (f"Each row is an indicator: grey dots are {peer} economies, the red "
-                     f"diamond is {name}, the black tick the peer median. {name} is above the "
-                     f"median of this peer set on {above} of {len(has)} indicators.")
-        pil = t.peer_stats[t.peer_stats["level"] == "pillar"]
-        order = {label: k for k, label in enumerate(t.peer_set_sizes)}  # headline set first
-        pil = pil.assign(_o=pil["peer_set"].map(order)).sort_values("_o", kind="stable")
-        pil_tab = pd.DataFrame({
-            "peer_set": pil["peer_set"],
-            "pillar": pil["key"].map(label),
-            "score": pil["score"].map(lambda v: _num(v) if pd.notna(v) else INSUFFICIENT),
-            "Peers with a score": pil["peer_n"],
-            "peer_median": pil["peer_median"].map(_num),
-            "peer_iqr": [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
-                         for a, b in zip(pil["peer_q25"], pil["peer_q75"], strict=True)],
-            "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
-                           zip(pil["peer_percentile"], pil["peer_n"], pil["score"], strict=True)],
-        })
-        return [_caption(f"Peer sets (economies, country excluded): {sizes}. Tables use the "
-                         f"headline set, {peer}; peer_stats.csv has every set, per indicator, "
-                         "sub-pillar and pillar."),
-                _caption(strip_msg), result.figures["indicator_strips"],
-                _caption(f"{name}'s pillar scores against every peer set: percentile 50 is the "
-                         "middle of the set." + _thin_note(t.peer_min_n, pil)), pil_tab]
-    if section == "trends":
-        tr = t.trends[t.trends["n_points"].fillna(0) > 0]
-        has = tr[tr["score_slope"].notna()]
-        msg = (f"Recent trends within {start}-{end}: {len(has)} indicator(s) have at least 3 "
-               "clean values (the last five values the data-quality screen does not flag, "
-               "from the last break on). Solid line: observed; dashed: the Theil-Sen trend on "
-               "the logit of a share or the log of a positive series, so it keeps the bounds; "
-               "dotted red: the target.")
-        if not has.empty:
-            best = has.sort_values("score_slope").iloc[-1]
-            msg += (f" Fastest improving: {best['name']} "
-                    f"({best['score_slope']:+.1f} score points a year).")
-        tab = pd.DataFrame({
-            "indicator": tr["name"], "n_points": tr["n_points"],
-            "first_value": [f"{_val(v)} ({_year(y)})" for v, y in
-                            zip(tr["first_value"], tr["first_year"], strict=True)],
-            "last_value": [f"{_val(v)} ({_year(y)})" for v, y in
-                           zip(tr["last_value"], tr["last_year"], strict=True)],
-            "cagr_pct": tr["cagr_pct"].map(_val),
-            "change_per_year": tr["slope"].map(_val),
-            "trend_scale": tr["trend_scale"].fillna(""),
-            "score_slope": tr["score_slope"].map(_val),
-        })
-        return [_caption(msg), result.figures["trends"],
-                _caption("Compound annual growth (first to last clean value), the trend's "
-                         "change over its latest year in the indicator's unit, the scale it was "
-                         "fitted on, and the change in score points a year."), tab]
-    if section == "targets":
-        tg = t.targets
-        with_value = tg[tg["value"].notna()]
-        no_value = tg["indicator"].nunique() - with_value["indicator"].nunique()
-        counts = with_value["status"].value_counts()
-        msg = (f"{len(with_value)} of {len(tg)} targets have a value: "
-               f"{counts.get('met', 0)} met, {counts.get('on track', 0)} on track, "
-               f"{counts.get('not on track', 0)} not on track, "
-               f"{counts.get('no trend', 0)} without enough points for a trend. Bars show the "
-               "progress made; backgrounds are the UMC bands (limited < 50 <= satisfactory < 75 "
-               "<= advanced < 95 <= met).")
-        shown = tg[tg["value"].notna()]
-        tab = pd.DataFrame({
-            "indicator": shown["indicator"].map(label), "target_kind": shown["target_kind"],
-            "target": [f"{_val(v)} by {y}" for v, y in
-                       zip(shown["target"], shown["target_year"], strict=True)],
-            "value": [f"{_val(v)} ({int(y)})" for v, y in
-                      zip(shown["value"], shown["year"], strict=True)],
-            "gap_to_target": shown["gap_to_target"].map(_val),
-            "band": shown["band"].fillna(""),
-            "reached_by": [_reach_text(r) for r in shown.itertuples(index=False)],
-            "status": shown["status"].fillna("no data"),
-            "target_source": shown["target_source"],
-        })
-        if no_value:
-            msg += (f" {no_value} target indicator(s) without data are left out (see the "
-                    "list under Indicators).")
-        prov = tg[tg["provisional"].astype(bool)]
-        note = (" National targets marked provisional in params are working assumptions, "
-                "not official figures." if len(prov) else "")
-        return [_caption(msg + note), result.figures["target_progress"], tab]
-    if section == "quality":
-        q = t.quality
-        rules = pd.DataFrame({"Data-quality flag": list(FLAG_RULES),
-                              "rule": list(FLAG_RULES.values())})
-        if q.empty:
-            return [_caption(f"The data-quality screen flags no value of {name} in "
-                             f"{start}-{end}. The rules it applies:"), rules]
-        n_used = int(q["used_in_score"].sum())
-        msg = (f"{len(q)} flag(s) on values of {name} in {start}-{end} (stale flags only for "
-               f"values the tables show); {n_used} flagged value(s) still enter a score "
-               "(jumps and breaks may be real). Outliers and imputed repeats are never used: "
-               "the latest clean value stands in. Flagged values are left out of trends, "
-               "target projections and findings.")
-        tab = pd.DataFrame({
-            "indicator": q["name"], "year": q["year"], "value": q["value"].map(_val),
-            "Data-quality flag": q["flag"], "What the screen saw": q["note"],
-            "used_in_score": q["used_in_score"].map({True: "yes", False: "no"}),
-        })
-        return [_caption(msg), tab, _caption("The rules:"), rules]
-    # priorities
+
+def _scores_parts(r: LandscapeReport) -> list[object]:
+    t = r.landscape
+    name = r.country_name
+    start, end = r.window
+    peer = t.peer_set or "no peer set"
+    s = t.scores
+    n_val = int((s["value"].notna() & ~s["stale"].astype(bool)).sum())
+    n_stale = int(s["stale"].astype(bool).sum())
+    stale_txt = (f"; {n_stale} have only a value older than {start} (shown, not scored)"
+                 if n_stale else "")
+    msg = (f"Every catalog indicator with a value: latest value within {start}-{end} and "
+           f"its year, the 0-100 score, the {peer} median and {name}'s percentile among "
+           "them, and the gap to the national target where params set one, else the UMC "
+           f"target. {n_val} of {len(s)} indicators have a value{stale_txt}; the others "
+           "are listed below the table.") + _thin_note(t.peer_min_n, s)
+    table = _scores_display(s)
+    table.attrs["summary"] = (f"{len(table)} indicators with a value: {n_val} scored"
+                              + (f", {n_stale} older than {start}" if n_stale else "")
+                              + " — show")
+    return [_caption(msg), table, no_data_part(s, name, r.no_data)]
+
+
+def _peers_parts(r: LandscapeReport) -> list[object]:
+    t = r.landscape
+    name = r.country_name
+    peer = t.peer_set or "no peer set"
+    s = t.scores
+    has = s[s["peer_percentile"].notna()]
+    above = int((has["peer_percentile"] > 50).sum())
+    sizes = ", ".join(f"{k} ({v}" + (", headline)" if k == t.peer_set else ")")
+                      for k, v in t.peer_set_sizes.items()) or "none"
+    strip_msg = (f"Each row is an indicator: grey dots are {peer} economies, the red "
+                 f"diamond is {name}, the black tick the peer median. {name} is above the "
+                 f"median of this peer set on {above} of {len(has)} indicators.")
+    pil = t.peer_stats[t.peer_stats["level"] == "pillar"]
+    order = {label: k for k, label in enumerate(t.peer_set_sizes)}  # headline set first
+    pil = pil.assign(_o=pil["peer_set"].map(order)).sort_values("_o", kind="stable")
+    pil_tab = pd.DataFrame({
+        "peer_set": pil["peer_set"],
+        "pillar": pil["key"].map(label),
+        "score": pil["score"].map(lambda v: _num(v) if pd.notna(v) else INSUFFICIENT),
+        "Peers with a score": pil["peer_n"],
+        "peer_median": pil["peer_median"].map(_num),
+        "peer_iqr": [f"{_num(a)}-{_num(b)}" if pd.notna(a) else "n/a"
+                     for a, b in zip(pil["peer_q25"], pil["peer_q75"], strict=True)],
+        "percentile": [percentile_text(x, n, has_value=pd.notna(v)) for x, n, v in
+                       zip(pil["peer_percentile"], pil["peer_n"], pil["score"], strict=True)],
+    })
+    return [_caption(f"Peer sets (economies, country excluded): {sizes}. Tables use the "
+                     f"headline set, {peer}; peer_stats.csv has every set, per indicator, "
+                     "sub-pillar and pillar."),
+            _caption(strip_msg), r.figures.indicator_strips,
+            _caption(f"{name}'s pillar scores against every peer set: percentile 50 is the "
+                     "middle of the set." + _thin_note(t.peer_min_n, pil)), pil_tab]
+
+
+def _trends_parts(r: LandscapeReport) -> list[object]:
+    t = r.landscape
+    start, end = r.window
+    tr = t.trends[t.trends["n_points"].fillna(0) > 0]
+    has = tr[tr["score_slope"].notna()]
+    msg = (f"Recent trends within {start}-{end}: {len(has)} indicator(s) have at least 3 "
+           "clean values (the last five values the data-quality screen does not flag, "
+           "from the last break on). Solid line: observed; dashed: the Theil-Sen trend on "
+           "the logit of a share or the log of a positive series, so it keeps the bounds; "
+           "dotted red: the target.")
+    if not has.empty:
+        best = has.sort_values("score_slope").iloc[-1]
+        msg += (f" Fastest improving: {best['name']} "
+                f"({best['score_slope']:+.1f} score points a year).")
+    tab = pd.DataFrame({
+        "indicator": tr["name"], "n_points": tr["n_points"],
+        "first_value": [f"{_val(v)} ({_year(y)})" for v, y in
+                        zip(tr["first_value"], tr["first_year"], strict=True)],
+        "last_value": [f"{_val(v)} ({_year(y)})" for v, y in
+                       zip(tr["last_value"], tr["last_year"], strict=True)],
+        "cagr_pct": tr["cagr_pct"].map(_val),
+        "change_per_year": tr["slope"].map(_val),
+        "trend_scale": tr["trend_scale"].fillna(""),
+        "score_slope": tr["score_slope"].map(_val),
+    })
+    return [_caption(msg), r.figures.trends,
+            _caption("Compound annual growth (first to last clean value), the trend's "
+                     "change over its latest year in the indicator's unit, the scale it was "
+                     "fitted on, and the change in score points a year."), tab]
+
+
+def _targets_parts(r: LandscapeReport) -> list[object]:
+    t = r.landscape
+    tg = t.targets
+    with_value = tg[tg["value"].notna()]
+    no_value = tg["indicator"].nunique() - with_value["indicator"].nunique()
+    counts = with_value["status"].value_counts()
+    msg = (f"{len(with_value)} of {len(tg)} targets have a value: "
+           f"{counts.get('met', 0)} met, {counts.get('on track', 0)} on track, "
+           f"{counts.get('not on track', 0)} not on track, "
+           f"{counts.get('no trend', 0)} without enough points for a trend. Bars show the "
+           "progress made; backgrounds are the UMC bands (limited < 50 <= satisfactory < 75 "
+           "<= advanced < 95 <= met).")
+    shown = tg[tg["value"].notna()]
+    tab = pd.DataFrame({
+        "indicator": shown["indicator"].map(label), "target_kind": shown["target_kind"],
+        "target": [f"{_val(v)} by {y}" for v, y in
+                   zip(shown["target"], shown["target_year"], strict=True)],
+        "value": [f"{_val(v)} ({int(y)})" for v, y in
+                  zip(shown["value"], shown["year"], strict=True)],
+        "gap_to_target": shown["gap_to_target"].map(_val),
+        "band": shown["band"].fillna(""),
+        "reached_by": [_reach_text(r) for r in shown.itertuples(index=False)],
+        "status": shown["status"].fillna("no data"),
+        "target_source": shown["target_source"],
+    })
+    if no_value:
+        msg += (f" {no_value} target indicator(s) without data are left out (see the "
+                "list under Indicators).")
+    prov = tg[tg["provisional"].astype(bool)]
+    note = (" National targets marked provisional in params are working assumptions, "
+            "not official figures." if len(prov) else "")
+    return [_caption(msg + note), r.figures.target_progress, tab]
+
+
+def _quality_parts(r: LandscapeReport) -> list[object]:
+    t = r.landscape
+    name = r.country_name
+    start, end = r.window
+    q = t.quality
+    rules = pd.DataFrame({"Data-quality flag": list(FLAG_RULES),
+                          "rule": list(FLAG_RULES.values())})
+    if q.empty:
+        return [_caption(f"The data-quality screen flags no value of {name} in "
+                         f"{start}-{end}. The rules it applies:"), rules]
+    n_used = int(q["used_in_score"].sum())
+    msg = (f"{len(q)} flag(s) on values of {name} in {start}-{end} (stale flags only for "
+           f"values the tables show); {n_used} flagged value(s) still enter a score "
+           "(jumps and breaks may be real). Outliers and imputed repeats are never used: "
+           "the latest clean value stands in. Flagged values are left out of trends, "
+           "target projections and findings.")
+    tab = pd.DataFrame({
+        "indicator": q["name"], "year": q["year"], "value": q["value"].map(_val),
+        "Data-quality flag": q["flag"], "What the screen saw": q["note"],
+        "used_in_score": q["used_in_score"].map({True: "yes", False: "no"}),
+    })
+    return [_caption(msg), tab, _caption("The rules:"), rules]
+
+
+def _priorities_parts(r: LandscapeReport) -> list[object]:
+    t = r.landscape
+    name = r.country_name
     pr = t.priorities
     if pr.empty:
         return ["*No strategic priority in params.*"]
@@ -514,11 +562,11 @@ def section_parts(result: LandscapeResult, section: str) -> list[object]:
     })
     return [_caption(f"Strategic priorities of {name} scored like pillars: the weighted mean of "
                      "the scores of the indicators that measure each priority, shown only when "
-                     f"at least {100 * result.coverage_threshold:.0f}% of them have a value and "
+                     f"at least {100 * r.coverage_threshold:.0f}% of them have a value and "
                      "the core indicators of their sub-pillars are present."), tab]
 
 
-def _method_text(result: LandscapeResult) -> str:
+def _method_text(result: LandscapeReport) -> str:
     start, end = result.window
     thr = f"{100 * result.coverage_threshold:.0f}%"
     return "\n".join([
@@ -537,7 +585,7 @@ def _method_text(result: LandscapeResult) -> str:
         "ITU-D region; for an economy that is not an ITU member, its World Bank region); the "
         "country excluded; median and IQR by linear "
         "interpolation; *percentile* = share of peers strictly worse plus half the ties "
-        f"(100 = best), given only over at least {result.tables.peer_min_n} peers with a value "
+        f"(100 = best), given only over at least {result.landscape.peer_min_n} peers with a value "
         "(\u201ctoo few peers (n)\u201d otherwise).",
         "- *Trends*: compound annual growth from the first to the last value in the window; "
         "Theil-Sen slope (median of pairwise slopes), at least 3 values.",
@@ -549,24 +597,87 @@ def _method_text(result: LandscapeResult) -> str:
     ])
 
 
-def show(result: LandscapeResult, section: str) -> None:
-    """Display one section in the notebook (Markdown captions, tables, figures).
+class LandscapeSections:
+    """The sections of notebook 01, in reading order; each is computed when first shown.
 
-    Errors meant for the user (P2CError) are shown as a Markdown message, so a
-    report never ends in a traceback for a data problem.
+    A section the analysis cannot fill (the country has no data, or a
+    :class:`~p2c_research.errors.P2CError` while composing it) shows a plain
+    message instead, so a report never ends in a traceback for a data problem.
     """
-    from IPython.display import Markdown, display
 
-    try:
-        parts = section_parts(result, section)
-    except P2CError as exc:
-        parts = [_caption(f"Not available: {exc}")]
-    for part in parts:
-        if isinstance(part, str):
-            display(Markdown(part))
-        elif isinstance(part, pd.DataFrame):
-            display(render_table(part))
-        elif part is None:
-            continue
-        else:
-            display(part)
+    def __init__(self, report: LandscapeReport) -> None:
+        self._report = report
+
+    def _section(self, title: str, parts: Callable[[LandscapeReport], list[object]]
+                 ) -> Section:
+        r = self._report
+        if not r.ok:
+            return Section(title, (_caption(f"Not available: {r.error}"),))
+        try:
+            return Section(title, tuple(parts(r)))
+        except P2CError as exc:
+            return Section(title, (_caption(f"Not available: {exc}"),))
+
+    @cached_property
+    def findings(self) -> Section:
+        """Plain sentences drawn from the tables, each naming its table and row."""
+        r = self._report
+        if not r.ok:
+            return Section("Key findings", (
+                f"> **No landscape for {md_text(r.country_name)} ({r.iso3}).** "
+                f"{md_text(r.error)}\n>\n"
+                "> The tables are written with their headers and no rows; the wheel is "
+                "all grey.",))
+        return self._section("Key findings", _findings_parts)
+
+    @cached_property
+    def pillars(self) -> Section:
+        """Pillar and sub-pillar scores against the headline peers, and the wheel."""
+        return self._section("Pillar scores and the Digital Transformation Wheel",
+                             _pillars_parts)
+
+    @cached_property
+    def scores(self) -> Section:
+        """Every indicator with a value; those without are listed once, collapsed."""
+        return self._section("Indicators", _scores_parts)
+
+    @cached_property
+    def peers(self) -> Section:
+        """The country against each of its peer sets."""
+        return self._section("Peers", _peers_parts)
+
+    @cached_property
+    def trends(self) -> Section:
+        """Recent robust trends per indicator."""
+        return self._section("Trends", _trends_parts)
+
+    @cached_property
+    def targets(self) -> Section:
+        """Gaps to the UMC and national targets, and whether the trend reaches them."""
+        return self._section("Targets", _targets_parts)
+
+    @cached_property
+    def priorities(self) -> Section:
+        """The strategic priorities of params, scored like pillars."""
+        return self._section("Strategic priorities", _priorities_parts)
+
+    @cached_property
+    def quality(self) -> Section:
+        """What the data-quality screen flags, and its rules."""
+        return self._section("Data quality", _quality_parts)
+
+    @cached_property
+    def method(self) -> Section:
+        """How the numbers are made, and the data's source line."""
+        return Section("Method and sources", (_method_text(self._report),))
+
+    @property
+    def files(self) -> Section:
+        """The files :func:`save` wrote (read when shown, so it follows the latest save)."""
+        r = self._report
+        if not r.saved:
+            return Section("Files written", ("*Nothing saved yet: call `save(report, out)` "
+                                             "first.*",))
+        lines = [f"- `{_relative(p, r.iso3)}`" for p in r.saved.values()]
+        return Section("Files written",
+                       ("Files written for this country:\n\n" + "\n".join(lines),))

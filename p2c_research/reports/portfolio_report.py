@@ -1,7 +1,8 @@
 """The portfolio page (``OUT/portfolio.html``): every country of a batch side by side.
 
-``notebooks/04_portfolio.ipynb`` calls :func:`build`, :func:`save` and
-:func:`show`; the batch runs it once after its countries
+``notebooks/04_portfolio.ipynb`` calls :func:`build` and :func:`save` and
+shows each of ``report.sections`` (:mod:`~p2c_research.reports.contract`);
+the batch runs it once after its countries
 (:mod:`p2c_research.runner.portfolio`). Values are read from the tables each
 country's reports wrote (``OUT/<ISO3>/tables/``) and how each report ended
 from ``OUT/manifest.json``, so the page costs no recomputation and says
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +37,7 @@ from p2c_research.escaping import html_text
 from p2c_research.labels import label
 from p2c_research.render.images import RenderedImage, figure_png
 from p2c_research.report_io import SYNTHETIC_PLEDGES_NOTICE, percentile_text
+from p2c_research.reports.contract import Section
 from p2c_research.store import atomic_write_bytes, write_csv
 from p2c_research.textfmt import sig
 
@@ -92,8 +95,25 @@ SORT_SCRIPT = """
 
 
 @dataclass
+class PortfolioTables:
+    """The table ``save`` writes as ``OUT/portfolio.csv``."""
+
+    portfolio: pd.DataFrame
+
+
+@dataclass
+class PortfolioFigures:
+    """The figure ``save`` writes as ``OUT/portfolio_pillar_scores.png``."""
+
+    pillar_scores: RenderedImage
+
+
+@dataclass
 class Portfolio:
-    """The portfolio of one batch output folder, ready to save and show."""
+    """The portfolio of one batch output folder, ready to save and show.
+
+    ``table`` is the page's frame (every column the page and the CSV use).
+    """
 
     out_dir: Path
     table: pd.DataFrame
@@ -105,6 +125,19 @@ class Portfolio:
     @property
     def failed(self) -> pd.DataFrame:
         return self.table[self.table["status"] != "ok"]
+
+    @property
+    def tables(self) -> PortfolioTables:
+        return PortfolioTables(portfolio=self.table[PORTFOLIO_COLUMNS])
+
+    @property
+    def figures(self) -> PortfolioFigures:
+        """The small multiples, rendered on first use (:func:`figure`)."""
+        return PortfolioFigures(pillar_scores=figure(self))
+
+    @cached_property
+    def sections(self) -> PortfolioSections:
+        return PortfolioSections(self)
 
     def header(self) -> str:
         """Markdown for the page's first cell: what it shows and on which data."""
@@ -231,11 +264,13 @@ def figure(portfolio: Portfolio) -> RenderedImage:
     return portfolio.image
 
 
-def save(portfolio: Portfolio) -> dict[str, Path]:
-    """Write ``OUT/portfolio.csv`` and the figure ``OUT/portfolio_pillar_scores.png``."""
-    csv = write_csv(portfolio.table[PORTFOLIO_COLUMNS], portfolio.out_dir / CSV_NAME)
-    png = atomic_write_bytes(portfolio.out_dir / FIGURE_NAME, figure(portfolio).png)
-    return {"csv": csv, "figure": png}
+def save(portfolio: Portfolio, out: str | Path) -> dict[str, Path]:
+    """Write ``out/portfolio.csv`` and the figure ``out/portfolio_pillar_scores.png``;
+    returns file name -> path."""
+    out = Path(out)
+    csv = write_csv(portfolio.tables.portfolio, out / CSV_NAME)
+    png = atomic_write_bytes(out / FIGURE_NAME, portfolio.figures.pillar_scores.png)
+    return {CSV_NAME: csv, FIGURE_NAME: png}
 
 
 # --------------------------------------------------------------------------- the table
@@ -374,22 +409,41 @@ Where each column comes from (every file under `<ISO3>/tables/`):
 """
 
 
-def show(portfolio: Portfolio, section: str) -> None:
-    """Display one section of the page: ``table``, ``figure``, ``failures`` or ``method``."""
-    from IPython.display import HTML, Markdown, display
+class PortfolioSections:
+    """The sections of the portfolio page, in reading order."""
 
-    if section == "table":
-        display(HTML(table_html(portfolio.table)))
-    elif section == "figure":
-        display(figure(portfolio))
-    elif section == "failures":
-        display(HTML(failures_html(portfolio)))
-    elif section == "method":
-        display(Markdown(METHOD))
-    else:
-        raise ValueError(f"unknown portfolio section {section!r}; use table, figure, failures "
-                         "or method")
+    def __init__(self, portfolio: Portfolio) -> None:
+        self._portfolio = portfolio
+
+    @cached_property
+    def header(self) -> Section:
+        """What the page shows and on which data (its first cell)."""
+        return Section("Portfolio: every country side by side", (self._portfolio.header(),))
+
+    @cached_property
+    def table(self) -> Section:
+        """Every country side by side, sortable, grouped by ITU-D region."""
+        from IPython.display import HTML
+
+        return Section("Countries side by side", (HTML(table_html(self._portfolio.table)),))
+
+    @cached_property
+    def figure(self) -> Section:
+        """Pillar scores, one panel per ITU-D region."""
+        return Section("Pillar scores by ITU-D region", (self._portfolio.figures.pillar_scores,))
+
+    @cached_property
+    def failures(self) -> Section:
+        """The countries whose reports failed (or a line saying none did)."""
+        from IPython.display import HTML
+
+        return Section("Failures", (HTML(failures_html(self._portfolio)),))
+
+    @cached_property
+    def method(self) -> Section:
+        """Where each column comes from."""
+        return Section("Method and sources", (METHOD,))
 
 
 __all__ = ["VERDICT_COUNT_COLUMNS", "Portfolio", "build", "country_runs", "read_tables", "save",
-           "show", "table_html"]
+           "table_html"]

@@ -2,9 +2,10 @@
 
 :func:`p2c_research.steps.precompute` fills the on-disk cache (the screened
 panel, every economy's scores, every indicator's fits) for the default
-parameters, and the pledge report's allocation step allocates every pledge.
-Workers then read the cache instead of recomputing the world per country; a
-country whose params change an option computes (and caches) its own variant.
+parameters, and the pledge report's allocation step
+(:mod:`~p2c_research.reports.pledge_world`) allocates every pledge. Workers
+then read the cache instead of recomputing the world per country; a country
+whose params change an option computes (and caches) its own variant.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from p2c_research import steps
 from p2c_research.catalog import load_catalog
 from p2c_research.datasets import DataSelection
-from p2c_research.reports import pledge_report
+from p2c_research.reports import pledge_world
 
 
 def precompute_shared(selection: DataSelection, reference_country: str = "KHM") -> dict[str, float]:
@@ -24,6 +25,6 @@ def precompute_shared(selection: DataSelection, reference_country: str = "KHM") 
     params = load_params(reference_country, params_file=default_params_path())
     timings = steps.precompute(selection, load_catalog(), params)
     t0 = time.perf_counter()
-    pledge_report.precompute(selection, params)
+    pledge_world.precompute(selection, params)
     timings["pledge_allocation"] = round(time.perf_counter() - t0, 2)
     return timings
