@@ -45,6 +45,7 @@ from p2c_research.figures.wheel import wheel_figure
 from p2c_research.labels import label
 from p2c_research.params import headline_peers, resolve_peer_sets
 from p2c_research.report_io import percentile_text, save_figure, save_table
+from p2c_research.reports import landscape_memo
 from p2c_research.reports.contract import Section, members
 from p2c_research.reports.tables import collapsed_list
 from p2c_research.store import read_provenance
@@ -210,6 +211,7 @@ def build(ctx: RunContext) -> LandscapeReport:
             country_name=name, peer_min_n=min_n,
             verdicts=country_verdicts(ctx.benchmark(), ctx.iso3, ctx.catalog,
                                       ctx.screened_panel))
+        landscape_memo.remember(ctx, tables)
         no_data = indicators_without_data(world, ctx.iso3, ctx.panel)
     except P2CError as exc:
         error = str(exc)

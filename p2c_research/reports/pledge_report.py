@@ -50,7 +50,7 @@ from p2c_research.labels import label
 from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
 from p2c_research.report_io import RenderedImage, save_figure, save_table, saved_image
 from p2c_research.reports import compare_report as cr
-from p2c_research.reports import pledge_figures
+from p2c_research.reports import landscape_memo, pledge_figures
 from p2c_research.reports import pledge_world as pw
 from p2c_research.reports.action_plan_xlsx import save_action_plan_xlsx
 from p2c_research.reports.contract import Section, files_markdown, members
@@ -363,6 +363,9 @@ def pledge_peers(params: CountryParams) -> tuple[str, list[str]]:
 
 def _landscape(ctx: RunContext, world: WorldScores):
     """The country's landscape tables (scores, trends, targets) for the action plan, or None."""
+    kept = landscape_memo.recall(ctx)  # built by the landscape notebook in this process
+    if kept is not None:
+        return kept
     params = ctx.params
     peer_sets = resolve_peer_sets(params)
     try:
