@@ -108,3 +108,18 @@ def test_accessible_reads_attribute_names_not_substrings() -> None:
     assert [i.get("alt") for i in out.find_all("img")] == \
         ["upper", "Report figure", "Report figure", "Report figure"]
     assert out.find_all("img")[2]["src"].endswith(payload)
+
+
+def test_a_code_span_in_a_markdown_output_keeps_its_text() -> None:
+    """The "Files written" lists: ``md_code`` paths stay inside their <code> element."""
+    from p2c_research.escaping import md_code
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("files()", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output(
+        "display_data", data={"text/markdown": f"- {md_code('KHM/tables/x_y.csv')}"})]
+    nb.cells = [cell]
+    for shortcut in (True, False):
+        soup = BeautifulSoup(notebooks.to_html(nb, shortcut=shortcut), "html.parser")
+        codes = [c.get_text() for c in soup.select("li code")]
+        assert codes == ["KHM/tables/x_y.csv"], (shortcut, codes)

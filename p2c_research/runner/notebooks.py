@@ -118,7 +118,10 @@ def _configure(exporter):
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    exporter.embed_images = True
+    # No Markdown output of a report references an image file (figures are image/png
+    # outputs, embedded by the template), and nbconvert's embedding pass re-parses each
+    # inline HTML tag on its own, which empties a <code> span: "<code></code>path".
+    exporter.embed_images = False
     # Validate the notebook once after all preprocessors, not after each of the
     # eleven: each validation walks every output (megabytes of base64 images).
     exporter.optimistic_validation = True
