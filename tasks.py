@@ -200,7 +200,9 @@ def test(c, k="", fast=False):
     if k:
         args += ["-k", repr(k)]
     if fast:
-        args += ["-m", "'not smoke and not browser and not slow'"]
+        # Two processes, a test file each at a time (pytest-xdist): the fast tests are
+        # independent CPU-bound units. The full suite runs in one process, in file order.
+        args += ["-m", "'not smoke and not browser and not slow'", "-n", "2", "--dist", "loadfile"]
     c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=False)
 
 

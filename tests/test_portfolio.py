@@ -159,6 +159,7 @@ def _header_texts(html: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", html)]
 
 
+@pytest.mark.slow  # a 217-row page and its figure
 def test_all_217_economies_give_a_full_table_and_a_taller_figure(tmp_path):
     from p2c_research.figures.portfolio import figure_height
 
