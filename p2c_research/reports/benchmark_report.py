@@ -49,7 +49,7 @@ from p2c_research.labels import label
 from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
 from p2c_research.report_io import RenderedImage, save_figure, save_table
 from p2c_research.reports.contract import Section, files_markdown, members
-from p2c_research.reports.tables import HtmlTable, collapsed_list, render_table
+from p2c_research.reports.tables import HtmlTable, no_data_list, render_table
 from p2c_research.textfmt import sig
 
 #: Columns benchmark.csv must have (the issue's contract; tests check them).
@@ -258,14 +258,8 @@ class BenchmarkReport:
 
     def no_data_html(self) -> HtmlTable:
         """The indicators without data for the country, listed once with the reason."""
-        nd = self.no_data
-        if nd.empty:
-            return HtmlTable(html="", n_rows=0, collapsed=False)
-        table = pd.DataFrame({"indicator": nd["name"], "sub_pillar": nd["sub_pillar"].map(label),
-                              "reason": nd["reason"]})
-        return collapsed_list(
-            f"{len(table)} indicator(s) without data for {self.country_name}, with the reason "
-            "— show", table,
+        return no_data_list(
+            self.no_data, self.country_name,
             caption="Indicators without any value are listed here once and left out of the "
                     "other tables of this report.")
 

@@ -46,8 +46,8 @@ from p2c_research.labels import label
 from p2c_research.params import headline_peers, resolve_peer_sets
 from p2c_research.report_io import percentile_text, save_figure, save_table
 from p2c_research.reports import landscape_memo
-from p2c_research.reports.contract import Section, members
-from p2c_research.reports.tables import collapsed_list
+from p2c_research.reports.contract import Section, files_markdown, members
+from p2c_research.reports.tables import no_data_list
 from p2c_research.store import read_provenance
 from p2c_research.textfmt import sig
 
@@ -294,30 +294,14 @@ def _scores_display(scores: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def no_data_table(scores: pd.DataFrame, no_data: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The indicators without any value for the country, with the reason, for one list
-    (``no_data`` from :func:`indicators_without_data` when the run made it, else the
-    scores table's notes)."""
-    missing = no_data if no_data is not None else from_scores(scores)
-    return pd.DataFrame({"indicator": missing["name"], "sub_pillar": missing["sub_pillar"]
-                         .map(label), "reason": missing["reason"]})
-
-
 def no_data_part(scores: pd.DataFrame, name: str, no_data: pd.DataFrame | None = None):
     """The collapsed list of indicators without data (None when every indicator has one)."""
-    table = no_data_table(scores, no_data)
-    if table.empty:
+    missing = no_data if no_data is not None else from_scores(scores)
+    if missing.empty:
         return None
-    return collapsed_list(f"{len(table)} indicator(s) without data for {name}, with the "
-                          "reason — show", table,
-                          caption="Indicators without any value are listed here once and "
-                                  "left out of the other tables of this report.")
-
-
-def _relative(path: Path, iso3: str) -> str:
-    """``<ISO3>/tables/x.csv``: the part of a path a reader of any copy of the outputs can use."""
-    parts = Path(path).parts
-    return "/".join(parts[parts.index(iso3):]) if iso3 in parts else str(path)
+    return no_data_list(missing, name,
+                        caption="Indicators without any value are listed here once and "
+                                "left out of the other tables of this report.")
 
 
 def _reach_text(row) -> str:
@@ -680,6 +664,5 @@ class LandscapeSections:
         if not r.saved:
             return Section("Files written", ("*Nothing saved yet: call `save(report, out)` "
                                              "first.*",))
-        lines = [f"- `{_relative(p, r.iso3)}`" for p in r.saved.values()]
         return Section("Files written",
-                       ("Files written for this country:\n\n" + "\n".join(lines),))
+                       (files_markdown(r.saved, heading="Files written for this country:"),))

@@ -46,7 +46,6 @@ from p2c_research.catalog import PILLAR_LABELS, SCORED_PILLARS
 from p2c_research.datasets import load_geometries, load_panel, load_pledges
 from p2c_research.errors import P2CError
 from p2c_research.escaping import md_code, md_text
-from p2c_research.labels import label
 from p2c_research.params import CountryParams, headline_peers, resolve_peer_sets
 from p2c_research.report_io import RenderedImage, save_figure, save_table, saved_image
 from p2c_research.reports import compare_report as cr
@@ -73,7 +72,7 @@ from p2c_research.reports.tables import (
     COLLAPSE_LIST_ROWS,
     COLLAPSE_ROWS,
     HtmlTable,
-    collapsed_list,
+    no_data_list,
     render_table,
 )
 from p2c_research.store import read_provenance
@@ -193,14 +192,8 @@ class PledgeGapReport:
 
     def no_data_html(self) -> HtmlTable:
         """The indicators without data for the country, listed once with the reason."""
-        nd = self.no_data
-        if nd.empty:
-            return HtmlTable(html="", n_rows=0, collapsed=False)
-        table = pd.DataFrame({"indicator": nd["name"], "sub_pillar": nd["sub_pillar"].map(label),
-                              "reason": nd["reason"]})
-        return collapsed_list(
-            f"{len(table)} indicator(s) without data for {self.name}, with the reason "
-            "\u2014 show", table,
+        return no_data_list(
+            self.no_data, self.name,
             caption=(f"{ILLUSTRATIVE}. " if self.synthetic else "")
             + "Indicators without any value are listed here once and left out of the tables "
               "of this report; a priority they measure asks to validate data.")

@@ -216,3 +216,19 @@ def collapsed_list(title: str, frame: pd.DataFrame, *, caption: str = "") -> Htm
     indicators without data: listed once, out of the way of the tables that have numbers)."""
     return render_table(frame, caption=caption, summary=title, collapse_rows=-1 if len(frame)
                         else 0)
+
+
+def no_data_list(missing: pd.DataFrame, country: str, caption: str) -> HtmlTable:
+    """The indicators without data for ``country``, listed once with the reason, folded.
+
+    ``missing`` has the columns ``name``, ``sub_pillar`` and ``reason``
+    (:func:`p2c_research.analyses.coverage.indicators_without_data`); an empty
+    frame gives an empty block. Every report shows this list the same way.
+    """
+    if missing.empty:
+        return HtmlTable(html="", n_rows=0, collapsed=False)
+    table = pd.DataFrame({"indicator": missing["name"],
+                          "sub_pillar": missing["sub_pillar"].map(label),
+                          "reason": missing["reason"]})
+    return collapsed_list(f"{len(table)} indicator(s) without data for {country}, with the "
+                          "reason \u2014 show", table, caption=caption)
