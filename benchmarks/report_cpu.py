@@ -18,6 +18,7 @@ Comparisons (``--compare``):
 - ``reuse``: the batch figure pool (``p2c_research.render.reuse``) on / off;
 - ``text-cache``: the text cache (``p2c_research.render.text_cache``) on / off
   (on only where it is verified);
+- ``glyphs``: on matplotlib 3.11, the text cache's glyph bitmaps on / off;
 - ``storage``: pandas' default string storage python / pyarrow for the user's
   own Series (the package sets its own panels' dtype);
 - ``python``: the same code under two interpreters (``--python-b``), e.g. a
@@ -49,6 +50,7 @@ COUNTRIES = "KHM,MDG,DOM,MRT,KEN,PER"
 CONFIGS = {
     "reuse": ("on", "off"),
     "text-cache": ("on", "off"),
+    "glyphs": ("on", "off"),
     "storage": ("python", "pyarrow"),
     "python": ("a", "b"),
 }
@@ -68,6 +70,10 @@ def _configure(compare: str, setting: str) -> None:
         from p2c_research.render import text_cache
 
         text_cache.ACTIVE = False
+    elif compare == "glyphs" and setting == "off":
+        from p2c_research.render import text_cache
+
+        text_cache.KEEP_GLYPHS = False
 
 
 def child(compare: str, setting: str, warm: list[str], codes: list[str], out: str) -> None:

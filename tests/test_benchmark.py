@@ -458,13 +458,13 @@ def test_peer_refit_memo_gives_the_same_rows_and_fits_once(results, catalog, mon
     peers = _peers_with_data(results, "mobile_broadband_subscriptions", 20)
     bc._peer_fits.clear()
     calls = []
-    real = bc.fit_ols_hc3
+    real = bc.ols_hc3
 
     def counting(y, exog):
         calls.append(len(y))
         return real(y, exog)
 
-    monkeypatch.setattr(bc, "fit_ols_hc3", counting)
+    monkeypatch.setattr(bc, "ols_hc3", counting)
     first = bc.peer_refits(results, COUNTRY, {"region": peers}, catalog)
     n_first = len(calls)
     assert n_first == int(first["refit"].sum()) > 0

@@ -265,3 +265,32 @@ def test_resumed_batch_writes_the_portfolio_again(partner_outputs, tmp_path):
     assert {e["status"] for e in manifest["outputs"]} == {"skipped"}
     assert len(pd.read_csv(out / "portfolio.csv")) == 4
     assert "Mauritania" in (out / "portfolio.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_dask_batch_writes_the_portfolio_on_a_worker(partner_outputs, tmp_path):
+    """Not local: the countries are skipped on a worker and the page is rewritten there."""
+    from p2c_research.runner.batch import run_batch
+
+    out = tmp_path / "dask"
+    shutil.copytree(partner_outputs, out)
+    for name in ("portfolio.html", "portfolio.csv", "portfolio.ipynb"):
+        (out / name).unlink()
+    assert run_batch(list(PARTNERS), out_dir=out, data="sample", workers=1, progress=False,
+                     resume=True) == 0
+    assert sorted(pd.read_csv(out / "portfolio.csv")["iso3"]) == sorted(PARTNERS)
+    assert "Mauritania" in (out / "portfolio.html").read_text()
+    assert (out / "portfolio.ipynb").exists()
+    assert 'href="portfolio.html"' in (out / "index.html").read_text()
+
+
+def test_a_worker_lost_while_writing_the_portfolio_is_recorded_not_raised(tmp_path):
+    from p2c_research.runner.batch import _write_portfolio
+
+    class LostWorker:
+        def submit(self, *args, **kwargs):
+            raise OSError("worker at tcp://127.0.0.1:1 closed")
+
+    status = _write_portfolio(tmp_path, ["KHM"], None, LostWorker())
+    assert status is not None and status.status == "failed"
+    assert "worker failed" in status.error and "closed" in status.error

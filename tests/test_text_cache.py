@@ -116,3 +116,35 @@ def test_the_bitmaps_kept_stay_within_their_budget(monkeypatch) -> None:
     assert text_cache._state["bitmap_bytes"] == sum(
         e[0].nbytes for e in text_cache._bitmaps.values())
     assert len(text_cache._metrics) == 10
+
+
+def _scattered_labels(offset: float):
+    """One label at 24 origins a fraction of a pixel apart (and a few whole pixels), some
+    turned: the glyph bitmaps of matplotlib 3.11 depend on each origin's sub-pixel part."""
+    fig = plt.figure(figsize=(3, 3))
+    for k in range(24):
+        fig.text(0.05 + 0.013 * k + offset, 0.04 * k + 0.02, "Agx 7.5%",
+                 fontsize=7 + (k % 3), rotation=(0, 15, 90)[k % 3])
+    plt.close(fig)
+    return fig
+
+
+@pytest.mark.skipif(text_cache.MODE != "layout", reason="no glyph bitmaps on this matplotlib")
+def test_glyph_bitmaps_are_placed_exactly_at_every_sub_pixel_origin() -> None:
+    _render(_scattered_labels(0.0), cached=True)  # fills the glyph cache
+    misses = text_cache.stats["glyph_misses"]
+    for offset in (0.0, 1 / 270, 0.0021):  # whole pixels at 90 dpi and 3 in, then a fraction
+        plain = _render(_scattered_labels(offset), cached=False)
+        assert np.array_equal(plain, _render(_scattered_labels(offset), cached=True))
+    assert misses > 0 and text_cache.stats["glyph_hits"] > misses
+
+
+@pytest.mark.skipif(text_cache.MODE != "layout", reason="no glyph bitmaps on this matplotlib")
+def test_the_glyph_bitmaps_kept_stay_within_their_budget(monkeypatch) -> None:
+    monkeypatch.setattr(text_cache, "MAX_GLYPH_BYTES", 30_000)
+    for offset in (0.0, 0.001, 0.002, 0.003):
+        _render(_scattered_labels(offset), cached=True)
+    kept = text_cache._state["glyph_bytes"]
+    assert 0 < kept <= 30_000
+    assert kept == sum(e[0].nbytes + text_cache.GLYPH_OVERHEAD_BYTES
+                       for e in text_cache._glyphs.values())

@@ -27,7 +27,7 @@ from p2c_research.analyses.regression import (
     NO_DATA,
     NO_VERDICT,
     VERDICTS,
-    fit_ols_hc3,
+    ols_hc3,
     grade,
     predict_interval,
     predictive_z,
@@ -162,32 +162,36 @@ def _by_indicator(results: BenchmarkResults) -> dict[str, pd.DataFrame]:
 
 def _peer_fit(digest: str, ind: Indicator, model: str, floor: float, sample: pd.DataFrame,
               pi_level: float) -> _PeerFit:
-    """:func:`fit_ols_hc3` on a peer sample, on ``model``'s scale, graded for each member."""
+    """:func:`ols_hc3` on a peer sample, on ``model``'s scale, graded for each member."""
     key = (digest, ind.id, model, frozenset(sample.index), pi_level)
     fit = _peer_fits.get(key)
     if fit is None:
         tr = transform_for(model, ind, floor)
         exog = base_exog(sample)
         y = pd.Series(tr.forward(sample["value"]), index=sample.index)
-        ols = fit_ols_hc3(y, exog)
-        pred = predict_interval(ols.result, exog, pi_level)
-        r2 = float(ols.result.rsquared)
+        result = ols_hc3(y, exog)
+        pred = predict_interval(result, exog, pi_level)
+        r2 = float(result.rsquared)
         z = predictive_z(y, pred["predicted"], pred["pi_low"], pred["pi_high"], pi_level,
-                         float(ols.result.df_resid))
+                         float(result.df_resid))
         outside = ((y < pred["pi_low"]) | (y > pred["pi_high"])).to_numpy()
         verdicts = grade(z, outside, ind.higher_is_better)
         if r2 < R2_FLOOR:
             verdicts[:] = NO_VERDICT
-        country = {}
-        for k, iso in enumerate(sample.index):
-            predicted = float(tr.back(pred["predicted"].iloc[k]))
-            actual = float(sample["value"].iloc[k])
-            country[str(iso)] = {
-                "actual": actual, "predicted": predicted,
-                "pi_low": float(tr.back(pred["pi_low"].iloc[k])),
-                "pi_high": float(tr.back(pred["pi_high"].iloc[k])),
-                "residual": actual - predicted, "z": float(z[k]), "verdict": str(verdicts[k])}
-        fit = _PeerFit(r2=r2, slope=float(ols.result.params["ln_gdp"]), country=country)
+        # one array per column, read by position (row lookups in the frames cost more
+        # than the fit)
+        predicted = np.asarray(tr.back(pred["predicted"].to_numpy()), dtype="float64")
+        pi_low = np.asarray(tr.back(pred["pi_low"].to_numpy()), dtype="float64")
+        pi_high = np.asarray(tr.back(pred["pi_high"].to_numpy()), dtype="float64")
+        actual = sample["value"].to_numpy(dtype="float64")
+        z = np.asarray(z, dtype="float64")
+        country = {
+            str(iso): {"actual": float(actual[k]), "predicted": float(predicted[k]),
+                       "pi_low": float(pi_low[k]), "pi_high": float(pi_high[k]),
+                       "residual": float(actual[k]) - float(predicted[k]), "z": float(z[k]),
+                       "verdict": str(verdicts[k])}
+            for k, iso in enumerate(sample.index)}
+        fit = _PeerFit(r2=r2, slope=float(result.params["ln_gdp"]), country=country)
         if len(_peer_fits) >= _PEER_FITS_MAX:
             _peer_fits.pop(next(iter(_peer_fits)))
         _peer_fits[key] = fit

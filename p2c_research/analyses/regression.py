@@ -135,12 +135,9 @@ def fit_ols_hc3(y: pd.Series, exog: pd.DataFrame) -> OlsFit:
     income (Breusch-Pagan rejects for most), and HC3 behaves best of the
     sandwich estimators in samples of this size.
     """
-    y = pd.Series(np.asarray(y, dtype="float64"), index=exog.index, name="y")
+    result = ols_hc3(y, exog)
     with warnings.catch_warnings():
-        # A point with leverage 1 makes HC3 divide by zero; it surfaces as a
-        # non-finite SE in the table rather than a wall of warnings.
         warnings.simplefilter("ignore", RuntimeWarning)
-        result = sm.OLS(y, exog).fit(cov_type="HC3", use_t=True)
         influence = OLSInfluence(result)
         std_resid = pd.Series(
             studentized_external(np.asarray(result.resid), influence.hat_matrix_diag,
@@ -153,6 +150,17 @@ def fit_ols_hc3(y: pd.Series, exog: pd.DataFrame) -> OlsFit:
         except (ValueError, np.linalg.LinAlgError):
             bp_pvalue = float("nan")
     return OlsFit(result=result, std_resid=std_resid, cooks=cooks, bp_pvalue=bp_pvalue)
+
+
+def ols_hc3(y: pd.Series | np.ndarray, exog: pd.DataFrame):
+    """The statsmodels OLS result of :func:`fit_ols_hc3` alone, without its diagnostics
+    (influence, Breusch-Pagan): for fits read only for their predictions."""
+    y = pd.Series(np.asarray(y, dtype="float64"), index=exog.index, name="y")
+    with warnings.catch_warnings():
+        # A point with leverage 1 makes HC3 divide by zero; it surfaces as a
+        # non-finite SE in the table rather than a wall of warnings.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return sm.OLS(y, exog).fit(cov_type="HC3", use_t=True)
 
 
 def studentized_external(resid: np.ndarray, hat: np.ndarray, df_resid: int) -> np.ndarray:

@@ -91,6 +91,14 @@ MAX_METRICS = 8192
 #: Bytes of glyph bitmaps kept (one 8-bit bitmap per string, a few kB each).
 MAX_BITMAP_BYTES = 16 * 2**20
 
+#: Bytes of single-glyph bitmaps kept (matplotlib 3.11), counting each entry's
+#: Python overhead as :data:`GLYPH_OVERHEAD_BYTES`.
+MAX_GLYPH_BYTES = 24 * 2**20
+GLYPH_OVERHEAD_BYTES = 400
+#: Whether the 3.11 path keeps glyph bitmaps (False: matplotlib renders each glyph;
+#: ``benchmarks/report_cpu.py --compare glyphs``).
+KEEP_GLYPHS = True
+
 _ORIGINAL_METRICS = RendererAgg.get_text_width_height_descent
 _ORIGINAL_DRAW_TEXT = RendererAgg.draw_text
 
@@ -98,10 +106,13 @@ _metrics: OrderedDict[tuple, tuple[float, float, float]] = OrderedDict()
 _bitmaps: OrderedDict[tuple, tuple[np.ndarray, float, float, float]] = OrderedDict()
 #: Shaped strings (matplotlib 3.11): glyphs and their offsets, a few dozen bytes a string.
 _layouts: OrderedDict[tuple, tuple[tuple[Any, int, float, float], ...]] = OrderedDict()
-_state = {"depth": 0, "bitmap_bytes": 0}
+#: Glyph bitmaps (matplotlib 3.11) by font, size, glyph, turn and sub-pixel origin; the
+#: oldest go first (insertion order: a lookup does not reorder, which keeps it cheap).
+_glyphs: dict[tuple, tuple[np.ndarray, int, int]] = {}
+_state = {"depth": 0, "bitmap_bytes": 0, "glyph_bytes": 0}
 _lock = threading.RLock()
 stats = {"metrics_hits": 0, "metrics_misses": 0, "bitmap_hits": 0, "bitmap_misses": 0,
-         "layout_hits": 0, "layout_misses": 0}
+         "layout_hits": 0, "layout_misses": 0, "glyph_hits": 0, "glyph_misses": 0}
 
 
 def _key(text: str, prop: FontProperties, dpi: float) -> tuple:
@@ -197,11 +208,66 @@ def _draw_text_layout(self: RendererAgg, gc: Any, x: float, y: float, s: str,
             while len(_layouts) > MAX_METRICS:
                 _layouts.popitem(last=False)
     size = prop.get_size_in_points()
-    self._draw_text_glyphs_and_boxes(
-        gc, x, y, angle,
-        ((ft_object, size, glyph_index, 0, 1, dx, dy)
-         for ft_object, glyph_index, dx, dy in items),
-        [])
+    if KEEP_GLYPHS:
+        _draw_glyphs(self, gc, x, y, angle, size, items)
+    else:
+        self._draw_text_glyphs_and_boxes(
+            gc, x, y, angle,
+            ((ft_object, size, glyph_index, 0, 1, dx, dy)
+             for ft_object, glyph_index, dx, dy in items),
+            [])
+
+
+def _draw_glyphs(renderer: RendererAgg, gc: Any, x: float, y: float, angle: float,
+                 size: float, items: tuple[tuple[Any, int, float, float], ...]) -> None:
+    """The glyph loop of matplotlib 3.11's ``RendererAgg._draw_text_glyphs_and_boxes``
+    (plain text: no slant, no stretch, no boxes), with each glyph's bitmap kept.
+
+    FreeType renders a glyph moved by its 26.6 fixed-point origin; moving it by
+    whole pixels moves its bitmap by the same pixels and changes nothing else,
+    so the bitmap is kept under the origin's sub-pixel part (1/64 pixel) and
+    placed at the whole-pixel part.
+    """
+    from matplotlib.backends.backend_agg import get_hinting_flag
+    from matplotlib.ft2font import RenderMode
+
+    c, s = cos(radians(angle)), sin(radians(angle))
+    # the same integers matplotlib computes per glyph (extend 1, slant 0)
+    matrix = (0x10000 * np.array([[c, -s], [s, c]]) @ [[1, 0], [0, 1]]).round().astype(int)
+    matrix_key = tuple(int(v) for v in matrix.ravel())
+    load_flags = get_hinting_flag()
+    antialiased = gc.get_antialiased()
+    height, dpi = renderer.height, renderer.dpi
+    draw_image = renderer._renderer.draw_text_image
+    for ft_object, glyph_index, dx, dy in items:  # dy is upwards
+        origin_x = round(0x40 * (x + dx * c - dy * s))
+        origin_y = round(0x40 * (height - y + dx * s + dy * c))
+        key = (ft_object, size, dpi, glyph_index, matrix_key, origin_x & 0x3F,
+               origin_y & 0x3F, load_flags, antialiased)
+        with _lock:
+            entry = _glyphs.get(key)
+            if entry is not None:
+                stats["glyph_hits"] += 1
+        if entry is None:
+            ft_object.set_size(size, dpi)
+            ft_object._set_transform(matrix, [origin_x, origin_y])
+            bitmap = ft_object._render_glyph(
+                glyph_index, load_flags, RenderMode.NORMAL if antialiased else RenderMode.MONO)
+            buffer = np.array(bitmap.buffer)
+            if not antialiased:
+                buffer *= 0xff
+            entry = (buffer, bitmap.left - (origin_x >> 6), bitmap.top - (origin_y >> 6))
+            with _lock:
+                stats["glyph_misses"] += 1
+                _glyphs[key] = entry
+                _state["glyph_bytes"] += buffer.nbytes + GLYPH_OVERHEAD_BYTES
+                while _state["glyph_bytes"] > MAX_GLYPH_BYTES and len(_glyphs) > 1:
+                    old = _glyphs.pop(next(iter(_glyphs)))
+                    _state["glyph_bytes"] -= old[0].nbytes + GLYPH_OVERHEAD_BYTES
+        buffer, left, top = entry
+        # draw_text_image's y is downwards and names the bitmap's bottom side
+        draw_image(buffer, left + (origin_x >> 6),
+                   int(height) - (top + (origin_y >> 6)) + buffer.shape[0], 0, gc)
 
 
 @contextmanager
@@ -236,6 +302,8 @@ def clear() -> None:
         _metrics.clear()
         _bitmaps.clear()
         _layouts.clear()
+        _glyphs.clear()
         _state["bitmap_bytes"] = 0
+        _state["glyph_bytes"] = 0
         for name in stats:
             stats[name] = 0
