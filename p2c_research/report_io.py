@@ -7,6 +7,7 @@ and ``--resume`` knows what is done. Every write is atomic.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,25 @@ def output_relative(path: Path | str) -> str:
     :func:`save_figure`), so the last three parts name it within the output folder.
     """
     return "/".join(Path(path).parts[-3:])
+
+
+def read_country_tables(out_dir: Path | str, codes: list[str], names: Iterable[str]
+                        ) -> dict[str, pd.DataFrame]:
+    """The tables ``names`` that :func:`save_table` wrote for ``codes`` in a batch's output
+    folder, each concatenated over the countries with an ``iso3`` column.
+
+    A country without a table (its report failed or did not run) is left out of
+    it; a table no country has is missing from the result.
+    """
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
+    for code in codes:
+        for name in parts:
+            try:
+                frame = pd.read_csv(Path(out_dir) / code / "tables" / f"{name}.csv")
+            except (OSError, ValueError, pd.errors.EmptyDataError):
+                continue
+            parts[name].append(frame.assign(iso3=code))
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items() if frames}
 
 
 def save_table(frame: pd.DataFrame, out_dir: Path | str, iso3: str, name: str) -> Path:

@@ -249,6 +249,26 @@ def test_country_landscape_tables_and_traceable_findings(catalog) -> None:
     row = t.pillar_scores.set_index("pillar").loc[first.key]
     assert f"{row['peer_percentile']:.0f}% of peers" in first.text
     assert first.text.startswith("Relative to its peers")  # says what it ranks
+    from p2c_research.analyses.findings import peer_position
+
+    assert peer_position(row["peer_percentile"]) in first.text
+
+
+@pytest.mark.parametrize(("percentile", "words"), [
+    (10, "in the bottom quarter of its peers"), (30, "below the peer median"),
+    (51, "about at the peer median"), (70, "above the peer median"),
+    (90, "in the top quarter of its peers")])
+def test_the_best_pillar_is_placed_against_the_peer_median(percentile, words) -> None:
+    """A best pillar at the 51st percentile is not a strength: the sentence says where it is."""
+    from p2c_research.analyses.findings import _pillar_findings
+
+    pillars = pd.DataFrame({
+        "pillar": ["ACCESS", "ADOPTION"], "score": [40.0, 30.0], "sufficient": [True, True],
+        "peer_median": [39.0, 45.0], "peer_percentile": [percentile, 5.0], "peer_n": [30, 30]})
+    best, worst = _pillar_findings("Cambodia", pillars, "LDCs")
+    assert f"ranks best in Access, {words}: better than {percentile}% of peers" in best.text
+    assert "ranks lowest in Adoption, in the bottom quarter of its peers: better than 5%" \
+        in worst.text
 
 
 def test_country_without_any_data_raises_plain_no_data_error(catalog) -> None:

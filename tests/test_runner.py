@@ -290,7 +290,11 @@ assert not any(getattr(f[1], 'pattern', None) == 'p2c-leak-probe' for f in warni
     'a warnings filter leaked'
 assert 'P2C_LEAK_PROBE' not in os.environ, 'an environment variable leaked'
 assert Path.cwd().name == 'notebooks', f'the working directory is {Path.cwd()}'
+history = get_ipython().history_manager
+assert not getattr(history, 'outputs', None) and not history.output_hist, \
+    'the displayed outputs of the last notebook are still held'
 print('draws', random.random(), float(np.random.random()))
+display({'text/html': 'x' * 100_000}, raw=True)
 mpl.rcParams['lines.linewidth'] = 7
 pd.set_option('display.max_rows', 3)
 warnings.filterwarnings('error', message='p2c-leak-probe')
@@ -304,8 +308,9 @@ print('process', os.getpid())
 
 
 def test_inprocess_resets_everything_a_notebook_can_change(stub_root, tmp_path):
-    """Namespace (underscore names too), pandas options, warnings filters, random state,
-    environment, working directory and rcParams: the next notebook sees none of them."""
+    """Namespace (underscore names too), IPython's output history, pandas options, warnings
+    filters, random state, environment, working directory and rcParams: the next notebook
+    sees none of them."""
     from p2c_research.runner.execute import execute_one
 
     nb = _stub_notebook()

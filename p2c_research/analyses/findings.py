@@ -2,8 +2,9 @@
 
 Each sentence carries the table and the row key it was read from, so a
 reviewer can check every number against ``OUT/<ISO3>/tables/<table>.csv``.
-The sentences cover the pillar that stands highest and lowest *relative to
-peers* (a peer percentile, said as such, not the highest score), the biggest
+The sentences cover the pillar that ranks best and lowest *relative to
+peers* (a peer percentile, said as such and placed against the peer median,
+not the highest score), the biggest
 gaps to target, key indicators below what income predicts (the verdict
 engine's "below" or "well below"), the fastest and slowest trends, and any
 pillar that could not be scored. No finding rests on a value the quality
@@ -68,6 +69,20 @@ def _thin_peer_finding(country: str, pillars: pd.DataFrame, peer_set: str) -> li
         f"score: {'; '.join(parts)}.", "pillar_scores", str(thin.iloc[0]["pillar"]))]
 
 
+def peer_position(percentile: float) -> str:
+    """Where a peer percentile places the country, in words: the best of three pillars
+    can still sit at the peer median, and the sentence has to say so."""
+    if percentile < 25:
+        return "in the bottom quarter of its peers"
+    if percentile < 45:
+        return "below the peer median"
+    if percentile <= 55:
+        return "about at the peer median"
+    if percentile <= 75:
+        return "above the peer median"
+    return "in the top quarter of its peers"
+
+
 def _pillar_findings(country: str, pillars: pd.DataFrame, peer_set: str) -> list[Finding]:
     """Highest and lowest pillar relative to peers (by peer percentile, said as such)."""
     ranked = pillars[pillars["sufficient"] & pillars["peer_percentile"].notna()]
@@ -78,8 +93,8 @@ def _pillar_findings(country: str, pillars: pd.DataFrame, peer_set: str) -> list
         return thin
     best = ranked.iloc[0]
     if len(ranked) >= 2:
-        lead = (f"Relative to its peers ({peer_set}), {country} stands highest in "
-                f"{_pillar(best['pillar'])}")
+        lead = (f"Relative to its peers ({peer_set}), {country} ranks best in "
+                f"{_pillar(best['pillar'])}, {peer_position(best['peer_percentile'])}")
     else:
         lead = (f"Relative to its peers ({peer_set}), {country}'s one pillar "
                 f"{'ranked against enough peers' if thin else 'with a peer comparison'} is "
@@ -91,7 +106,8 @@ def _pillar_findings(country: str, pillars: pd.DataFrame, peer_set: str) -> list
     if len(ranked) >= 2:
         worst = ranked.iloc[-1]
         out.append(Finding(
-            f"Relative to the same peers it stands lowest in {_pillar(worst['pillar'])}: "
+            f"Relative to the same peers it ranks lowest in {_pillar(worst['pillar'])}, "
+            f"{peer_position(worst['peer_percentile'])}: "
             f"better than {worst['peer_percentile']:.0f}% of peers, score "
             f"{fmt_number(worst['score'])} (peer median {fmt_number(worst['peer_median'])}).",
             "pillar_scores", str(worst["pillar"])))

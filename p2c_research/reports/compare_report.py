@@ -33,6 +33,7 @@ from p2c_research.analyses.compare import (
 from p2c_research.errors import DataError
 from p2c_research.escaping import html_text
 from p2c_research.labels import label
+from p2c_research.report_io import read_country_tables
 from p2c_research.reports.tables import render_table
 from p2c_research.store import atomic_write_text, write_csv
 
@@ -88,13 +89,6 @@ class Assessment:
         return "SYNTHETIC" in text or bool(from_tables)
 
 
-def _read_table(path: Path) -> pd.DataFrame | None:
-    try:
-        return pd.read_csv(path, keep_default_na=True)
-    except (OSError, ValueError, pd.errors.EmptyDataError):
-        return None
-
-
 def load_assessment(folder: Path | str) -> Assessment:
     """Read a batch output folder.
 
@@ -112,14 +106,7 @@ def load_assessment(folder: Path | str) -> Assessment:
         raise DataError(f"{manifest_path}: unreadable manifest ({exc})") from None
     codes = sorted({str(e.get("country")) for e in manifest.get("outputs", [])
                     if (folder / str(e.get("country")) / "tables").is_dir()})
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
-    for code in codes:
-        for name in TABLES:
-            frame = _read_table(folder / code / "tables" / f"{name}.csv")
-            if frame is not None:
-                parts[name].append(frame.assign(iso3=code))
-    tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()
-              if frames}
+    tables = read_country_tables(folder, codes, TABLES)
     return Assessment(folder=folder, manifest=manifest, tables=tables, countries=codes)
 
 

@@ -36,7 +36,11 @@ from p2c_research.catalog import SCORED_PILLARS
 from p2c_research.escaping import html_text
 from p2c_research.labels import label
 from p2c_research.render.images import RenderedImage, figure_png
-from p2c_research.report_io import SYNTHETIC_PLEDGES_NOTICE, percentile_text
+from p2c_research.report_io import (
+    SYNTHETIC_PLEDGES_NOTICE,
+    percentile_text,
+    read_country_tables,
+)
 from p2c_research.reports.contract import Section
 from p2c_research.store import atomic_write_bytes, write_csv
 from p2c_research.textfmt import sig
@@ -166,13 +170,6 @@ def _md(text: object) -> str:
 
 
 # --------------------------------------------------------------------------- reading
-def _read_csv(path: Path) -> pd.DataFrame | None:
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.EmptyDataError):
-        return None
-
-
 def read_manifest(out_dir: Path) -> dict:
     try:
         return json.loads((out_dir / "manifest.json").read_text())
@@ -208,13 +205,7 @@ def country_runs(manifest: dict, codes: list[str]) -> list[CountryRun]:
 
 def read_tables(out_dir: Path, codes: list[str]) -> dict[str, pd.DataFrame]:
     """The tables the portfolio reads (:data:`TABLE_NOTEBOOK`) of ``codes``, each concatenated."""
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLE_NOTEBOOK}
-    for code in codes:
-        for name in TABLE_NOTEBOOK:
-            frame = _read_csv(out_dir / code / "tables" / f"{name}.csv")
-            if frame is not None:
-                parts[name].append(frame.assign(iso3=code))
-    return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items() if frames}
+    return read_country_tables(out_dir, codes, TABLE_NOTEBOOK)
 
 
 def reference() -> pd.DataFrame:

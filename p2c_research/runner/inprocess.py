@@ -14,7 +14,8 @@ working directory).
 the engine resets an explicit list (:meth:`NotebookShell.restore_defaults` and
 :func:`p2c_research.runner.kernel_reset.reset_user_namespace`):
 
-* the user namespace, underscore names included, and IPython's output cache;
+* the user namespace, underscore names included, and IPython's output cache
+  and output history (the display data of every output);
 * matplotlib rcParams and the display formatters, to what they were when the
   worker's shell was made (:meth:`NotebookShell.restore_defaults`);
 * pandas options, warnings filters, the random state of ``random`` and of

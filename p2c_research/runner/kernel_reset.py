@@ -36,8 +36,8 @@ FULL_COLLECTION_EVERY = 36
 
 
 def reset_user_namespace() -> list[str]:
-    """Remove every user variable (underscore names too), cached output and open figure;
-    returns the names removed.
+    """Remove every user variable (underscore names too), cached output (the output
+    history included) and open figure; returns the names removed.
 
     The figures the last report used go back to the figure pool
     (:mod:`p2c_research.render.reuse`) for the next one.
@@ -62,6 +62,10 @@ def reset_user_namespace() -> list[str]:
             for n in list(out):
                 ns.pop(f"_{n}", None)
             out.clear()
+        # IPython 9 also keeps the display data of every output (pages of HTML and
+        # base64 images) in its history; over a long batch that held hundreds of MiB.
+        # The input history stays: it is the shell's, not a notebook's.
+        shell.history_manager.reset(new_session=False)
     import matplotlib.pyplot as plt
 
     from p2c_research.render import reuse
