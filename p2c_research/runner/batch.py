@@ -389,8 +389,8 @@ def _progress(items, enabled: bool, total: int | None = None):
 #:   (30 s each). The event-loop "tick" (every 20 ms) only detects a loop
 #:   blocked for more than ``tick.limit`` (3 s), which 1 s still does; the system
 #:   monitor feeds the dashboard; the memory monitor enforces Dask's own worker
-#:   memory limit (a share of the machine's memory), far above the 700-750 MiB
-#:   a worker running the notebooks in its own process settles at;
+#:   memory limit (a share of the machine's memory), far above the 1.4-1.5 GiB
+#:   a worker running the notebooks in its own process reaches over a full batch;
 #:   work stealing has little to move, since the scheduler queues the tasks.
 #: - Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536`` so that
 #:   freed memory goes back to the system at once. Setting that variable at all
