@@ -487,8 +487,12 @@ def test_ctrl_c_exits_130_and_records_the_finished_reports(stub_root, tmp_path, 
             nbformat.write(nb, stub_root / "notebooks" / name)
         cmd = [sys.executable, "-m", "invoke", "run", "--country", "KHM", "--out", str(out)]
         marker_glob = "KHM/.01_landscape.done.json"
+    # As a terminal starts a command: Ctrl-C not ignored, also when this suite itself was
+    # started in the background of a shell without job control (which ignores it and
+    # passes that on to every process below).
     proc = subprocess.Popen(cmd, cwd=project_root, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 180
     while time.time() < deadline and not list(out.glob(marker_glob)) and proc.poll() is None:
         time.sleep(0.1)
