@@ -232,8 +232,8 @@ def _draw_glyphs(renderer: RendererAgg, gc: Any, x: float, y: float, angle: floa
     from matplotlib.ft2font import RenderMode
 
     c, s = cos(radians(angle)), sin(radians(angle))
-    # the same integers matplotlib computes per glyph (extend 1, slant 0)
-    matrix = (0x10000 * np.array([[c, -s], [s, c]]) @ [[1, 0], [0, 1]]).round().astype(int)
+    # the integers matplotlib computes per glyph, here for extend 1 and slant 0
+    matrix = (0x10000 * np.array([[c, -s], [s, c]])).round().astype(int)
     matrix_key = tuple(int(v) for v in matrix.ravel())
     load_flags = get_hinting_flag()
     antialiased = gc.get_antialiased()

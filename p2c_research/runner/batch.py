@@ -60,14 +60,19 @@ def all_countries_with_data(data: str = "auto") -> list[str]:
 def _country_task(country: str, out_dir: str, params_file: str, data: str, resume: bool,
                   root: str | None) -> list[dict]:
     """What a Dask worker runs for one country (plain dicts cross the wire)."""
+    _on_worker(root)
+    return [s.to_dict() for s in run_country(country, out_dir, params_file=params_file,
+                                             data=data, resume=resume, engine=_engine())]
+
+
+def _on_worker(root: str | None) -> None:
+    """What every batch task sets first in the process it runs in."""
     from p2c_research.runner.worker_setup import in_dask_worker, use_python_strings
 
     if in_dask_worker():  # any cluster's worker, not only the batch's own (preloaded)
         use_python_strings()
     if root:
         os.environ.setdefault("P2C_ROOT", root)
-    return [s.to_dict() for s in run_country(country, out_dir, params_file=params_file,
-                                             data=data, resume=resume, engine=_engine())]
 
 
 def _invalid_country_status(code: str, error: str, notebooks: list[str]) -> list[dict]:
@@ -311,12 +316,8 @@ def run_batch(
 def _portfolio_task(out_dir: str, codes: list[str], root: str | None) -> dict | None:
     """What a Dask worker runs for the portfolio page (a plain dict crosses the wire)."""
     from p2c_research.runner.portfolio import run_portfolio
-    from p2c_research.runner.worker_setup import in_dask_worker, use_python_strings
 
-    if in_dask_worker():
-        use_python_strings()
-    if root:
-        os.environ.setdefault("P2C_ROOT", root)
+    _on_worker(root)
     status = run_portfolio(out_dir, codes, engine=_engine())
     return None if status is None else status.to_dict()
 
