@@ -126,3 +126,18 @@ def test_khm_quality_cases_are_flagged_and_kept_out_of_trends_and_findings(partn
     assert internet["target"] == 90 and internet["target_year"] == 2030
     assert internet["status"] == "not on track"
     assert internet["year_reached"] > 2030
+
+
+def test_pledge_summary_line_agrees_with_the_need_table(partner_outputs):
+    """The summary sentence and the table below it show the same need, support and gap index."""
+    from p2c_research.textfmt import sig
+
+    for code in ("KHM", "MDG", "DOM", "MRT"):
+        html = (partner_outputs / code / "03_pledge_gap_map.html").read_text(encoding="utf-8")
+        gaps = pd.read_csv(partner_outputs / code / "tables" / "pledge_gaps.csv")
+        row = gaps[gaps["level"] == "country"].iloc[0]
+        said = re.search(r"Overall need (\S+) \(rank.*?pledge support USD (\S+) per person.*?"
+                         r"gap index (\S+) \(rank", html, re.S)
+        assert said, code
+        assert said.groups() == (sig(row["need"]), sig(row["usd_per_capita"]),
+                                 sig(row["gap_index"])), code

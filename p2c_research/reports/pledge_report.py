@@ -265,10 +265,11 @@ class PledgeGapReport:
             f"({int(reach['usd_allocated'].isna().sum())} pledges have no USD value and count "
             "by number only).",
             "",
-            f"Overall need {overall['need']:.1f} (rank {overall['need_rank']} of "
-            f"{overall['n_ranked']} peers), pledge support USD {overall['usd_per_capita']:,.2f} "
+            # the significant figures of the need table below, so the two agree
+            f"Overall need {sig(overall['need'])} (rank {overall['need_rank']} of "
+            f"{overall['n_ranked']} peers), pledge support USD {sig(overall['usd_per_capita'])} "
             f"per person (rank {overall['support_rank']}, 1 = least), gap index "
-            f"{overall['gap_index']:.0f} (rank {overall['gap_rank']}): "
+            f"{sig(overall['gap_index'])} (rank {overall['gap_rank']}): "
             f"**{escape_md(overall['flag'])}{label}**." if pd.notna(overall["gap_index"]) else
             "Overall need could not be computed (insufficient data).",
             "",
